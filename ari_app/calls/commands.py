@@ -1,0 +1,231 @@
+"""What a call session asks for (commands), what it learned (facts), and what it is told back.
+
+Commands are executed against ARI by the runner; facts are written to the store. Both are
+plain frozen dataclasses so the state machine stays pure and its tests are tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Ring:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class CreateLeg:
+    channel_id: str  # chosen by us (channelId=), so events never outrun what we know
+    endpoint: str
+    originator: str
+    app_args: tuple[str, ...]
+    variables: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Dial:
+    channel_id: str
+    caller: str
+    timeout: int
+
+
+@dataclass(frozen=True)
+class CreateBridge:
+    bridge_id: str
+
+
+@dataclass(frozen=True)
+class AddToBridge:
+    bridge_id: str
+    channel_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecordBridge:
+    bridge_id: str
+    name: str
+    fmt: str = "wav"
+
+
+@dataclass(frozen=True)
+class Play:
+    channel_id: str
+    playback_id: str
+    media: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    channel_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DestroyBridge:
+    bridge_id: str
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True)
+class CollectRecording:
+    """Fetch a finished recording through ARI, check it, archive it, delete it on Asterisk."""
+
+    call_id: str
+    name: str
+    fmt: str
+    reported_seconds: float | None
+
+
+Command = (
+    Ring
+    | Answer
+    | CreateLeg
+    | Dial
+    | CreateBridge
+    | AddToBridge
+    | RecordBridge
+    | Play
+    | Hangup
+    | DestroyBridge
+    | StartTimer
+    | CancelTimer
+    | CollectRecording
+)
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    call_id: str
+    channel_id: str
+    caller_number: str
+    caller_name: str
+    did: str
+    branch: str | None
+    ad_channel: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LegCreated:
+    call_id: str
+    leg_id: str
+    admin: str
+    endpoint: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LegProgress:
+    leg_id: str
+    dialed_at: datetime | None = None
+    ringing_at: datetime | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LegEnded:
+    leg_id: str
+    result: str
+    at: datetime
+    cause: int | None = None
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    call_id: str
+    admin: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    call_id: str
+    outcome: str
+    at: datetime
+    hangup_side: str | None = None
+    end_cause: int | None = None
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordingFailedFact:
+    call_id: str
+    name: str
+    fmt: str
+    error: str
+
+
+Fact = (
+    CallStarted
+    | LegCreated
+    | LegProgress
+    | LegEnded
+    | CallAnswered
+    | CallEnded
+    | RecordingFailedFact
+)
+
+# --------------------------------------------------------------------------- inputs besides ARI events
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    name: str
+
+
+@dataclass(frozen=True)
+class CommandDone:
+    command: Command
+
+
+@dataclass(frozen=True)
+class CommandFailed:
+    command: Command
+    status: int | None  # HTTP status, None when Asterisk could not be reached
+    detail: str
+
+    @property
+    def gone(self) -> bool:
+        """404: the channel or bridge already went away, a normal race with a hang-up."""
+        return self.status == 404
+
+
+@dataclass(frozen=True)
+class ChannelVanished:
+    """A resync found this channel gone while events were not being received."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class AdminEngaged:
+    """Another call connected this admin: stop ringing them for this one."""
+
+    admin: str
+
+
+@dataclass
+class Step:
+    commands: list[Command] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)

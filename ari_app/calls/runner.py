@@ -1,0 +1,103 @@
+"""Executes a session's commands through ARI and reports each result back to the session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from ari_app.ari.client import AriClient, AriError
+from ari_app.calls import commands as c
+
+log = structlog.get_logger(__name__)
+
+# Commands that may run side by side within one step: they touch different channels and
+# nothing later in the step depends on them (creating every ring-all leg at once matters:
+# one round trip instead of one per admin).
+_PARALLEL = (c.CreateLeg, c.Dial, c.Hangup)
+
+
+class CommandRunner:
+    def __init__(
+        self,
+        client: AriClient,
+        report: Callable[[c.CommandDone | c.CommandFailed], None],
+        collect_recording: Callable[[c.CollectRecording], None],
+        on_command: Callable[[str, float, bool], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._report = report
+        self._collect = collect_recording
+        self._on_command = on_command
+
+    async def run(self, commands: list[c.Command]) -> None:
+        i = 0
+        while i < len(commands):
+            j = i + 1
+            if isinstance(commands[i], _PARALLEL):
+                while j < len(commands) and type(commands[j]) is type(commands[i]):
+                    j += 1
+            batch = commands[i:j]
+            if len(batch) == 1:
+                await self._one(batch[0])
+            else:
+                await asyncio.gather(*(self._one(cmd) for cmd in batch))
+            i = j
+
+    async def _one(self, cmd: c.Command) -> None:
+        if isinstance(cmd, c.CollectRecording):
+            self._collect(cmd)
+            return
+        call = self._call_for(cmd)
+        if call is None:
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await call()
+        except AriError as exc:
+            ok = False
+            status = exc.status
+            if status != 404:  # a 404 here is a normal race with a hang-up
+                log.warning("ari_command_failed", command=type(cmd).__name__, status=status, error=str(exc))
+            self._report(c.CommandFailed(cmd, status, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one failed command must not kill the call task
+            ok = False
+            log.exception("ari_command_crashed", command=type(cmd).__name__)
+            self._report(c.CommandFailed(cmd, None, f"{type(exc).__name__}: {exc}"))
+        else:
+            ok = True
+            self._report(c.CommandDone(cmd))
+        if self._on_command:
+            self._on_command(type(cmd).__name__, loop.time() - started, ok)
+
+    def _call_for(self, cmd: c.Command) -> Callable[[], Awaitable[object]] | None:
+        cl = self._client
+        if isinstance(cmd, c.Ring):
+            return lambda: cl.ring(cmd.channel_id)
+        if isinstance(cmd, c.Answer):
+            return lambda: cl.answer(cmd.channel_id)
+        if isinstance(cmd, c.CreateLeg):
+            return lambda: cl.create_channel(
+                cmd.endpoint,
+                app_args=cmd.app_args,
+                originator=cmd.originator,
+                channel_id=cmd.channel_id,
+                variables=dict(cmd.variables),
+            )
+        if isinstance(cmd, c.Dial):
+            return lambda: cl.dial(cmd.channel_id, caller=cmd.caller, timeout=cmd.timeout)
+        if isinstance(cmd, c.CreateBridge):
+            return lambda: cl.create_bridge("mixing", bridge_id=cmd.bridge_id)
+        if isinstance(cmd, c.AddToBridge):
+            return lambda: cl.add_channels(cmd.bridge_id, cmd.channel_ids)
+        if isinstance(cmd, c.RecordBridge):
+            return lambda: cl.record_bridge(cmd.bridge_id, cmd.name, fmt=cmd.fmt)
+        if isinstance(cmd, c.Play):
+            return lambda: cl.play(cmd.channel_id, cmd.media, playback_id=cmd.playback_id)
+        if isinstance(cmd, c.Hangup):
+            return lambda: cl.hangup(cmd.channel_id, reason=cmd.reason)
+        if isinstance(cmd, c.DestroyBridge):
+            return lambda: cl.destroy_bridge(cmd.bridge_id)
+        return None

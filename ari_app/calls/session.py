@@ -1,0 +1,449 @@
+"""One inbound call as a state machine: events in, commands and facts out. Pure: no I/O, no clock.
+
+Flow (ring-all): StasisStart -> ring the caller, pre-create the mixing bridge, create one leg
+per free admin (channel ids chosen by us) -> dial each leg once both its create reply and its
+StasisStart are in (dialling earlier races into 409 "Channel not in Stasis application") ->
+the first leg Up wins: answer the caller, bridge, hang up the others, record -> either side
+hangs up -> tear everything down ourselves (Asterisk does not hang up a dialled leg when its
+caller leaves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from ari_app.ari import models as m
+from ari_app.calls import commands as c
+from ari_app.calls.legs import Leg, leg_result
+from ari_app.routing import RoutePlan
+
+RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
+ANNOUNCE_LIMIT = 60.0  # a message whose PlaybackFinished was lost must not hold the caller
+LINGER_LIMIT = 30.0  # after the call ended: wait this long for stray events and the recording
+
+
+class Phase(Enum):
+    OFFERING = "offering"
+    CONNECTING = "connecting"  # a leg answered; answer + bridge under way
+    CONNECTED = "connected"
+    ANNOUNCING = "announcing"  # playing the missed/failed message
+    ENDING = "ending"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    ring_timeout: int
+    record: bool
+    missed_media: str
+    failed_media: str
+
+
+Input = (
+    m.Event | c.TimerFired | c.CommandDone | c.CommandFailed | c.AdminEngaged | c.ChannelVanished
+)
+
+
+class CallSession:
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        start: m.StasisStart,
+        did: str,
+        branch: str | None,
+        ad_channel: str | None,
+        plan: RoutePlan,
+        policy: CallPolicy,
+        new_id: Callable[[], str],
+        now: datetime,
+    ) -> None:
+        ch = start.channel
+        self.call_id = call_id
+        self.inbound_id = ch.id
+        self.caller_number = ch.caller.number
+        self.caller_name = ch.caller.name if ch.caller.name != ch.caller.number else ""
+        self.did = did
+        self.policy = policy
+        self._new_id = new_id
+        self._plan = plan
+        self.phase = Phase.OFFERING
+        self.legs: dict[str, Leg] = {}
+        self.bridge_id: str | None = None
+        self.bridge_done = True
+        self.recording: str | None = None
+        self.recording_done = True
+        self.playback_id: str | None = None
+        self.winner: Leg | None = None
+        self.outcome: str | None = None
+        self.failure_reason: str | None = None
+        self.hangup_side: str | None = None
+        self.end_cause: int | None = None
+        self.answered_at: datetime | None = None
+        self.inbound_gone = False
+        self._hangup_requested: set[str] = set()
+        self._ended_fact_sent = False
+        self._start = c.CallStarted(
+            call_id, ch.id, ch.caller.number, self.caller_name, did, branch, ad_channel, now
+        )
+
+    # ------------------------------------------------------------------ entry points
+    def begin(self, now: datetime) -> c.Step:
+        step = c.Step(facts=[self._start])
+        if not self._plan.offerable:
+            reason = self._plan.reason or "no_admins"
+            if reason == "all_engaged":
+                self._announce(step, "missed", self.policy.missed_media, reason)
+            else:
+                self._announce(step, "failed", self.policy.failed_media, reason)
+            return step
+        step.commands.append(c.Ring(self.inbound_id))
+        self.bridge_id = self._new_id()
+        self.bridge_done = False
+        step.commands.append(c.CreateBridge(self.bridge_id))
+        for target in self._plan.targets:
+            leg = Leg(self._new_id(), target.admin, target.endpoint)
+            self.legs[leg.channel_id] = leg
+            step.facts.append(c.LegCreated(self.call_id, leg.channel_id, leg.admin, leg.endpoint, now))
+            step.commands.append(self._create_leg(leg))
+        step.commands.append(c.StartTimer("ring", self.policy.ring_timeout + RING_GRACE))
+        return step
+
+    def handle(self, item: Input, now: datetime) -> c.Step:
+        step = c.Step()
+        if isinstance(item, c.CommandDone):
+            self._on_done(item.command, step, now)
+        elif isinstance(item, c.CommandFailed):
+            self._on_failed(item, step, now)
+        elif isinstance(item, c.TimerFired):
+            self._on_timer(item.name, step, now)
+        elif isinstance(item, c.ChannelVanished):
+            self._on_vanished(item.channel_id, step, now)
+        elif isinstance(item, c.AdminEngaged):
+            for leg in self._open_legs():
+                if leg.admin == item.admin and self.phase is Phase.OFFERING:
+                    self._hangup_leg(leg, "engaged", step)
+        else:
+            self._on_event(item, step, now)
+        self._check_progress(step, now)
+        return step
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    def channel_ids(self) -> list[str]:
+        return [self.inbound_id, *self.legs]
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, ev: m.Event, step: c.Step, now: datetime) -> None:
+        if isinstance(ev, m.Dial):
+            leg = self.legs.get(ev.peer.id)
+            if leg and ev.dialstatus == "RINGING":
+                self._leg_ringing(leg, step, now)
+            elif leg and ev.dialstatus == "ANSWER":
+                self._leg_answered(leg, step, now)
+            return
+        if isinstance(ev, m.PlaybackFinished):
+            if ev.playback.id == self.playback_id and not self.inbound_gone:
+                self._hangup_inbound(step)
+            return
+        if isinstance(ev, m.RecordingStarted):
+            return
+        if isinstance(ev, (m.RecordingFinished, m.RecordingFailed)):
+            self._recording_finished(ev, step)
+            return
+        if isinstance(ev, m.BridgeDestroyed):
+            self.bridge_done = True
+            return
+        channel = getattr(ev, "channel", None)
+        if not isinstance(channel, m.Channel):
+            return
+        if channel.id == self.inbound_id:
+            self._on_inbound(ev, step, now)
+        elif channel.id in self.legs:
+            self._on_leg(self.legs[channel.id], ev, step, now)
+
+    def _on_inbound(self, ev: m.Event, step: c.Step, now: datetime) -> None:
+        if isinstance(ev, m.ChannelHangupRequest):
+            # No `soft` means the far end hung up (BYE or CANCEL); soft ones are our DELETE
+            # (32) or the dialplan unwinding after Stasis (16), never the caller's doing.
+            if ev.soft is not True:
+                self._caller_left(step, now)
+        elif isinstance(ev, m.StasisEnd):
+            self._caller_left(step, now)
+            # ChannelDestroyed follows within milliseconds; should it be lost, close anyway.
+            step.commands.append(c.StartTimer("linger", LINGER_LIMIT))
+        elif isinstance(ev, m.ChannelDestroyed):
+            self.end_cause = ev.cause
+            self._caller_left(step, now)
+            self.inbound_gone = True
+            self._maybe_call_ended(step, now)
+
+    def _on_leg(self, leg: Leg, ev: m.Event, step: c.Step, now: datetime) -> None:
+        if isinstance(ev, m.StasisStart):
+            leg.in_stasis = True
+            self._maybe_dial(leg, step, now)
+        elif isinstance(ev, m.ChannelStateChange):
+            if ev.channel.state == "Ringing":
+                self._leg_ringing(leg, step, now)
+            elif ev.channel.state == "Up":
+                self._leg_answered(leg, step, now)
+        elif isinstance(ev, m.ChannelHangupRequest):
+            if ev.soft is not True:
+                leg.far_cause = ev.cause if isinstance(ev.cause, int) else 16
+                if leg is self.winner:
+                    self._admin_left(step, now)
+        elif isinstance(ev, m.StasisEnd):
+            if leg is self.winner:
+                self._admin_left(step, now)
+        elif isinstance(ev, m.ChannelDestroyed):
+            leg.destroy_cause = ev.cause
+            if leg is self.winner:
+                self._admin_left(step, now)
+            self._leg_gone(leg, step, now)
+
+    def _on_vanished(self, channel_id: str, step: c.Step, now: datetime) -> None:
+        if channel_id == self.inbound_id and not self.inbound_gone:
+            self._caller_left(step, now)
+            self.inbound_gone = True
+            self._maybe_call_ended(step, now)
+        elif channel_id in self.legs:
+            leg = self.legs[channel_id]
+            if leg is self.winner:
+                self._admin_left(step, now)
+            self._leg_gone(leg, step, now)
+
+    # ------------------------------------------------------------------ legs
+    def _create_leg(self, leg: Leg) -> c.CreateLeg:
+        variables = [("CALLERID(num)", self.caller_number)]
+        variables.append(("CALLERID(name)", self.caller_name or self.caller_number))
+        return c.CreateLeg(
+            leg.channel_id,
+            leg.endpoint,
+            originator=self.inbound_id,
+            app_args=("dialed", self.inbound_id),
+            variables=tuple(variables),
+        )
+
+    def _maybe_dial(self, leg: Leg, step: c.Step, now: datetime) -> None:
+        if leg.created and leg.in_stasis and not leg.dialed and not leg.ended and not leg.hangup_reason:
+            if self.phase is not Phase.OFFERING:
+                self._hangup_leg(leg, "lost", step)
+                return
+            leg.dialed = True
+            step.commands.append(c.Dial(leg.channel_id, self.inbound_id, self.policy.ring_timeout))
+            step.facts.append(c.LegProgress(leg.channel_id, dialed_at=now))
+
+    def _leg_ringing(self, leg: Leg, step: c.Step, now: datetime) -> None:
+        if not leg.ringing and not leg.ended:
+            leg.ringing = True
+            step.facts.append(c.LegProgress(leg.channel_id, ringing_at=now))
+
+    def _leg_answered(self, leg: Leg, step: c.Step, now: datetime) -> None:
+        if leg.answered or leg.ended:
+            return
+        leg.answered = True
+        if self.phase is not Phase.OFFERING or leg.hangup_reason:
+            # Lost the race (another leg won, or the caller left): it answered too late.
+            self._hangup_leg(leg, leg.hangup_reason or "lost", step)
+            return
+        self.winner = leg
+        self.phase = Phase.CONNECTING
+        self.answered_at = now
+        step.facts.append(c.LegProgress(leg.channel_id, answered_at=now))
+        step.facts.append(c.CallAnswered(self.call_id, leg.admin, now))
+        step.commands.append(c.CancelTimer("ring"))
+        step.commands.append(c.Answer(self.inbound_id))
+        assert self.bridge_id is not None
+        step.commands.append(c.AddToBridge(self.bridge_id, (self.inbound_id, leg.channel_id)))
+        for other in self._open_legs():
+            if other is not leg:
+                self._hangup_leg(other, "lost", step)
+
+    def _hangup_leg(self, leg: Leg, reason: str, step: c.Step) -> None:
+        if leg.channel_id in self._hangup_requested or leg.ended:
+            return
+        leg.hangup_reason = leg.hangup_reason or reason
+        self._hangup_requested.add(leg.channel_id)
+        step.commands.append(c.Hangup(leg.channel_id))
+
+    def _leg_gone(self, leg: Leg, step: c.Step, now: datetime) -> None:
+        if leg.ended:
+            return
+        leg.ended = True
+        result = leg_result(leg, won=leg is self.winner)
+        step.facts.append(c.LegEnded(leg.channel_id, result, now, leg.cause))
+
+    def _open_legs(self) -> list[Leg]:
+        return [leg for leg in self.legs.values() if not leg.ended]
+
+    # ------------------------------------------------------------------ endings
+    def _caller_left(self, step: c.Step, now: datetime) -> None:
+        if self.inbound_id in self._hangup_requested or self.hangup_side:
+            return
+        self.hangup_side = "caller"
+        self._hangup_requested.add(self.inbound_id)
+        if self.phase in (Phase.OFFERING,):
+            self._set_outcome("abandoned")
+            self._teardown(step, leg_reason="cancelled")
+        elif self.phase in (Phase.CONNECTING, Phase.CONNECTED):
+            self._teardown(step, leg_reason="lost")
+        elif self.phase is Phase.ANNOUNCING:
+            self.phase = Phase.ENDING
+
+    def _admin_left(self, step: c.Step, now: datetime) -> None:
+        if self.hangup_side:
+            return
+        self.hangup_side = "admin"
+        self._hangup_inbound(step)
+        self._teardown(step, leg_reason="lost")
+
+    def _hangup_inbound(self, step: c.Step, reason: str | None = None) -> None:
+        if self.inbound_id not in self._hangup_requested and not self.inbound_gone:
+            self._hangup_requested.add(self.inbound_id)
+            step.commands.append(c.Hangup(self.inbound_id, reason))
+            if not self.hangup_side:
+                self.hangup_side = "system"
+        if self.phase is not Phase.DONE:
+            self.phase = Phase.ENDING
+
+    def _teardown(self, step: c.Step, leg_reason: str) -> None:
+        self.phase = Phase.ENDING
+        step.commands.append(c.CancelTimer("ring"))
+        for leg in self._open_legs():
+            self._hangup_leg(leg, leg_reason, step)
+        if self.bridge_id and not self.bridge_done:
+            step.commands.append(c.DestroyBridge(self.bridge_id))
+
+    def _announce(self, step: c.Step, outcome: str, media: str, reason: str | None) -> None:
+        """Nobody will take the call: answer, play a stock message, then hang up."""
+        self._set_outcome(outcome, reason)
+        self._teardown(step, leg_reason="no_answer")
+        if self.inbound_gone or self.hangup_side:
+            return
+        self.phase = Phase.ANNOUNCING
+        self.playback_id = self._new_id()
+        step.commands.append(c.Answer(self.inbound_id))
+        step.commands.append(c.Play(self.inbound_id, self.playback_id, media))
+        step.commands.append(c.StartTimer("announce", ANNOUNCE_LIMIT))
+
+    def _set_outcome(self, outcome: str, reason: str | None = None) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+            self.failure_reason = reason
+
+    def _recording_finished(self, ev: m.RecordingFinished | m.RecordingFailed, step: c.Step) -> None:
+        rec = ev.recording
+        if rec.name != self.recording or self.recording_done:
+            return
+        self.recording_done = True
+        if isinstance(ev, m.RecordingFailed):
+            cause = rec.cause if isinstance(rec.cause, str) else "recording failed"
+            step.facts.append(c.RecordingFailedFact(self.call_id, rec.name, rec.format, cause))
+            return
+        seconds = float(rec.duration) if isinstance(rec.duration, int) else None
+        step.commands.append(c.CollectRecording(self.call_id, rec.name, rec.format, seconds))
+
+    def _maybe_call_ended(self, step: c.Step, now: datetime) -> None:
+        if self._ended_fact_sent or not self.inbound_gone:
+            return
+        self._ended_fact_sent = True
+        if self.outcome is None:
+            self._set_outcome("answered" if self.winner else "abandoned")
+        assert self.outcome is not None
+        step.facts.append(
+            c.CallEnded(
+                self.call_id,
+                self.outcome,
+                now,
+                self.hangup_side,
+                self.end_cause,
+                self.failure_reason,
+            )
+        )
+        step.commands.append(c.StartTimer("linger", LINGER_LIMIT))
+        if self.phase is not Phase.DONE:
+            self.phase = Phase.ENDING
+
+    def _check_progress(self, step: c.Step, now: datetime) -> None:
+        if self.phase is Phase.OFFERING and self.legs and not self._open_legs():
+            results = {leg_result(leg, won=False) for leg in self.legs.values()}
+            if results == {"failed"}:
+                self._announce(step, "failed", self.policy.failed_media, "legs_failed")
+            else:
+                self._announce(step, "missed", self.policy.missed_media, None)
+        if self.phase is Phase.ENDING and self._ended_fact_sent and not self._open_legs():
+            if self.bridge_done and self.recording_done:
+                self.phase = Phase.DONE
+                step.commands.append(c.CancelTimer("linger"))
+
+    # ------------------------------------------------------------------ command feedback
+    def _on_done(self, cmd: c.Command, step: c.Step, now: datetime) -> None:
+        if isinstance(cmd, c.CreateLeg) and cmd.channel_id in self.legs:
+            leg = self.legs[cmd.channel_id]
+            leg.created = True
+            self._maybe_dial(leg, step, now)
+        elif isinstance(cmd, c.AddToBridge) and self.phase is Phase.CONNECTING:
+            self.phase = Phase.CONNECTED
+            if self.policy.record and self.bridge_id:
+                self.recording = f"call-{self.call_id}"
+                self.recording_done = False
+                step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
+        elif isinstance(cmd, c.DestroyBridge):
+            self.bridge_done = True
+
+    def _on_failed(self, f: c.CommandFailed, step: c.Step, now: datetime) -> None:
+        cmd = f.command
+        if isinstance(cmd, (c.CreateLeg, c.Dial)) and cmd.channel_id in self.legs:
+            leg = self.legs[cmd.channel_id]
+            leg.failed = True
+            if isinstance(cmd, c.CreateLeg):
+                self._leg_gone(leg, step, now)  # never existed: no events will come
+            else:
+                self._hangup_leg(leg, "failed", step)
+        elif isinstance(cmd, c.CreateBridge):
+            self.bridge_done = True
+            self.bridge_id = None
+            self._announce(step, "failed", self.policy.failed_media, f"ari_error: {f.detail}")
+        elif isinstance(cmd, (c.Answer, c.AddToBridge)) and self.phase is Phase.CONNECTING:
+            if not f.gone:
+                self.failure_reason = f"ari_error: {f.detail}"
+            self._hangup_inbound(step)
+            self._teardown(step, leg_reason="lost")
+        elif isinstance(cmd, c.RecordBridge):
+            self.recording_done = True
+            step.facts.append(c.RecordingFailedFact(self.call_id, cmd.name, cmd.fmt, f.detail))
+        elif isinstance(cmd, c.Play):
+            self._hangup_inbound(step)
+        elif isinstance(cmd, c.DestroyBridge):
+            self.bridge_done = True
+        elif isinstance(cmd, c.Hangup) and f.gone:
+            if cmd.channel_id == self.inbound_id and not self.inbound_gone:
+                self.inbound_gone = True
+                self._maybe_call_ended(step, now)
+            elif cmd.channel_id in self.legs:
+                self._leg_gone(self.legs[cmd.channel_id], step, now)
+
+    def _on_timer(self, name: str, step: c.Step, now: datetime) -> None:
+        if name == "ring" and self.phase is Phase.OFFERING:
+            for leg in self._open_legs():
+                self._hangup_leg(leg, "no_answer", step)
+            self._announce(step, "missed", self.policy.missed_media, None)
+        elif name == "announce" and self.phase is Phase.ANNOUNCING:
+            self._hangup_inbound(step)
+        elif name == "linger" and self.phase is not Phase.DONE:
+            # Events were missed (a reconnect, a lost frame): close with what we know.
+            if not self.inbound_gone:
+                self.inbound_gone = True
+                self._maybe_call_ended(step, now)
+            for leg in self._open_legs():
+                self._leg_gone(leg, step, now)
+            if self.recording and not self.recording_done:
+                self.recording_done = True
+                step.commands.append(c.CollectRecording(self.call_id, self.recording, "wav", None))
+            self.bridge_done = True
+            self.phase = Phase.DONE
