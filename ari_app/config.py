@@ -205,7 +205,8 @@ class Secrets:
     api_tokens: tuple[str, ...]
 
     def __repr__(self) -> str:
-        return f"Secrets(ari_username={self.ari_username!r}, ari_password=***, api_tokens={len(self.api_tokens)})"
+        tokens = len(self.api_tokens)
+        return f"Secrets(ari_username={self.ari_username!r}, ari_password=***, api_tokens={tokens})"
 
 
 def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Secrets:

@@ -176,17 +176,9 @@ class RecordingFailedFact:
     error: str
 
 
-Fact = (
-    CallStarted
-    | LegCreated
-    | LegProgress
-    | LegEnded
-    | CallAnswered
-    | CallEnded
-    | RecordingFailedFact
-)
+Fact = CallStarted | LegCreated | LegProgress | LegEnded | CallAnswered | CallEnded | RecordingFailedFact
 
-# --------------------------------------------------------------------------- inputs besides ARI events
+# ------------------------------------------------------------- inputs besides ARI events
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
-
 from ari_app.ari.client import AriClient, AriError
+
 from ari_app.calls import commands as c
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ class CommandRunner:
             if status != 404:  # a 404 here is a normal race with a hang-up
                 log.warning("ari_command_failed", command=type(cmd).__name__, status=status, error=str(exc))
             self._report(c.CommandFailed(cmd, status, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one failed command must not kill the call task
+        except Exception as exc:
             ok = False
             log.exception("ari_command_crashed", command=type(cmd).__name__)
             self._report(c.CommandFailed(cmd, None, f"{type(exc).__name__}: {exc}"))

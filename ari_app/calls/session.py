@@ -10,86 +10,21 @@ caller leaves).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
-from ari_app.calls.legs import Leg, leg_result
-from ari_app.routing import RoutePlan
+from ari_app.calls.legs import Leg
+from ari_app.calls.state import LINGER_LIMIT, CallPolicy, CallState, Phase
 
 RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
-ANNOUNCE_LIMIT = 60.0  # a message whose PlaybackFinished was lost must not hold the caller
-LINGER_LIMIT = 30.0  # after the call ended: wait this long for stray events and the recording
+
+Input = m.Event | c.TimerFired | c.CommandDone | c.CommandFailed | c.AdminEngaged | c.ChannelVanished
+
+__all__ = ["CallPolicy", "CallSession", "Input", "Phase"]
 
 
-class Phase(Enum):
-    OFFERING = "offering"
-    CONNECTING = "connecting"  # a leg answered; answer + bridge under way
-    CONNECTED = "connected"
-    ANNOUNCING = "announcing"  # playing the missed/failed message
-    ENDING = "ending"
-    DONE = "done"
-
-
-@dataclass(frozen=True)
-class CallPolicy:
-    ring_timeout: int
-    record: bool
-    missed_media: str
-    failed_media: str
-
-
-Input = (
-    m.Event | c.TimerFired | c.CommandDone | c.CommandFailed | c.AdminEngaged | c.ChannelVanished
-)
-
-
-class CallSession:
-    def __init__(
-        self,
-        *,
-        call_id: str,
-        start: m.StasisStart,
-        did: str,
-        branch: str | None,
-        ad_channel: str | None,
-        plan: RoutePlan,
-        policy: CallPolicy,
-        new_id: Callable[[], str],
-        now: datetime,
-    ) -> None:
-        ch = start.channel
-        self.call_id = call_id
-        self.inbound_id = ch.id
-        self.caller_number = ch.caller.number
-        self.caller_name = ch.caller.name if ch.caller.name != ch.caller.number else ""
-        self.did = did
-        self.policy = policy
-        self._new_id = new_id
-        self._plan = plan
-        self.phase = Phase.OFFERING
-        self.legs: dict[str, Leg] = {}
-        self.bridge_id: str | None = None
-        self.bridge_done = True
-        self.recording: str | None = None
-        self.recording_done = True
-        self.playback_id: str | None = None
-        self.winner: Leg | None = None
-        self.outcome: str | None = None
-        self.failure_reason: str | None = None
-        self.hangup_side: str | None = None
-        self.end_cause: int | None = None
-        self.answered_at: datetime | None = None
-        self.inbound_gone = False
-        self._hangup_requested: set[str] = set()
-        self._ended_fact_sent = False
-        self._start = c.CallStarted(
-            call_id, ch.id, ch.caller.number, self.caller_name, did, branch, ad_channel, now
-        )
-
+class CallSession(CallState):
     # ------------------------------------------------------------------ entry points
     def begin(self, now: datetime) -> c.Step:
         step = c.Step(facts=[self._start])
@@ -263,123 +198,6 @@ class CallSession:
         for other in self._open_legs():
             if other is not leg:
                 self._hangup_leg(other, "lost", step)
-
-    def _hangup_leg(self, leg: Leg, reason: str, step: c.Step) -> None:
-        if leg.channel_id in self._hangup_requested or leg.ended:
-            return
-        leg.hangup_reason = leg.hangup_reason or reason
-        self._hangup_requested.add(leg.channel_id)
-        step.commands.append(c.Hangup(leg.channel_id))
-
-    def _leg_gone(self, leg: Leg, step: c.Step, now: datetime) -> None:
-        if leg.ended:
-            return
-        leg.ended = True
-        result = leg_result(leg, won=leg is self.winner)
-        step.facts.append(c.LegEnded(leg.channel_id, result, now, leg.cause))
-
-    def _open_legs(self) -> list[Leg]:
-        return [leg for leg in self.legs.values() if not leg.ended]
-
-    # ------------------------------------------------------------------ endings
-    def _caller_left(self, step: c.Step, now: datetime) -> None:
-        if self.inbound_id in self._hangup_requested or self.hangup_side:
-            return
-        self.hangup_side = "caller"
-        self._hangup_requested.add(self.inbound_id)
-        if self.phase in (Phase.OFFERING,):
-            self._set_outcome("abandoned")
-            self._teardown(step, leg_reason="cancelled")
-        elif self.phase in (Phase.CONNECTING, Phase.CONNECTED):
-            self._teardown(step, leg_reason="lost")
-        elif self.phase is Phase.ANNOUNCING:
-            self.phase = Phase.ENDING
-
-    def _admin_left(self, step: c.Step, now: datetime) -> None:
-        if self.hangup_side:
-            return
-        self.hangup_side = "admin"
-        self._hangup_inbound(step)
-        self._teardown(step, leg_reason="lost")
-
-    def _hangup_inbound(self, step: c.Step, reason: str | None = None) -> None:
-        if self.inbound_id not in self._hangup_requested and not self.inbound_gone:
-            self._hangup_requested.add(self.inbound_id)
-            step.commands.append(c.Hangup(self.inbound_id, reason))
-            if not self.hangup_side:
-                self.hangup_side = "system"
-        if self.phase is not Phase.DONE:
-            self.phase = Phase.ENDING
-
-    def _teardown(self, step: c.Step, leg_reason: str) -> None:
-        self.phase = Phase.ENDING
-        step.commands.append(c.CancelTimer("ring"))
-        for leg in self._open_legs():
-            self._hangup_leg(leg, leg_reason, step)
-        if self.bridge_id and not self.bridge_done:
-            step.commands.append(c.DestroyBridge(self.bridge_id))
-
-    def _announce(self, step: c.Step, outcome: str, media: str, reason: str | None) -> None:
-        """Nobody will take the call: answer, play a stock message, then hang up."""
-        self._set_outcome(outcome, reason)
-        self._teardown(step, leg_reason="no_answer")
-        if self.inbound_gone or self.hangup_side:
-            return
-        self.phase = Phase.ANNOUNCING
-        self.playback_id = self._new_id()
-        step.commands.append(c.Answer(self.inbound_id))
-        step.commands.append(c.Play(self.inbound_id, self.playback_id, media))
-        step.commands.append(c.StartTimer("announce", ANNOUNCE_LIMIT))
-
-    def _set_outcome(self, outcome: str, reason: str | None = None) -> None:
-        if self.outcome is None:
-            self.outcome = outcome
-            self.failure_reason = reason
-
-    def _recording_finished(self, ev: m.RecordingFinished | m.RecordingFailed, step: c.Step) -> None:
-        rec = ev.recording
-        if rec.name != self.recording or self.recording_done:
-            return
-        self.recording_done = True
-        if isinstance(ev, m.RecordingFailed):
-            cause = rec.cause if isinstance(rec.cause, str) else "recording failed"
-            step.facts.append(c.RecordingFailedFact(self.call_id, rec.name, rec.format, cause))
-            return
-        seconds = float(rec.duration) if isinstance(rec.duration, int) else None
-        step.commands.append(c.CollectRecording(self.call_id, rec.name, rec.format, seconds))
-
-    def _maybe_call_ended(self, step: c.Step, now: datetime) -> None:
-        if self._ended_fact_sent or not self.inbound_gone:
-            return
-        self._ended_fact_sent = True
-        if self.outcome is None:
-            self._set_outcome("answered" if self.winner else "abandoned")
-        assert self.outcome is not None
-        step.facts.append(
-            c.CallEnded(
-                self.call_id,
-                self.outcome,
-                now,
-                self.hangup_side,
-                self.end_cause,
-                self.failure_reason,
-            )
-        )
-        step.commands.append(c.StartTimer("linger", LINGER_LIMIT))
-        if self.phase is not Phase.DONE:
-            self.phase = Phase.ENDING
-
-    def _check_progress(self, step: c.Step, now: datetime) -> None:
-        if self.phase is Phase.OFFERING and self.legs and not self._open_legs():
-            results = {leg_result(leg, won=False) for leg in self.legs.values()}
-            if results == {"failed"}:
-                self._announce(step, "failed", self.policy.failed_media, "legs_failed")
-            else:
-                self._announce(step, "missed", self.policy.missed_media, None)
-        if self.phase is Phase.ENDING and self._ended_fact_sent and not self._open_legs():
-            if self.bridge_done and self.recording_done:
-                self.phase = Phase.DONE
-                step.commands.append(c.CancelTimer("linger"))
 
     # ------------------------------------------------------------------ command feedback
     def _on_done(self, cmd: c.Command, step: c.Step, now: datetime) -> None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
+from ari_app.ari.client import AriClient, AriError
 
 from ari_app.ari import models as m
-from ari_app.ari.client import AriClient, AriError
 from ari_app.calls import commands as c
 from ari_app.calls.runner import CommandRunner
 from ari_app.calls.session import CallSession, Input
@@ -132,7 +132,7 @@ class Switchboard:
                 item = await call.inbox.get()
                 try:
                     step = session.handle(item, self._clock())
-                except Exception:  # noqa: BLE001 - a bug in one call must not stop the others
+                except Exception:
                     log_.exception("call_session_error", input=type(item).__name__)
                     continue
                 self._reindex(call_id, session)
@@ -165,19 +165,27 @@ class Switchboard:
         if old:
             old.cancel()
         loop = asyncio.get_running_loop()
-        call.timers[cmd.name] = loop.call_later(
-            cmd.seconds, call.inbox.put_nowait, c.TimerFired(cmd.name)
-        )
+        call.timers[cmd.name] = loop.call_later(cmd.seconds, call.inbox.put_nowait, c.TimerFired(cmd.name))
 
     # ------------------------------------------------------------------ bookkeeping
     def _reindex(self, call_id: str, session: CallSession) -> None:
-        for key in (*session.channel_ids(), session.bridge_id, session.playback_id, session.recording):
+        for key in (
+            *session.channel_ids(),
+            session.bridge_id,
+            session.playback_id,
+            session.recording,
+        ):
             if key:
                 self._index[key] = call_id
 
     def _forget(self, call_id: str, session: CallSession) -> None:
         self._calls.pop(call_id, None)
-        for key in (*session.channel_ids(), session.bridge_id, session.playback_id, session.recording):
+        for key in (
+            *session.channel_ids(),
+            session.bridge_id,
+            session.playback_id,
+            session.recording,
+        ):
             if key and self._index.get(key) == call_id:
                 del self._index[key]
         for admin in [a for a, cid in self._engaged.items() if cid == call_id]:
@@ -207,7 +215,7 @@ class Switchboard:
         except AriError as exc:
             log.warning("resync_failed", error=str(exc))
             return
-        for call_id, call in list(self._calls.items()):
+        for call in list(self._calls.values()):
             for channel_id in call.session.channel_ids():
                 snapshot = channels.get(channel_id)
                 if snapshot is None:

@@ -24,9 +24,7 @@ class RoutePlan:
         return bool(self.targets)
 
 
-def ring_all(
-    branch_known: bool, admins: Iterable[Target], engaged: Set[str]
-) -> RoutePlan:
+def ring_all(branch_known: bool, admins: Iterable[Target], engaged: Set[str]) -> RoutePlan:
     """Ring every admin of the branch at once, except those already talking on a call."""
     if not branch_known:
         return RoutePlan((), "no_branch")

@@ -13,7 +13,9 @@ from ari_app.calls.session import CallPolicy, CallSession, Phase
 from ari_app.routing import Target, ring_all
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-POLICY = CallPolicy(ring_timeout=15, record=True, missed_media="sound:vm-nobodyavail", failed_media="sound:oops")
+POLICY = CallPolicy(
+    ring_timeout=15, record=True, missed_media="sound:vm-nobodyavail", failed_media="sound:oops"
+)
 
 
 def chan(cid: str, state: str = "Up", number: str = "5550001") -> m.Channel:
@@ -131,7 +133,9 @@ def test_leg_is_dialled_only_after_both_create_reply_and_stasis_start(order: str
     d = Driver(admins=1)
     (leg,) = d.legs()
     create = d.of(c.CreateLeg)[0]
-    first, second = (c.CommandDone(create), stasis_start(leg, ["dialed", "in"], "Down"))[:: 1 if order == "reply_first" else -1]
+    first, second = (c.CommandDone(create), stasis_start(leg, ["dialed", "in"], "Down"))[
+        :: 1 if order == "reply_first" else -1
+    ]
     assert not [x for x in d.feed(first) if isinstance(x, c.Dial)]
     assert d.feed(second) == [c.Dial(leg, "in", 15)]
 
@@ -155,7 +159,9 @@ def test_first_answer_wins_bridge_record_and_losers_hung_up() -> None:
     out = d.feed(hangup_req("in"))
     assert c.Hangup(b) in out and c.DestroyBridge(d.s.bridge_id or "") in out
     d.feed(stasis_end("in"), destroyed("in"), *gone(b, soft=True, cause=32))
-    rec = m.LiveRecording(name=d.s.recording or "", format="wav", target_uri="bridge:x", state="done", duration=5)
+    rec = m.LiveRecording(
+        name=d.s.recording or "", format="wav", target_uri="bridge:x", state="done", duration=5
+    )
     out = d.feed(m.RecordingFinished(**E, recording=rec))
     assert out == [c.CollectRecording("call1", "call-call1", "wav", 5.0), c.CancelTimer("linger")]
     end = d.ended()
@@ -180,7 +186,15 @@ def test_admin_hangs_up_first() -> None:
         # admin_no_answer trace: dial timeout, no final Dial event.
         (lambda leg: gone(leg, 19, cause=32, soft=True), "no_answer", 19),
         # admin_busy trace: 486 from the phone.
-        (lambda leg: [hangup_req(leg, cause=17, tech_cause=486), stasis_end(leg), destroyed(leg, 17)], "busy", 17),
+        (
+            lambda leg: [
+                hangup_req(leg, cause=17, tech_cause=486),
+                stasis_end(leg),
+                destroyed(leg, 17),
+            ],
+            "busy",
+            17,
+        ),
     ],
 )
 def test_all_legs_fail_then_caller_hears_message_and_call_is_missed(events, result: str, cause: int) -> None:
@@ -195,9 +209,11 @@ def test_all_legs_fail_then_caller_hears_message_and_call_is_missed(events, resu
     play = next(x for x in out if isinstance(x, c.Play))
     assert play.media == "sound:vm-nobodyavail"
     assert set(d.leg_results().values()) == {result}
-    assert d.feed(m.PlaybackFinished(**E, playback=m.Playback(id=play.playback_id, media_uri="", target_uri="", state="done"))) == [
-        c.Hangup("in")
-    ]
+    assert d.feed(
+        m.PlaybackFinished(
+            **E, playback=m.Playback(id=play.playback_id, media_uri="", target_uri="", state="done")
+        )
+    ) == [c.Hangup("in")]
     d.feed(*gone("in", soft=True, cause=32))
     assert d.ended().outcome == "missed"
 
@@ -224,7 +240,11 @@ def test_ring_timeout_backstop_hangs_up_legs_and_plays_message() -> None:
 
 def test_no_admin_for_did_fails_with_message() -> None:
     d = Driver(admins=0)
-    assert [type(x).__name__ for x in d.commands if not isinstance(x, c.CancelTimer)] == ["Answer", "Play", "StartTimer"]
+    assert [type(x).__name__ for x in d.commands if not isinstance(x, c.CancelTimer)] == [
+        "Answer",
+        "Play",
+        "StartTimer",
+    ]
     assert d.of(c.Play)[0].media == "sound:oops"
     d.feed(*gone("in", soft=True, cause=32))
     assert (d.ended().outcome, d.ended().failure_reason) == ("failed", "no_admins")
@@ -251,7 +271,7 @@ def test_dial_409_marks_leg_failed_and_all_failed_legs_fail_the_call() -> None:
 
 def test_admin_engaged_elsewhere_drops_their_ringing_leg() -> None:
     d = Driver(admins=2)
-    a, b = ring_up(d)
+    a, _ = ring_up(d)
     assert d.feed(c.AdminEngaged("a0")) == [c.Hangup(a)]
     d.feed(*gone(a, soft=True, cause=32))
     assert d.leg_results() == {a: "engaged"}
