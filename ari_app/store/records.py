@@ -1,0 +1,57 @@
+"""Plain values handed out by the store; no ORM object leaves it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class LegRecord:
+    id: str
+    admin: str
+    endpoint: str
+    created_at: datetime
+    dialed_at: datetime | None
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    result: str | None
+    cause: int | None
+
+
+@dataclass(frozen=True)
+class RecordingRecord:
+    name: str
+    format: str
+    path: str | None
+    duration_seconds: float | None
+    bytes: int | None
+    sha256: str | None
+    status: str
+    error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: str
+    channel_id: str
+    caller_number: str
+    caller_e164: str | None
+    caller_name: str
+    did: str
+    branch: str | None
+    ad_channel: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    wait_seconds: float | None
+    talk_seconds: float | None
+    outcome: str | None
+    admin: str | None
+    hangup_side: str | None
+    end_cause: int | None
+    failure_reason: str | None
+    legs: list[LegRecord]
+    recordings: list[RecordingRecord]

@@ -1,0 +1,219 @@
+"""CallStore: every write is idempotent, so replaying a fact changes nothing; the first end wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
+
+from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
+from ari_app.store.models import Call, CallLeg, Recording
+from ari_app.store.records import CallRecord, LegRecord, RecordingRecord
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _write(self, *statements: Any) -> None:
+        try:
+            async with self.db.session() as s, s.begin():
+                for stmt in statements:
+                    await s.execute(stmt)
+        except Exception as exc:
+            if _is_connection_error(exc) or isinstance(exc, (OSError, ConnectionError)):
+                raise StoreUnavailable(self.db.display_url, exc) from None
+            raise
+
+    def _insert_ignore(self, model: Any, values: dict[str, Any]) -> Any:
+        insert = sqlite_insert if self.db.is_sqlite else pg_insert
+        return insert(model).values(**values).on_conflict_do_nothing()
+
+    # ------------------------------------------------------------------ writes
+    async def call_started(
+        self,
+        *,
+        call_id: str,
+        channel_id: str,
+        caller_number: str,
+        caller_e164: str | None,
+        caller_name: str,
+        did: str,
+        branch: str | None,
+        ad_channel: str | None,
+        started_at: datetime,
+    ) -> None:
+        now = _now()
+        await self._write(
+            self._insert_ignore(
+                Call,
+                dict(
+                    id=call_id, channel_id=channel_id, caller_number=caller_number,
+                    caller_e164=caller_e164, caller_name=caller_name, did=did, branch=branch,
+                    ad_channel=ad_channel, started_at=started_at, created_at=now, updated_at=now,
+                ),
+            )  # fmt: skip
+        )
+
+    async def leg_created(
+        self, *, call_id: str, leg_id: str, admin: str, endpoint: str, created_at: datetime
+    ) -> None:
+        values = dict(id=leg_id, call_id=call_id, admin=admin, endpoint=endpoint, created_at=created_at)
+        await self._write(self._insert_ignore(CallLeg, values))
+
+    async def leg_updated(
+        self,
+        leg_id: str,
+        *,
+        dialed_at: datetime | None = None,
+        ringing_at: datetime | None = None,
+        answered_at: datetime | None = None,
+    ) -> None:
+        stmts = []
+        for column, value in (("dialed_at", dialed_at), ("ringing_at", ringing_at), ("answered_at", answered_at)):
+            if value is not None:
+                col = getattr(CallLeg, column)
+                stmts.append(update(CallLeg).where(CallLeg.id == leg_id, col.is_(None)).values({column: value}))
+        if stmts:
+            await self._write(*stmts)
+
+    async def leg_ended(self, leg_id: str, *, result: str, ended_at: datetime, cause: int | None = None) -> None:
+        await self._write(
+            update(CallLeg)
+            .where(CallLeg.id == leg_id, CallLeg.result.is_(None))
+            .values(result=result, ended_at=ended_at, cause=cause)
+        )
+
+    async def call_answered(self, call_id: str, *, admin: str, answered_at: datetime) -> None:
+        await self._write(
+            update(Call)
+            .where(Call.id == call_id, Call.answered_at.is_(None))
+            .values(admin=admin, answered_at=answered_at, updated_at=_now())
+        )
+
+    async def call_ended(
+        self,
+        call_id: str,
+        *,
+        outcome: str,
+        ended_at: datetime,
+        hangup_side: str | None = None,
+        end_cause: int | None = None,
+        failure_reason: str | None = None,
+    ) -> None:
+        async with self.db.session() as s:
+            row = (await s.execute(select(Call.started_at, Call.answered_at).where(Call.id == call_id))).first()
+        if row is None:
+            raise LookupError(f"call {call_id} is not stored yet")
+        started, answered = row
+        wait = ((answered or ended_at) - started).total_seconds()
+        talk = (ended_at - answered).total_seconds() if answered else None
+        await self._write(
+            update(Call)
+            .where(Call.id == call_id, Call.outcome.is_(None))
+            .values(
+                outcome=outcome, ended_at=ended_at, hangup_side=hangup_side, end_cause=end_cause,
+                failure_reason=failure_reason, wait_seconds=max(0.0, wait),
+                talk_seconds=None if talk is None else max(0.0, talk), updated_at=_now(),
+            )  # fmt: skip
+        )
+
+    async def recording_saved(
+        self,
+        call_id: str,
+        *,
+        name: str,
+        fmt: str,
+        path: str,
+        duration_seconds: float,
+        size_bytes: int,
+        sha256: str,
+    ) -> None:
+        await self._write(
+            self._insert_ignore(
+                Recording,
+                dict(
+                    call_id=call_id, name=name, format=fmt, path=path, duration_seconds=duration_seconds,
+                    bytes=size_bytes, sha256=sha256, status="saved", created_at=_now(),
+                ),
+            )  # fmt: skip
+        )
+
+    async def recording_failed(self, call_id: str, *, name: str, fmt: str, error: str) -> None:
+        values = dict(call_id=call_id, name=name, format=fmt, status="failed", error=error, created_at=_now())
+        await self._write(self._insert_ignore(Recording, values))
+
+    # ------------------------------------------------------------------ reads
+    def _select(self) -> Any:
+        return select(Call).options(selectinload(Call.legs), selectinload(Call.recordings))
+
+    async def _one(self, stmt: Any) -> CallRecord | None:
+        async with self.db.session() as s:
+            call = (await s.execute(stmt)).scalar_one_or_none()
+            return _record(call) if call else None
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        return await self._one(self._select().where(Call.id == call_id))
+
+    async def find_by_channel(self, channel_id: str) -> CallRecord | None:
+        return await self._one(self._select().where(Call.channel_id == channel_id))
+
+    async def list_calls(
+        self, *, limit: int = 50, before: datetime | None = None, outcome: str | None = None
+    ) -> list[CallRecord]:
+        stmt = self._select().order_by(Call.started_at.desc(), Call.id).limit(limit)
+        if before is not None:
+            stmt = stmt.where(Call.started_at < before)
+        if outcome is not None:
+            stmt = stmt.where(Call.outcome == outcome)
+        async with self.db.session() as s:
+            return [_record(c) for c in (await s.execute(stmt)).scalars()]
+
+    async def open_calls(self) -> list[CallRecord]:
+        async with self.db.session() as s:
+            rows = await s.execute(self._select().where(Call.outcome.is_(None)).order_by(Call.started_at))
+            return [_record(c) for c in rows.scalars()]
+
+    async def outcome_counts(self, since: datetime | None = None) -> dict[str, int]:
+        calls = select(Call.outcome, func.count()).where(Call.outcome.is_not(None)).group_by(Call.outcome)
+        recorded = (
+            select(func.count(func.distinct(Recording.call_id)))
+            .join(Call, Call.id == Recording.call_id)
+            .where(Recording.status == "saved")
+        )
+        if since is not None:
+            calls = calls.where(Call.started_at >= since)
+            recorded = recorded.where(Call.started_at >= since)
+        async with self.db.session() as s:
+            counts = {str(k): int(v) for k, v in (await s.execute(calls)).all()}
+            counts["recorded"] = int((await s.execute(recorded)).scalar_one())
+        return counts
+
+
+def _record(c: Call) -> CallRecord:
+    legs = [
+        LegRecord(
+            leg.id, leg.admin, leg.endpoint, leg.created_at, leg.dialed_at, leg.ringing_at,
+            leg.answered_at, leg.ended_at, leg.result, leg.cause,
+        )  # fmt: skip
+        for leg in c.legs
+    ]
+    recs = [
+        RecordingRecord(
+            r.name, r.format, r.path, r.duration_seconds, r.bytes, r.sha256, r.status, r.error, r.created_at
+        )
+        for r in c.recordings
+    ]
+    return CallRecord(
+        c.id, c.channel_id, c.caller_number, c.caller_e164, c.caller_name, c.did, c.branch,
+        c.ad_channel, c.started_at, c.answered_at, c.ended_at, c.wait_seconds, c.talk_seconds,
+        c.outcome, c.admin, c.hangup_side, c.end_cause, c.failure_reason, legs, recs,
+    )  # fmt: skip

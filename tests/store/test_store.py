@@ -1,0 +1,137 @@
+"""The store on SQLite and PostgreSQL: lifecycle, idempotent replays, first end wins."""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ari_app.store import CallStore, Database, StoreUnavailable
+from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav
+
+T0 = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(clean_database_url: str):
+    db = Database(clean_database_url)
+    await db.migrate()
+    await db.migrate()  # a second run is a no-op
+    yield CallStore(db)
+    await db.dispose()
+
+
+async def _answered_call(store: CallStore, call_id: str, channel: str) -> None:
+    await store.call_started(
+        call_id=call_id, channel_id=channel, caller_number="2025550142", caller_e164="+12025550142",
+        caller_name="", did="5551234", branch="downtown", ad_channel="website", started_at=T0,
+    )  # fmt: skip
+    for leg, admin in (("leg-a", "anna"), ("leg-b", "ben")):
+        await store.leg_created(
+            call_id=call_id, leg_id=f"{call_id}-{leg}", admin=admin, endpoint=f"PJSIP/{admin}", created_at=T0
+        )
+        await store.leg_updated(f"{call_id}-{leg}", dialed_at=T0 + timedelta(seconds=0.1))
+    await store.leg_updated(f"{call_id}-leg-a", answered_at=T0 + timedelta(seconds=4))
+    await store.call_answered(call_id, admin="anna", answered_at=T0 + timedelta(seconds=4))
+    await store.leg_ended(f"{call_id}-leg-b", result="lost", ended_at=T0 + timedelta(seconds=4), cause=16)
+    await store.call_ended(call_id, outcome="answered", ended_at=T0 + timedelta(seconds=64), hangup_side="caller")
+    await store.leg_ended(f"{call_id}-leg-a", result="answered", ended_at=T0 + timedelta(seconds=64))
+    await store.recording_saved(
+        call_id, name=f"call-{call_id}", fmt="wav", path="2026/11/22/x.wav", duration_seconds=60.0,
+        size_bytes=960044, sha256="0" * 64,
+    )  # fmt: skip
+
+
+async def test_answered_call_lifecycle_and_replay(store: CallStore) -> None:
+    call_id = str(uuid.uuid4())
+    await _answered_call(store, call_id, "1795344977.12")
+    first = await store.get_call(call_id)
+    await _answered_call(store, call_id, "1795344977.12")  # every fact replayed
+    again = await store.get_call(call_id)
+    assert first == again and first is not None
+    assert (first.outcome, first.admin, first.wait_seconds, first.talk_seconds) == ("answered", "anna", 4.0, 60.0)
+    assert first.started_at == T0 and first.started_at.tzinfo is not None
+    assert {leg.admin: leg.result for leg in first.legs} == {"anna": "answered", "ben": "lost"}
+    assert len(first.recordings) == 1 and first.recordings[0].status == "saved"
+    assert (await store.find_by_channel("1795344977.12")) == first
+
+
+async def test_first_end_wins_and_missed_wait(store: CallStore) -> None:
+    call_id = str(uuid.uuid4())
+    await store.call_started(
+        call_id=call_id, channel_id="c1", caller_number="anonymous", caller_e164=None, caller_name="",
+        did="5551234", branch=None, ad_channel=None, started_at=T0,
+    )  # fmt: skip
+    assert [c.id for c in await store.open_calls()] == [call_id]
+    await store.call_ended(call_id, outcome="missed", ended_at=T0 + timedelta(seconds=22))
+    await store.call_ended(call_id, outcome="interrupted", ended_at=T0 + timedelta(seconds=99))
+    call = await store.get_call(call_id)
+    assert call is not None and (call.outcome, call.wait_seconds, call.talk_seconds) == ("missed", 22.0, None)
+    assert await store.open_calls() == []
+
+
+async def test_listing_and_counts(store: CallStore) -> None:
+    ids = []
+    for n, outcome in enumerate(["answered", "missed", "abandoned", "missed"]):
+        cid = str(uuid.uuid4())
+        ids.append(cid)
+        at = T0 + timedelta(minutes=n)
+        await store.call_started(
+            call_id=cid, channel_id=f"ch{n}", caller_number="1", caller_e164=None, caller_name="",
+            did="5551234", branch="b", ad_channel=None, started_at=at,
+        )  # fmt: skip
+        await store.call_ended(cid, outcome=outcome, ended_at=at + timedelta(seconds=5))
+    await store.recording_failed(ids[0], name="r0", fmt="wav", error="download: 404")
+    assert [c.id for c in await store.list_calls(limit=10)] == ids[::-1]
+    assert [c.id for c in await store.list_calls(outcome="missed")] == [ids[3], ids[1]]
+    assert [c.id for c in await store.list_calls(before=T0 + timedelta(minutes=1))] == [ids[0]]
+    counts = await store.outcome_counts()
+    assert counts == {"answered": 1, "missed": 2, "abandoned": 1, "recorded": 0}
+    assert (await store.outcome_counts(since=T0 + timedelta(minutes=2)))["missed"] == 1
+
+
+async def test_unavailable_database_hides_password() -> None:
+    db = Database("postgresql://clinic:topsecret@127.0.0.1:1/none")
+    with pytest.raises(StoreUnavailable) as exc:
+        await CallStore(db).leg_ended("x", result="lost", ended_at=T0)
+    assert "topsecret" not in str(exc.value) and "127.0.0.1:1" in str(exc.value)
+    assert await db.ping(timeout=1) is False
+    await db.dispose()
+
+
+def _wav(seconds: float, rate: int = 8000) -> bytes:
+    frames = int(seconds * rate)
+    body = b"\x01\x00" * frames
+    header = b"RIFF" + struct.pack("<I", 36 + len(body)) + b"WAVE"
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+    return header + fmt + b"data" + struct.pack("<I", len(body)) + body
+
+
+def test_wav_inspection() -> None:
+    info = inspect_wav(_wav(2.5))
+    assert (info.channels, info.sample_rate, info.sample_width, info.duration_seconds) == (1, 8000, 2, 2.5)
+    with pytest.raises(InvalidRecording, match="not RIFF/WAVE"):
+        inspect_wav(b"OggS" + bytes(60))
+    with pytest.raises(InvalidRecording, match="truncated"):
+        inspect_wav(_wav(2.0)[:-100])
+    with pytest.raises(InvalidRecording, match="too short"):
+        inspect_wav(b"RIFF")
+
+
+def test_archive_is_private_atomic_and_confined(tmp_path: Path) -> None:
+    archive = RecordingArchive(tmp_path / "rec")
+    saved = archive.save("c1", "call-c1", "wav", _wav(1.0), T0)
+    path = archive.open_path(saved.path_rel)
+    assert saved.path_rel == "2026/11/22/call-c1.wav" and path.read_bytes() == _wav(1.0)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "rec").st_mode) == 0o700
+    assert not list(path.parent.glob(".*.tmp"))
+    with pytest.raises(ValueError):
+        archive.save("c1", "../evil", "wav", b"x", T0)
+    with pytest.raises(ValueError):
+        archive.open_path("../../etc/passwd")
