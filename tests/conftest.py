@@ -56,13 +56,13 @@ def pg_url() -> Iterator[str]:
     name = f"ariapp_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_pg_admin(base, f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+    except Exception as exc:
         _missing(f"PostgreSQL not reachable at {base.split('@')[-1]}: {exc}")
     head, _, _ = base.rpartition("/")
     yield f"{head}/{name}"
     try:
         asyncio.run(_pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except Exception:  # noqa: BLE001 - cleanup only
+    except Exception:
         pass
 
 

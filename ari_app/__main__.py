@@ -1,0 +1,143 @@
+"""Command line: ari-app run | demo | check-config | migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ari_app.config import ConfigError, Settings, load_secrets, load_settings
+from ari_app.logging import setup_logging
+
+
+def _resolve_data_dir(settings: Settings, config_path: Path) -> Path:
+    data = Path(settings.storage.data_dir)
+    return data if data.is_absolute() else (config_path.parent / data).resolve()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    admins = len(settings.admins)
+    dids = sum(len(b.dids) for b in settings.branches)
+    print(f"{args.config}: ok ({len(settings.branches)} branches, {dids} DIDs, {admins} admins)")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
+    settings = load_settings(args.config)
+    return settings, Path(args.config)
+
+
+def _database_url(url: str, config_path: Path) -> str:
+    """A relative SQLite path in the file is relative to the file, as the data folder is."""
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            return f"{prefix}{(config_path.parent / url.removeprefix(prefix)).resolve()}"
+    return url
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ari_app.store import Database
+
+    try:
+        settings, path = _load(args)
+        url = _database_url(os.environ.get(settings.database.url_env) or settings.database.url, path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+    async def go() -> None:
+        db = Database(url)
+        try:
+            await db.migrate()
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+    print("database migrated to the latest schema")
+    return 0
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ari_app.app import CallCenterApp, serve_forever
+
+    try:
+        settings, path = _load(args)
+        secrets = load_secrets(settings)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    setup_logging(args.log_level)
+    data_dir = Path(args.data_dir).resolve() if args.data_dir else _resolve_data_dir(settings, path)
+    secrets = dataclasses.replace(secrets, database_url=_database_url(secrets.database_url, path))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _install_stop(stop)
+        app = CallCenterApp(settings, secrets, data_dir=data_dir, migrate=True if args.migrate else None)
+        await serve_forever(app, stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ari_app.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ari-app", description="Clinic call-center server for Asterisk ARI")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check-config", help="validate a configuration file and exit")
+    c.add_argument("config")
+    c.set_defaults(func=cmd_check_config)
+
+    mg = sub.add_parser("migrate", help="bring the database schema up to date")
+    mg.add_argument("--config", required=True)
+    mg.set_defaults(func=cmd_migrate)
+
+    r = sub.add_parser("run", help="serve a real Asterisk")
+    r.add_argument("--config", required=True)
+    r.add_argument("--migrate", action="store_true", help="migrate the database before starting")
+    r.add_argument(
+        "--data-dir", default=None, help="recordings and the SQLite file (default: storage.data_dir)"
+    )
+    r.add_argument("--log-level", default="info")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="run against the simulated PBX with generated calls")
+    d.add_argument("--calls", type=int, default=0, help="exit after N calls with a summary (0: until Ctrl-C)")
+    d.add_argument("--rate", type=float, default=1.0, help="new calls per second")
+    d.add_argument("--data-dir", default="demo-data")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--http-port", type=int, default=8080)
+    d.add_argument("--config", default=None, help="configuration (default: the packaged example)")
+    d.add_argument("--log-level", default="warning")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

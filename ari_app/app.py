@@ -1,0 +1,228 @@
+"""Wiring: the one place that builds everything and starts and stops it in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from ari_app.api.http import HealthState, build_api
+from ari_app.ari import models as m
+from ari_app.ari.client import AriClient
+from ari_app.ari.events import EventStream
+from ari_app.calls import commands as c
+from ari_app.calls.session import CallPolicy, CallSession
+from ari_app.calls.switchboard import Switchboard
+from ari_app.config import Secrets, Settings
+from ari_app.fact_writer import FactWriter
+from ari_app.metrics import Metrics
+from ari_app.recording_collector import RecordingCollector
+from ari_app.routing import Target, ring_all
+from ari_app.store import CallStore, Database
+from ari_app.store.recordings import RecordingArchive
+
+log = structlog.get_logger(__name__)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+class CallCenterApp:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        *,
+        data_dir: Path,
+        registry: CollectorRegistry | None = None,
+        migrate: bool | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.data_dir = data_dir
+        self.metrics = Metrics.create(registry or CollectorRegistry())
+        self._clock = clock
+        url = secrets.database_url
+        # The embedded default migrates itself; a shared PostgreSQL is migrated on purpose.
+        self._migrate = url.startswith("sqlite") if migrate is None else migrate
+        self.db = Database(url)
+        self.store = CallStore(self.db)
+        self.client = AriClient(
+            settings.ari.url,
+            secrets.ari_username,
+            secrets.ari_password,
+            settings.ari.app,
+            timeout=settings.ari.request_timeout,
+        )
+        self.facts = FactWriter(self.store, settings.calls.default_region)
+        self.recordings = RecordingCollector(
+            self.client,
+            RecordingArchive(data_dir / "recordings"),
+            self.store,
+            max_bytes=settings.storage.max_recording_mb * 1024 * 1024,
+        )
+        self.switchboard = Switchboard(
+            self.client,
+            self._new_session,
+            self._on_fact,
+            self.recordings.submit,
+            clock=clock,
+            on_command=self._on_command,
+        )
+        self.events = EventStream(
+            settings.ari.url,
+            secrets.ari_username,
+            secrets.ari_password,
+            settings.ari.app,
+            on_event=self._on_event,
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            on_bad_frame=self._on_bad_frame,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self._call_facts: dict[str, tuple[str, datetime, datetime | None]] = {}
+        self._db_ok = True
+        self.http_port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._migrate:
+            await self.db.migrate()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self.facts.run(), name="facts"),
+            loop.create_task(self.recordings.run(), name="recordings"),
+            loop.create_task(self.events.run(), name="ari-events"),
+            loop.create_task(self._watch(), name="watch"),
+        ]
+        api = build_api(
+            self.store,
+            self._health,
+            self.metrics.registry,
+            self.secrets.api_tokens,
+            self.data_dir / "recordings",
+        )
+        self._runner = web.AppRunner(api, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http.host, self.settings.http.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
+        log.info(
+            "app_started", http_port=self.http_port, ari=self.settings.ari.url, app=self.settings.ari.app
+        )
+
+    async def stop(self, drain_timeout: float = 10.0) -> None:
+        await self.events.stop()
+        await self.switchboard.close()
+        await self.facts.drain(drain_timeout)
+        await self.recordings.drain(drain_timeout)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._runner:
+            await self._runner.cleanup()
+        await self.client.close()
+        await self.db.dispose()
+        log.info("app_stopped")
+
+    async def _watch(self) -> None:
+        while True:
+            self.metrics.calls_tracked.set(self.switchboard.tracked)
+            self.metrics.facts_pending.set(self.facts.pending)
+            self._db_ok = await self.db.ping()
+            await asyncio.sleep(1.0)
+
+    # ------------------------------------------------------------------ ARI events
+    def _on_event(self, ev: m.Event) -> None:
+        self.metrics.ari_events.labels(type(ev).__name__).inc()
+        self.switchboard.on_event(ev)
+
+    async def _on_connected(self) -> None:
+        self.metrics.ari_connected.set(1)
+        await self.switchboard.resync()
+
+    def _on_disconnected(self) -> None:
+        self.metrics.ari_connected.set(0)
+        self.metrics.ari_reconnects.inc()
+
+    def _on_bad_frame(self, kind: str, detail: str) -> None:
+        self.metrics.ari_bad_frames.labels(kind).inc()
+
+    def _on_command(self, command: str, seconds: float, ok: bool) -> None:
+        self.metrics.ari_requests.labels(command, "true" if ok else "false").observe(seconds)
+
+    # ------------------------------------------------------------------ calls
+    def _new_session(
+        self, call_id: str, start: m.StasisStart, engaged: frozenset[str], now: datetime
+    ) -> CallSession:
+        s = self.settings
+        did = start.args[0] if start.args else start.channel.dialplan.exten
+        found = s.branch_for_did(did)
+        branch = found[0] if found else None
+        admins = [Target(a.login, a.endpoint) for a in s.admins_of(branch.id)] if branch else []
+        policy = CallPolicy(
+            ring_timeout=s.calls.ring_timeout,
+            record=bool(branch and branch.record),
+            missed_media=s.calls.missed_media,
+            failed_media=s.calls.failed_media,
+        )
+        self.metrics.calls_started.inc()
+        return CallSession(
+            call_id=call_id,
+            start=start,
+            did=did,
+            branch=branch.id if branch else None,
+            ad_channel=found[1].ad_channel if found else None,
+            plan=ring_all(branch is not None, admins, engaged),
+            policy=policy,
+            new_id=lambda: str(uuid.uuid4()),
+            now=now,
+        )
+
+    def _on_fact(self, fact: c.Fact) -> None:
+        self.facts.submit(fact)
+        if isinstance(fact, c.CallStarted):
+            self._call_facts[fact.call_id] = (fact.branch or "unknown", fact.at, None)
+        elif isinstance(fact, c.CallAnswered) and fact.call_id in self._call_facts:
+            branch, started, _ = self._call_facts[fact.call_id]
+            self._call_facts[fact.call_id] = (branch, started, fact.at)
+        elif isinstance(fact, c.CallEnded):
+            branch, started, answered = self._call_facts.pop(fact.call_id, ("unknown", fact.at, None))
+            self.metrics.calls_ended.labels(fact.outcome, branch).inc()
+            waited = ((answered or fact.at) - started).total_seconds()
+            self.metrics.wait_seconds.labels(fact.outcome).observe(max(0.0, waited))
+            if answered:
+                self.metrics.talk_seconds.observe(max(0.0, (fact.at - answered).total_seconds()))
+
+    def _health(self) -> HealthState:
+        return HealthState(
+            ari_connected=self.events.connected,
+            database_ok=self._db_ok,
+            tracked_calls=self.switchboard.tracked,
+            pending_facts=self.facts.pending,
+        )
+
+    async def wait_ari(self, timeout: float) -> bool:
+        return await self.events.wait_connected(timeout)
+
+
+async def serve_forever(app: CallCenterApp, stop: asyncio.Event) -> None:
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await app.stop()

@@ -1,0 +1,47 @@
+"""structlog JSON logs. Secrets are never printed and phone numbers are masked."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = {"password", "token", "authorization", "secret", "api_key", "dsn", "database_url"}
+_NUMBER_KEYS = {"caller", "caller_number", "number", "phone", "callerid"}
+
+
+def _mask(value: str) -> str:
+    digits = str(value)
+    return ("*" * max(0, len(digits) - 3)) + digits[-3:]
+
+
+def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        low = key.lower()
+        if any(s in low for s in _SECRET_KEYS):
+            event[key] = "***"
+        elif low in _NUMBER_KEYS and event[key]:
+            event[key] = _mask(event[key])
+    return event
+
+
+def setup_logging(level: str = "info", *, json: bool = True, stream: Any = None) -> None:
+    lvl = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(level=lvl, stream=stream or sys.stderr, format="%(message)s")
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,79 @@
+"""Prometheus metrics on an injected registry. No phone number or name ever becomes a label."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    ari_connected: Gauge
+    ari_reconnects: Counter
+    ari_events: Counter
+    ari_bad_frames: Counter
+    ari_requests: Histogram
+    calls_started: Counter
+    calls_ended: Counter
+    calls_tracked: Gauge
+    wait_seconds: Histogram
+    talk_seconds: Histogram
+    facts_pending: Gauge
+    fact_write_failures: Counter
+    recordings: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> Metrics:
+        ns = "clinic"
+        return cls(
+            registry=registry,
+            ari_connected=Gauge(
+                f"{ns}_ari_connected", "1 while the ARI events websocket is up", registry=registry
+            ),
+            ari_reconnects=Counter(f"{ns}_ari_reconnects", "ARI websocket reconnections", registry=registry),
+            ari_events=Counter(f"{ns}_ari_events", "ARI events received", ["type"], registry=registry),
+            ari_bad_frames=Counter(
+                f"{ns}_ari_bad_frames", "ARI frames skipped, by reason", ["kind"], registry=registry
+            ),
+            ari_requests=Histogram(
+                f"{ns}_ari_request_seconds",
+                "ARI REST commands, by command and result",
+                ["command", "ok"],
+                buckets=_FAST_BUCKETS,
+                registry=registry,
+            ),
+            calls_started=Counter(
+                f"{ns}_calls_started", "Inbound calls that entered the app", registry=registry
+            ),
+            calls_ended=Counter(
+                f"{ns}_calls_ended",
+                "Inbound calls ended, by outcome and branch",
+                ["outcome", "branch"],
+                registry=registry,
+            ),
+            calls_tracked=Gauge(f"{ns}_calls_tracked", "Calls held in memory right now", registry=registry),
+            wait_seconds=Histogram(
+                f"{ns}_call_wait_seconds",
+                "Caller's wait before an answer (or the end)",
+                ["outcome"],
+                buckets=(1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300),
+                registry=registry,
+            ),
+            talk_seconds=Histogram(
+                f"{ns}_call_talk_seconds",
+                "Talk time of answered calls",
+                buckets=(10, 30, 60, 120, 180, 300, 600, 1200, 1800, 3600),
+                registry=registry,
+            ),
+            facts_pending=Gauge(f"{ns}_facts_pending", "Call facts waiting to be written", registry=registry),
+            fact_write_failures=Counter(
+                f"{ns}_fact_write_failures", "Failed attempts to write a call fact", registry=registry
+            ),
+            recordings=Counter(
+                f"{ns}_recordings", "Recordings collected, by result", ["result"], registry=registry
+            ),
+        )

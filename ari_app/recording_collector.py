@@ -1,0 +1,139 @@
+"""Brings finished recordings from Asterisk into the app's archive, checked, then frees Asterisk.
+
+The app never reads Asterisk's disk: the file comes over ARI (``/recordings/stored/{name}/file``).
+It is deleted on Asterisk only once it is archived and recorded in the store, so a failure at
+any step leaves the only copy where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+
+from ari_app.ari.client import AriClient, AriError, AriNotFound
+from ari_app.calls.commands import CollectRecording
+from ari_app.store import CallStore
+from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav
+
+log = structlog.get_logger(__name__)
+
+# Asterisk reports whole seconds; the file may also miss a fraction at either end.
+DURATION_TOLERANCE = 1.5
+
+
+class RecordingCollector:
+    def __init__(
+        self,
+        client: AriClient,
+        archive: RecordingArchive,
+        store: CallStore,
+        *,
+        max_bytes: int,
+        attempts: int = 5,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self._client = client
+        self._archive = archive
+        self._store = store
+        self._max_bytes = max_bytes
+        self._attempts = attempts
+        self._retry_delay = retry_delay
+        self._queue: asyncio.Queue[CollectRecording] = asyncio.Queue()
+        self.saved = 0
+        self.failed = 0
+
+    def submit(self, job: CollectRecording) -> None:
+        self._queue.put_nowait(job)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    async def drain(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def run(self) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                await self._collect(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.failed += 1
+                log.exception("recording_collect_crashed", call_id=job.call_id, name=job.name)
+            finally:
+                self._queue.task_done()
+
+    async def _download(self, job: CollectRecording) -> bytes | None:
+        delay = self._retry_delay
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self._client.download_stored_recording(job.name, max_bytes=self._max_bytes)
+            except AriNotFound:
+                if attempt == self._attempts:
+                    raise
+            except AriError as exc:
+                if attempt == self._attempts:
+                    raise
+                log.warning("recording_download_retry", name=job.name, error=str(exc))
+            await asyncio.sleep(delay)
+            delay *= 2
+        return None
+
+    async def _collect(self, job: CollectRecording) -> None:
+        try:
+            data = await self._download(job)
+        except AriError as exc:
+            self.failed += 1
+            await self._store.recording_failed(
+                job.call_id, name=job.name, fmt=job.fmt, error=f"download: {exc}"
+            )
+            return
+        if data is None:
+            return
+        try:
+            info = inspect_wav(data)
+        except InvalidRecording as exc:
+            # Keep Asterisk's copy: it may be recoverable by hand.
+            self.failed += 1
+            await self._store.recording_failed(
+                job.call_id, name=job.name, fmt=job.fmt, error=f"invalid: {exc}"
+            )
+            log.warning("recording_invalid", call_id=job.call_id, name=job.name, error=str(exc))
+            return
+        call = await self._store.get_call(job.call_id)
+        expected = job.reported_seconds
+        if expected is None and call is not None:
+            expected = call.talk_seconds
+        started = call.started_at if call is not None else datetime.now(UTC)
+        saved = self._archive.save(job.call_id, job.name, job.fmt, data, started)
+        await self._store.recording_saved(
+            job.call_id,
+            name=job.name,
+            fmt=job.fmt,
+            path=saved.path_rel,
+            duration_seconds=info.duration_seconds,
+            size_bytes=saved.size,
+            sha256=saved.sha256,
+        )
+        if expected is not None and abs(info.duration_seconds - expected) > DURATION_TOLERANCE:
+            log.warning(
+                "recording_duration_mismatch",
+                call_id=job.call_id,
+                file_seconds=round(info.duration_seconds, 2),
+                expected_seconds=round(expected, 2),
+            )
+        self.saved += 1
+        try:
+            await self._client.delete_stored_recording(job.name)
+        except AriNotFound:
+            pass
+        except AriError as exc:
+            log.warning("recording_delete_failed", name=job.name, error=str(exc))

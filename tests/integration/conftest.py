@@ -1,0 +1,218 @@
+"""Integration harness: the app and the simulated PBX as two processes over real sockets.
+
+Each test gets a fresh simulator, a fresh app process configured for it, and a store handle on
+the same database (SQLite file or PostgreSQL) to assert what was stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import pytest
+
+from ari_app.simctl import SimControl, SimProcess
+from ari_app.store import CallStore, Database
+
+T = TypeVar("T")
+USER, PASSWORD = "clinic", "s3cret-for-tests"
+TOKEN = "integration-token-0123456789"
+
+CONFIG = """
+version = 1
+[ari]
+url = "{ari_url}"
+app = "clinic"
+request_timeout = 3.0
+[http]
+host = "127.0.0.1"
+port = {http_port}
+[storage]
+data_dir = "{data_dir}"
+[calls]
+ring_timeout = {ring_timeout}
+missed_media = "sound:vm-nobodyavail"
+failed_media = "sound:an-error-has-occurred"
+[[branches]]
+id = "downtown"
+name = "Downtown"
+record = true
+dids = [{{ number = "5551234", ad_channel = "website" }}]
+[[branches]]
+id = "empty"
+name = "No admins yet"
+dids = [{{ number = "5557000" }}]
+[[admins]]
+login = "anna"
+name = "Anna"
+endpoint = "PJSIP/admin101"
+branch = "downtown"
+[[admins]]
+login = "ben"
+name = "Ben"
+endpoint = "PJSIP/admin102"
+branch = "downtown"
+[[admins]]
+login = "chen"
+name = "Chen"
+endpoint = "PJSIP/admin103"
+branch = "downtown"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 15.0, what: str = ""
+) -> T:
+    """Poll ``probe`` until ``ok`` holds; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    value = await probe()
+    while not ok(value):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what or 'condition'}; last value: {value!r}"[:2000])
+        await asyncio.sleep(0.1)
+        value = await probe()
+    return value
+
+
+@dataclass
+class AppProcess:
+    proc: asyncio.subprocess.Process
+    http: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        async with aiohttp.ClientSession() as s, s.get(f"{self.http}/healthz") as r:
+            return r.status, await r.json()
+
+    async def api(self, path: str) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with aiohttp.ClientSession() as s, s.get(f"{self.http}{path}", headers=headers) as r:
+            body = await r.read()
+            return r.status, body
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@dataclass
+class World:
+    sim: SimProcess
+    ctl: SimControl
+    app: AppProcess
+    store: CallStore
+    db: Database
+    data_dir: Path
+
+    async def place(self, caller: str = "+12025550142", did: str = "5551234", **kw: Any) -> dict[str, Any]:
+        return await self.ctl.place_call(caller, did, **kw)
+
+    async def sim_call(self, call_id: str) -> dict[str, Any]:
+        calls = await self.ctl.calls()
+        return next(c for c in calls if c["call_id"] == call_id)
+
+    async def finished(self, channel_id: str, timeout: float = 20.0) -> Any:
+        """Wait until the app stored the call's end, its legs' ends and its recording (if any)."""
+
+        async def probe() -> Any:
+            return await self.store.find_by_channel(channel_id)
+
+        def done(rec: Any) -> bool:
+            if rec is None or rec.outcome is None or any(leg.result is None for leg in rec.legs):
+                return False
+            return rec.outcome != "answered" or bool(rec.recordings)
+
+        return await eventually(probe, done, timeout, f"call on {channel_id} to be stored")
+
+    async def quiet(self, timeout: float = 15.0) -> dict[str, Any]:
+        """Wait until the simulator holds no channel and no bridge."""
+        state = await eventually(
+            self.ctl.state, lambda s: not s["channels"] and not s["bridges"], timeout, "simulator to be empty"
+        )
+        return state
+
+    async def requests(self) -> list[dict[str, Any]]:
+        return await self.ctl.requests()
+
+
+async def start_app(config: Path, data_dir: Path, db_url: str, http_port: int) -> AppProcess:
+    log_path = data_dir / "app.log"
+    env = {
+        **os.environ,
+        "ARI_USERNAME": USER,
+        "ARI_PASSWORD": PASSWORD,
+        "DATABASE_URL": db_url,
+        "ARI_APP_API_TOKENS": TOKEN,
+    }
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ari_app", "run", "--config", str(config), "--migrate",
+            "--log-level", "debug", stdout=log, stderr=log, env=env,
+        )  # fmt: skip
+    app = AppProcess(proc, f"http://127.0.0.1:{http_port}", log_path)
+
+    async def health() -> int:
+        if proc.returncode is not None:
+            pytest.fail(f"app exited with {proc.returncode}:\n{app.log()[-3000:]}")
+        try:
+            return (await app.health())[0]
+        except aiohttp.ClientError:
+            return 0
+
+    await eventually(health, lambda s: s == 200, 20, "app to connect to ARI")
+    return app
+
+
+@pytest.fixture
+async def world_factory(
+    tmp_path: Path, clean_database_url: str
+) -> AsyncIterator[Callable[..., Awaitable[World]]]:
+    made: list[World] = []
+
+    async def make(ring_timeout: int = 5, sim_args: list[str] | None = None) -> World:
+        sim = await SimProcess.start(username=USER, password=PASSWORD, seed=11, extra=sim_args)
+        ctl = SimControl(sim.control_url)
+        for n, name in enumerate(["admin101", "admin102", "admin103"]):
+            await ctl.set_phone(name, "no_answer", caller_name=f"Admin {101 + n}", caller_number=str(101 + n))
+        data_dir = tmp_path / "data"
+        data_dir.mkdir(exist_ok=True)
+        port = free_port()
+        config = tmp_path / "clinic.toml"
+        config.write_text(
+            CONFIG.format(ari_url=sim.ari_url, http_port=port, data_dir=data_dir, ring_timeout=ring_timeout)
+        )
+        app = await start_app(config, data_dir, clean_database_url, port)
+        db = Database(clean_database_url)
+        world = World(sim, ctl, app, CallStore(db), db, data_dir)
+        made.append(world)
+        return world
+
+    yield make
+    for w in made:
+        await w.app.stop()
+        await w.ctl.close()
+        await w.sim.stop()
+        await w.db.dispose()
