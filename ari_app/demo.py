@@ -15,7 +15,6 @@ import secrets
 import signal
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 from ari_app.app import CallCenterApp, sqlite_url
@@ -24,6 +23,7 @@ from ari_app.logging import setup_logging
 from ari_app.simctl import SimControl, SimProcess
 
 DEMO_RING_TIMEOUT = 8
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "examples" / "clinic.toml"
 UNKNOWN_DID = "5559999"
 
 
@@ -38,8 +38,7 @@ def _settings(args: argparse.Namespace, ari_url: str) -> Settings:
     if args.config:
         base = load_settings(args.config)
     else:
-        with resources.as_file(resources.files("ari_app") / "examples" / "clinic.toml") as path:
-            base = load_settings(path)
+        base = load_settings(EXAMPLE_CONFIG)
     return base.model_copy(
         update={
             "ari": base.ari.model_copy(update={"url": ari_url}),
@@ -102,15 +101,25 @@ def _res(endpoint: str) -> str:
 
 
 async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
+    settings = _settings(args, "http://127.0.0.1:1/ari")  # a bad file fails before anything starts
     password = secrets.token_urlsafe(18)
     token = secrets.token_urlsafe(24)
     sim = await SimProcess.start(username="demo", password=password, seed=args.seed)
     ctl = SimControl(sim.control_url)
-    settings = _settings(args, sim.ari_url)
+    try:
+        return await _with_sim(args, data_dir, _settings(args, sim.ari_url), sim, ctl, password, token)
+    finally:
+        await ctl.close()
+        await sim.stop()
+
+
+async def _with_sim(
+    args: argparse.Namespace, data_dir: Path, settings: Settings, sim: SimProcess, ctl: SimControl,
+    password: str, token: str,
+) -> int:  # fmt: skip
     for admin in settings.admins:
-        await ctl.set_phone(
-            _res(admin.endpoint), "no_answer", caller_name=admin.name, caller_number=_res(admin.endpoint)[-3:]
-        )
+        name = _res(admin.endpoint)
+        await ctl.set_phone(name, "no_answer", caller_name=admin.name, caller_number=name[-3:])
     secrets_ = Secrets("demo", password, sqlite_url(data_dir / "ari-app.db"), (token,))
     app = CallCenterApp(settings, secrets_, data_dir=data_dir)
     stop = asyncio.Event()
@@ -118,8 +127,8 @@ async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     placed = 0
+    await app.start()
     try:
-        await app.start()
         if not await app.wait_ari(15):
             print("demo: the app could not connect to the simulated PBX", file=sys.stderr)
             return 1
@@ -129,12 +138,9 @@ async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
         if not stop.is_set():
             await _settle(app, ctl, stop)
     finally:
-        with contextlib.suppress(Exception):
-            await app.facts.drain(10)
+        await app.facts.drain(10)
         counts = await app.store.outcome_counts()
         await app.stop()
-        await ctl.close()
-        await sim.stop()
     _print_summary(counts, placed)
     stored = sum(v for k, v in counts.items() if k != "recorded")
     return 0 if stop.is_set() or stored >= placed else 1

@@ -128,10 +128,12 @@ class AriClient:
                 if raw and status < 300:
                     if max_bytes is not None and (resp.content_length or 0) > max_bytes:
                         raise AriError(method, route, status, f"body over {max_bytes} bytes")
-                    payload = await resp.content.read(max_bytes + 1 if max_bytes else -1)
-                    if max_bytes is not None and len(payload) > max_bytes:
-                        raise AriError(method, route, status, f"body over {max_bytes} bytes")
-                    return payload
+                    body = bytearray()
+                    async for chunk in resp.content.iter_chunked(1 << 16):
+                        body += chunk
+                        if max_bytes is not None and len(body) > max_bytes:
+                            raise AriError(method, route, status, f"body over {max_bytes} bytes")
+                    return bytes(body)
                 payload = await resp.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else f"unreachable ({type(exc).__name__})"

@@ -106,9 +106,10 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
     @r.delete("/ari/channels/{id}")
     async def hangup(request: web.Request) -> web.Response:
         ch = pbx.get_channel(request.match_info["id"])
-        reason = request.query.get("reason")
-        # The reply often overtakes these events: end the channel right after answering.
-        pbx.later(0.0005, lambda: pbx.end_channel(ch, "delete", reason=reason, by="app"))
+        # The hang-up happens now; its events are not held back for the reply, which often
+        # overtakes them on the wire (as recorded).
+        pbx.end_channel(ch, "delete", reason=request.query.get("reason"), by="app")
+        request["no_flush"] = True
         return _no_content()
 
     def channel_op(path: str, method: str = "POST"):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import binascii
 import hmac
 import re
@@ -51,6 +52,7 @@ class PbxSim:
         self._host = host
         self._ports = (ari_port, control_port)
         self._sockets: dict[str, web.WebSocketResponse] = {}
+        self._queues: dict[str, asyncio.Queue[bytes | None]] = {}
         self._runners: list[web.AppRunner] = []
         self.ari_url = ""
         self.control_url = ""
@@ -87,6 +89,7 @@ class PbxSim:
         for app, ws in list(self._sockets.items()):
             self.pbx.sinks.pop(app, None)
             self._sockets.pop(app, None)
+            self._queues.pop(app, None)
             await ws.close()
 
     async def restart(self, down_for: float) -> None:
@@ -121,6 +124,8 @@ class PbxSim:
             raw = await request.read()
             entry["body"] = _maybe_json(raw)
         response = await self._answer(request, handler)
+        if not request.get("no_flush"):
+            await self._flush()
         entry["status"] = response.status
         entry["t_done"] = time.monotonic()
         if request.path != "/ari/events":
@@ -153,6 +158,13 @@ class PbxSim:
                 return web.json_response({"message": "Invalid method"}, status=405)
             raise
 
+    async def _flush(self) -> None:
+        """Put the events a request caused on the wire before its reply, as Asterisk mostly does."""
+        queues = [q for q in self._queues.values() if not q.empty()]
+        if queues:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(q.join() for q in queues)), 0.05)
+
     async def _events(self, request: web.Request) -> web.StreamResponse:
         app = request.query.get("app", "")
         if not app:
@@ -166,6 +178,7 @@ class PbxSim:
             await old.close()
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._sockets[app] = ws
+        self._queues[app] = queue
 
         def sink(data: bytes) -> None:
             if queue.qsize() >= WS_QUEUE_LIMIT:
@@ -182,6 +195,7 @@ class PbxSim:
         finally:
             if self._sockets.get(app) is ws:
                 self._sockets.pop(app, None)
+                self._queues.pop(app, None)
                 self.pbx.sinks.pop(app, None)
             queue.put_nowait(None)
             await writer
@@ -196,13 +210,15 @@ class PbxSim:
 async def _write(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes | None]) -> None:
     while True:
         data = await queue.get()
-        if data is None or ws.closed:
-            await ws.close()
-            return
         try:
+            if data is None or ws.closed:
+                await ws.close()
+                return
             await ws.send_str(data.decode(errors="replace"))
         except (ConnectionError, RuntimeError):
             return
+        finally:
+            queue.task_done()
 
 
 def _maybe_json(raw: bytes) -> Any:

@@ -192,9 +192,12 @@ class World:
         ch.gone = True
         ch.cancel_timers()
         bridge = self.bridges.get(ch.bridge_id) if ch.bridge_id else None
-        far_end = how not in ("delete", "timeout")
-        if bridge and far_end and ch.state == "Up":
-            peers = [self.channels[c] for c in bridge.channels if c != ch.id and c in self.channels]
+        if ch.state == "Up":
+            # A channel that carried media reports its RTP statistics as it ends. In a natively
+            # bridged call (no recording mixing the audio) its peer shares the RTP session and
+            # gets the same figures under the *BRIDGED names, as recorded.
+            members = bridge.channels if bridge and not bridge.recording else []
+            peers = [self.channels[c] for c in members if c != ch.id and c in self.channels]
             for var in QOS_VARS:
                 value = _qos_value(var, self.rng)
                 self.varset(ch, var, value)
