@@ -101,7 +101,7 @@ def _res(endpoint: str) -> str:
 
 
 async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
-    settings = _settings(args, "http://127.0.0.1:1/ari")  # a bad file fails before anything starts
+    _settings(args, "http://127.0.0.1:1/ari")  # a bad file fails before anything starts
     password = secrets.token_urlsafe(18)
     token = secrets.token_urlsafe(24)
     sim = await SimProcess.start(username="demo", password=password, seed=args.seed)

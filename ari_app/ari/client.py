@@ -172,9 +172,7 @@ class AriClient:
         await self._request("GET", "/asterisk/ping", "/asterisk/ping")
 
     async def get_application(self) -> m.Application:
-        return await self._typed(
-            m.Application, "GET", "/applications/{app}", f"/applications/{_q(self.app)}"
-        )
+        return await self._typed(m.Application, "GET", "/applications/{app}", f"/applications/{_q(self.app)}")
 
     # ------------------------------------------------------------------ channels
     async def list_channels(self) -> list[m.Channel]:
@@ -184,7 +182,9 @@ class AriClient:
         return await self._typed(m.Channel, "GET", "/channels/{id}", f"/channels/{_q(channel_id)}")
 
     async def _channel_op(self, method: str, op: str, channel_id: str, **params: str) -> None:
-        await self._request(method, f"/channels/{{id}}/{op}", f"/channels/{_q(channel_id)}/{op}", params=params)
+        await self._request(
+            method, f"/channels/{{id}}/{op}", f"/channels/{_q(channel_id)}/{op}", params=params
+        )
 
     async def ring(self, channel_id: str) -> None:
         await self._channel_op("POST", "ring", channel_id)

@@ -53,7 +53,9 @@ class EventStream:
         rng: random.Random | None = None,
     ) -> None:
         base = base_url.rstrip("/")
-        self._url = ("wss://" + base[8:] if base.startswith("https://") else "ws://" + base.split("://", 1)[1]) + "/events"
+        self._url = (
+            "wss://" + base[8:] if base.startswith("https://") else "ws://" + base.split("://", 1)[1]
+        ) + "/events"
         self._app = app
         self._auth = aiohttp.BasicAuth(username, password).encode()
         self._on_event = on_event
@@ -102,7 +104,7 @@ class EventStream:
                     connected = await self._session_once(session)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - any failure means: wait, then reconnect
+                except Exception as exc:
                     connected = False
                     log.warning("ari_ws_error", error=f"{type(exc).__name__}: {exc}"[:200])
                 if self._stopping.is_set():
@@ -158,7 +160,7 @@ class EventStream:
             await self._on_connected()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a failed resync is logged; events keep flowing
+        except Exception:
             log.exception("ari_resync_failed")
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -167,7 +169,10 @@ class EventStream:
                 self._frame(msg.data)
             elif msg.type == aiohttp.WSMsgType.ERROR:
                 exc = ws.exception()
-                if isinstance(exc, aiohttp.WebSocketError) and exc.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+                if (
+                    isinstance(exc, aiohttp.WebSocketError)
+                    and exc.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+                ):
                     self.stats.oversize += 1
                     self._bad("oversize", f"frame over {self._max_frame} bytes")
                 break
@@ -191,7 +196,7 @@ class EventStream:
         self.stats.events += 1
         try:
             self._on_event(event)
-        except Exception:  # noqa: BLE001 - one bad handler call must not stop the stream
+        except Exception:
             self.stats.callback_errors += 1
             log.exception("ari_event_handler_failed", type=type(event).__name__)
 

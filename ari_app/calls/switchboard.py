@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
-from ari_app.ari.client import AriClient, AriError
 
 from ari_app.ari import models as m
+from ari_app.ari.client import AriClient, AriError
 from ari_app.calls import commands as c
 from ari_app.calls.runner import CommandRunner
 from ari_app.calls.session import CallSession, Input
@@ -201,8 +202,8 @@ class Switchboard:
             for admin in [a for a, cid in self._engaged.items() if cid == call_id]:
                 del self._engaged[admin]
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -10,7 +11,9 @@ from aiohttp import web
 from ari_app.ari import models as m
 from ari_app.pbxsim.ids import ASTERISK_ID, timestamp
 from ari_app.pbxsim.pbx import Pbx
-from ari_app.pbxsim.state import SimError
+from ari_app.pbxsim.state import SimChannel, SimError
+
+ChannelHandler = Callable[[web.Request, SimChannel], Awaitable[web.Response]]
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
@@ -72,7 +75,9 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
 
     @r.get("/ari/applications")
     async def applications(_: web.Request) -> web.Response:
-        names = sorted({*pbx.sinks, *(c.app for c in pbx.channels.values()), *(b.app for b in pbx.bridges.values())})
+        names = sorted(
+            {*pbx.sinks, *(c.app for c in pbx.channels.values()), *(b.app for b in pbx.bridges.values())}
+        )
         return _json([application(n) for n in names if pbx.app_exists(n)])
 
     @r.get("/ari/applications/{app}")
@@ -112,8 +117,8 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
         request["no_flush"] = True
         return _no_content()
 
-    def channel_op(path: str, method: str = "POST"):  # type: ignore[no-untyped-def]
-        def wrap(fn):  # type: ignore[no-untyped-def]
+    def channel_op(path: str, method: str = "POST") -> Callable[[ChannelHandler], ChannelHandler]:
+        def wrap(fn: ChannelHandler) -> ChannelHandler:
             async def handler(request: web.Request) -> web.Response:
                 ch = pbx.get_channel(request.match_info["id"])
                 if not ch.in_stasis:
@@ -127,24 +132,24 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
         return wrap
 
     @channel_op("ring")
-    async def ring(_: web.Request, ch: Any) -> web.Response:
+    async def ring(_: web.Request, ch: SimChannel) -> web.Response:
         return _no_content()  # the caller hears 180; the state stays Ring and no event follows
 
     @channel_op("ring", "DELETE")
-    async def ring_stop(_: web.Request, ch: Any) -> web.Response:
+    async def ring_stop(_: web.Request, ch: SimChannel) -> web.Response:
         return _no_content()
 
     @channel_op("answer")
-    async def answer(_: web.Request, ch: Any) -> web.Response:
+    async def answer(_: web.Request, ch: SimChannel) -> web.Response:
         pbx.answer(ch)
         return _no_content()
 
     @channel_op("progress")
-    async def progress(_: web.Request, ch: Any) -> web.Response:
+    async def progress(_: web.Request, ch: SimChannel) -> web.Response:
         return _no_content()
 
     @channel_op("dial")
-    async def dial(request: web.Request, ch: Any) -> web.Response:
+    async def dial(request: web.Request, ch: SimChannel) -> web.Response:
         try:
             timeout = int(request.query.get("timeout", "0"))
         except ValueError:
@@ -153,12 +158,12 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
         return _no_content()
 
     @channel_op("play")
-    async def play(request: web.Request, ch: Any) -> web.Response:
+    async def play(request: web.Request, ch: SimChannel) -> web.Response:
         pb = pbx.play(ch, _need(request, "media"), request.query.get("playbackId"))
         return _json(pb.snap(), 201)
 
     @channel_op("play/{pid}")
-    async def play_id(request: web.Request, ch: Any) -> web.Response:
+    async def play_id(request: web.Request, ch: SimChannel) -> web.Response:
         pb = pbx.play(ch, _need(request, "media"), request.match_info["pid"])
         return _json(pb.snap(), 201)
 
@@ -167,12 +172,12 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
             channel_op(what, verb)(_ok)
 
     @channel_op("variable")
-    async def set_var(request: web.Request, ch: Any) -> web.Response:
+    async def set_var(request: web.Request, ch: SimChannel) -> web.Response:
         ch.variables[_need(request, "variable")] = request.query.get("value", "")
         return _no_content()
 
     @channel_op("variable", "GET")
-    async def get_var(request: web.Request, ch: Any) -> web.Response:
+    async def get_var(request: web.Request, ch: SimChannel) -> web.Response:
         name = _need(request, "variable")
         if name not in ch.variables:
             raise SimError(404, "Provided variable was not found")
@@ -186,13 +191,17 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
     @r.post("/ari/bridges")
     async def create_bridge(request: web.Request) -> web.Response:
         q = request.query
-        bridge = pbx.create_bridge(_app_of(pbx), q.get("type", "mixing"), q.get("bridgeId"), q.get("name", ""))
+        bridge = pbx.create_bridge(
+            _app_of(pbx), q.get("type", "mixing"), q.get("bridgeId"), q.get("name", "")
+        )
         return _json(bridge.snap())
 
     @r.post("/ari/bridges/{id}")
     async def create_bridge_with_id(request: web.Request) -> web.Response:
         q = request.query
-        bridge = pbx.create_bridge(_app_of(pbx), q.get("type", "mixing"), request.match_info["id"], q.get("name", ""))
+        bridge = pbx.create_bridge(
+            _app_of(pbx), q.get("type", "mixing"), request.match_info["id"], q.get("name", "")
+        )
         return _json(bridge.snap())
 
     @r.get("/ari/bridges/{id}")
@@ -226,7 +235,9 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
     async def record(request: web.Request) -> web.Response:
         bridge = pbx.get_bridge(request.match_info["id"])
         q = request.query
-        rec = pbx.record_bridge(bridge, _need(request, "name"), _need(request, "format"), q.get("ifExists", "fail"))
+        rec = pbx.record_bridge(
+            bridge, _need(request, "name"), _need(request, "format"), q.get("ifExists", "fail")
+        )
         return _json(rec.snap("queued"), 201)
 
     # ------------------------------------------------------------------ recordings and playbacks
@@ -291,10 +302,10 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
             raise SimError(404, "Endpoint not found")
         return _json(_endpoint(pbx, request.match_info["resource"]))
 
-    return list(r)
+    return [route for route in r if isinstance(route, web.RouteDef)]
 
 
-async def _ok(_: web.Request, ch: Any) -> web.Response:
+async def _ok(_: web.Request, ch: SimChannel) -> web.Response:
     return web.Response(status=204)
 
 

@@ -65,7 +65,10 @@ def build_control(sim: PbxSim) -> list[web.RouteDef]:
         data = await _json_body(request)
         caller, did = str(data["caller"]), str(data["did"])
         call = pbx.new_inbound(
-            caller=caller, caller_name=str(data.get("caller_name", "")), did=did, app=str(data.get("app", "clinic"))
+            caller=caller,
+            caller_name=str(data.get("caller_name", "")),
+            did=did,
+            app=str(data.get("app", "clinic")),
         )
         ch = pbx.channels.get(call.channel_id or "")
         if ch is not None:
@@ -136,4 +139,4 @@ def build_control(sim: PbxSim) -> list[web.RouteDef]:
             )  # fmt: skip
         return web.json_response({"ok": True})
 
-    return list(r)
+    return [route for route in r if isinstance(route, web.RouteDef)]

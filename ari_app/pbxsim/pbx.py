@@ -151,8 +151,11 @@ class Pbx(World):
                 call.answered_at = time.time()
                 hang = self.talk_limits.get(call.call_id)
                 if hang is not None:
-                    self.later(hang, lambda ch=ch: self.end_channel(ch, "bye", by="caller"), owner=ch)
+                    self._caller_leaves_after(ch, hang)
             call.bridged_with.extend(p.endpoint for p in phones if p.endpoint not in call.bridged_with)
+
+    def _caller_leaves_after(self, ch: SimChannel, seconds: float) -> None:
+        self.later(seconds, lambda: self.end_channel(ch, "bye", by="caller"), owner=ch)
 
     def remove_channel(self, bridge: SimBridge, channel_id: str) -> None:
         ch = self.channels.get(channel_id)
@@ -231,4 +234,3 @@ class Pbx(World):
 
         self.later(0.001, start)
         return pb
-

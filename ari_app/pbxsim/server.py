@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import binascii
+import contextlib
 import hmac
 import re
 import time
@@ -109,7 +109,9 @@ class PbxSim:
             user, _, pw = request.query["api_key"].partition(":")
         else:
             return False
-        return hmac.compare_digest(user, self._credentials[0]) and hmac.compare_digest(pw, self._credentials[1])
+        return hmac.compare_digest(user, self._credentials[0]) and hmac.compare_digest(
+            pw, self._credentials[1]
+        )
 
     @web.middleware
     async def _ari_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -174,7 +176,9 @@ class PbxSim:
         old = self._sockets.pop(app, None)
         if old is not None:
             self.pbx.sinks.pop(app, None)
-            await old.send_str(m.encode(m.ApplicationReplaced(timestamp=timestamp(), application=app)).decode())
+            await old.send_str(
+                m.encode(m.ApplicationReplaced(timestamp=timestamp(), application=app)).decode()
+            )
             await old.close()
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._sockets[app] = ws

@@ -172,7 +172,9 @@ class SimRecording:
     duration: int | None = None
 
     def snap(self, state: str | None = None) -> m.LiveRecording:
-        rec = m.LiveRecording(name=self.name, format=self.format, target_uri=self.target_uri, state=state or self.state)
+        rec = m.LiveRecording(
+            name=self.name, format=self.format, target_uri=self.target_uri, state=state or self.state
+        )
         if self.duration is not None:
             rec.duration = self.duration
         return rec

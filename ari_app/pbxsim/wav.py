@@ -9,9 +9,9 @@ RATE = 8000
 
 
 def tone_wav(seconds: float, freq: float = 425.0, amplitude: int = 2000) -> bytes:
-    frames = max(0, int(round(seconds * RATE)))
+    frames = max(0, round(seconds * RATE))
     # One period repeated: cheap to build for long recordings, still not silence.
-    period = max(1, int(round(RATE / freq)))
+    period = max(1, round(RATE / freq))
     cycle = b"".join(
         struct.pack("<h", int(amplitude * math.sin(2 * math.pi * i / period))) for i in range(period)
     )

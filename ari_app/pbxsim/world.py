@@ -56,7 +56,9 @@ class World:
         self._call_seq = 0
 
     # ------------------------------------------------------------------ time
-    def later(self, seconds: float, fn: Callable[[], None], owner: SimChannel | None = None) -> asyncio.TimerHandle:
+    def later(
+        self, seconds: float, fn: Callable[[], None], owner: SimChannel | None = None
+    ) -> asyncio.TimerHandle:
         handle = asyncio.get_running_loop().call_later(max(0.0, seconds) / self.scale, fn)
         if owner is not None:
             owner.timers.append(handle)
@@ -78,7 +80,9 @@ class World:
         event = cls(timestamp=timestamp(), application=app, asterisk_id=ASTERISK_ID, **fields)
         data = m.encode(event)
         sink = self.sinks.get(app)
-        self.event_log.append({"app": app, "type": cls.__name__, "delivered": sink is not None, "t": time.monotonic()})
+        self.event_log.append(
+            {"app": app, "type": cls.__name__, "delivered": sink is not None, "t": time.monotonic()}
+        )
         if len(self.event_log) > 50000:
             del self.event_log[:10000]
         if sink is None:

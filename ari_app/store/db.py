@@ -85,7 +85,7 @@ class Database:
         try:
             async with asyncio.timeout(timeout), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure is "not ok"
+        except Exception:
             return False
         return True
 

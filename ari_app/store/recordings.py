@@ -43,7 +43,12 @@ def inspect_wav(data: bytes) -> WavInfo:
     data_size = _data_chunk_size(data)
     try:
         with wave.open(BytesIO(data)) as w:
-            channels, width, rate, frames = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            channels, width, rate, frames = (
+                w.getnchannels(),
+                w.getsampwidth(),
+                w.getframerate(),
+                w.getnframes(),
+            )
     except (wave.Error, EOFError) as exc:
         raise InvalidRecording(f"unreadable WAV: {exc}") from None
     if rate <= 0 or channels <= 0 or width <= 0:

@@ -56,11 +56,19 @@ class CallStore:
             self._insert_ignore(
                 Call,
                 dict(
-                    id=call_id, channel_id=channel_id, caller_number=caller_number,
-                    caller_e164=caller_e164, caller_name=caller_name, did=did, branch=branch,
-                    ad_channel=ad_channel, started_at=started_at, created_at=now, updated_at=now,
+                    id=call_id,
+                    channel_id=channel_id,
+                    caller_number=caller_number,
+                    caller_e164=caller_e164,
+                    caller_name=caller_name,
+                    did=did,
+                    branch=branch,
+                    ad_channel=ad_channel,
+                    started_at=started_at,
+                    created_at=now,
+                    updated_at=now,
                 ),
-            )  # fmt: skip
+            )
         )
 
     async def leg_created(
@@ -78,14 +86,22 @@ class CallStore:
         answered_at: datetime | None = None,
     ) -> None:
         stmts = []
-        for column, value in (("dialed_at", dialed_at), ("ringing_at", ringing_at), ("answered_at", answered_at)):
+        for column, value in (
+            ("dialed_at", dialed_at),
+            ("ringing_at", ringing_at),
+            ("answered_at", answered_at),
+        ):
             if value is not None:
                 col = getattr(CallLeg, column)
-                stmts.append(update(CallLeg).where(CallLeg.id == leg_id, col.is_(None)).values({column: value}))
+                stmts.append(
+                    update(CallLeg).where(CallLeg.id == leg_id, col.is_(None)).values({column: value})
+                )
         if stmts:
             await self._write(*stmts)
 
-    async def leg_ended(self, leg_id: str, *, result: str, ended_at: datetime, cause: int | None = None) -> None:
+    async def leg_ended(
+        self, leg_id: str, *, result: str, ended_at: datetime, cause: int | None = None
+    ) -> None:
         await self._write(
             update(CallLeg)
             .where(CallLeg.id == leg_id, CallLeg.result.is_(None))
@@ -110,7 +126,9 @@ class CallStore:
         failure_reason: str | None = None,
     ) -> None:
         async with self.db.session() as s:
-            row = (await s.execute(select(Call.started_at, Call.answered_at).where(Call.id == call_id))).first()
+            row = (
+                await s.execute(select(Call.started_at, Call.answered_at).where(Call.id == call_id))
+            ).first()
         if row is None:
             raise LookupError(f"call {call_id} is not stored yet")
         started, answered = row
@@ -120,10 +138,15 @@ class CallStore:
             update(Call)
             .where(Call.id == call_id, Call.outcome.is_(None))
             .values(
-                outcome=outcome, ended_at=ended_at, hangup_side=hangup_side, end_cause=end_cause,
-                failure_reason=failure_reason, wait_seconds=max(0.0, wait),
-                talk_seconds=None if talk is None else max(0.0, talk), updated_at=_now(),
-            )  # fmt: skip
+                outcome=outcome,
+                ended_at=ended_at,
+                hangup_side=hangup_side,
+                end_cause=end_cause,
+                failure_reason=failure_reason,
+                wait_seconds=max(0.0, wait),
+                talk_seconds=None if talk is None else max(0.0, talk),
+                updated_at=_now(),
+            )
         )
 
     async def recording_saved(
@@ -141,10 +164,17 @@ class CallStore:
             self._insert_ignore(
                 Recording,
                 dict(
-                    call_id=call_id, name=name, format=fmt, path=path, duration_seconds=duration_seconds,
-                    bytes=size_bytes, sha256=sha256, status="saved", created_at=_now(),
+                    call_id=call_id,
+                    name=name,
+                    format=fmt,
+                    path=path,
+                    duration_seconds=duration_seconds,
+                    bytes=size_bytes,
+                    sha256=sha256,
+                    status="saved",
+                    created_at=_now(),
                 ),
-            )  # fmt: skip
+            )
         )
 
     async def recording_failed(self, call_id: str, *, name: str, fmt: str, error: str) -> None:
@@ -201,9 +231,17 @@ class CallStore:
 def _record(c: Call) -> CallRecord:
     legs = [
         LegRecord(
-            leg.id, leg.admin, leg.endpoint, leg.created_at, leg.dialed_at, leg.ringing_at,
-            leg.answered_at, leg.ended_at, leg.result, leg.cause,
-        )  # fmt: skip
+            leg.id,
+            leg.admin,
+            leg.endpoint,
+            leg.created_at,
+            leg.dialed_at,
+            leg.ringing_at,
+            leg.answered_at,
+            leg.ended_at,
+            leg.result,
+            leg.cause,
+        )
         for leg in c.legs
     ]
     recs = [
@@ -213,7 +251,24 @@ def _record(c: Call) -> CallRecord:
         for r in c.recordings
     ]
     return CallRecord(
-        c.id, c.channel_id, c.caller_number, c.caller_e164, c.caller_name, c.did, c.branch,
-        c.ad_channel, c.started_at, c.answered_at, c.ended_at, c.wait_seconds, c.talk_seconds,
-        c.outcome, c.admin, c.hangup_side, c.end_cause, c.failure_reason, legs, recs,
-    )  # fmt: skip
+        c.id,
+        c.channel_id,
+        c.caller_number,
+        c.caller_e164,
+        c.caller_name,
+        c.did,
+        c.branch,
+        c.ad_channel,
+        c.started_at,
+        c.answered_at,
+        c.ended_at,
+        c.wait_seconds,
+        c.talk_seconds,
+        c.outcome,
+        c.admin,
+        c.hangup_side,
+        c.end_cause,
+        c.failure_reason,
+        legs,
+        recs,
+    )

@@ -20,7 +20,9 @@ USER, PASSWORD = "clinic", "pw-for-tests"
 class SimHarness:
     def __init__(self, sim: PbxSim) -> None:
         self.sim = sim
-        self.http = aiohttp.ClientSession(headers={"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()})
+        self.http = aiohttp.ClientSession(
+            headers={"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+        )
         self.events: list[dict[str, Any]] = []
         self.frames: list[str] = []
         self.rest_log: list[dict[str, Any]] = []
@@ -57,12 +59,21 @@ class SimHarness:
             text = await resp.text()
             data = json.loads(text) if text else None
             self.rest_log.append(
-                {"method": method, "path": "/ari" + path, "query": query, "status": resp.status, "response": data}
+                {
+                    "method": method,
+                    "path": "/ari" + path,
+                    "query": query,
+                    "status": resp.status,
+                    "response": data,
+                }
             )
             return resp.status, data
 
     async def control(self, method: str, path: str, body: Any = None) -> Any:
-        async with aiohttp.ClientSession() as s, s.request(method, self.sim.control_url + path, json=body) as resp:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.request(method, self.sim.control_url + path, json=body) as resp,
+        ):
             assert resp.status < 400, await resp.text()
             return await resp.json()
 
@@ -94,8 +105,8 @@ async def harness() -> AsyncIterator[SimHarness]:
     await sim.start()
     h = SimHarness(sim)
     for n, name in enumerate(["admin101", "admin102", "admin103", "admin104", "admin105", "admin106"]):
-        await h.control("PUT", f"/control/phones/{name}", {"behaviour": "no_answer", "caller_name": f"Admin {101 + n}",
-                                                          "caller_number": str(101 + n)})  # fmt: skip
+        phone = {"behaviour": "no_answer", "caller_name": f"Admin {101 + n}", "caller_number": str(101 + n)}
+        await h.control("PUT", f"/control/phones/{name}", phone)
     yield h
     await h.close()
     await sim.stop()
@@ -105,6 +116,8 @@ def shape(ev: dict[str, Any]) -> tuple[Any, ...]:
     """An event reduced to what must match Asterisk: type, state and cause-like fields."""
     ch = ev.get("channel") or ev.get("peer") or {}
     fields = tuple(
-        (k, ev[k]) for k in ("cause", "soft", "tech_cause", "cause_txt", "dialstatus", "dialstring") if k in ev
+        (k, ev[k])
+        for k in ("cause", "soft", "tech_cause", "cause_txt", "dialstatus", "dialstring")
+        if k in ev
     )
     return (ev["type"], ch.get("state"), *fields)

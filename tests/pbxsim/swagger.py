@@ -39,7 +39,13 @@ class AriSpec:
                 for op in api["operations"]:
                     codes = {int(e["code"]) for e in op.get("errorResponses", [])}
                     self.operations.append(
-                        Operation(op["httpMethod"], template, re.compile(regex), op.get("responseClass", "void"), codes)
+                        Operation(
+                            op["httpMethod"],
+                            template,
+                            re.compile(regex),
+                            op.get("responseClass", "void"),
+                            codes,
+                        )
                     )
 
     def properties(self, model: str) -> dict[str, dict[str, Any]]:

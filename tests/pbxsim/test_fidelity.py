@@ -70,7 +70,9 @@ RING_KEYS = {("Dial", ""), ("Dial", "RINGING"), ("ChannelStateChange", "Ringing"
 
 
 def _load(shared: Path, name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (shared / "traces" / f"{name}.jsonl").read_text().splitlines() if line]
+    return [
+        json.loads(line) for line in (shared / "traces" / f"{name}.jsonl").read_text().splitlines() if line
+    ]
 
 
 def _channel(ev: dict[str, Any]) -> dict[str, Any]:
@@ -156,8 +158,16 @@ class TraceReplay:
                 continue
             leg_id, name = r["response"]["id"], r["query"]["endpoint"].split("/")[1]
             dial = next(x for x in self.rests if x["path"] == f"/ari/channels/{leg_id}/dial")
-            mine = [line for line in self.trace if line["dir"] == "event" and _channel(line["event"]).get("id") == leg_id]
-            up = [x["t"] for x in mine if x["event"]["type"] == "ChannelStateChange" and x["event"]["channel"]["state"] == "Up"]
+            mine = [
+                line
+                for line in self.trace
+                if line["dir"] == "event" and _channel(line["event"]).get("id") == leg_id
+            ]
+            up = [
+                x["t"]
+                for x in mine
+                if x["event"]["type"] == "ChannelStateChange" and x["event"]["channel"]["state"] == "Up"
+            ]
             if any(x["event"].get("cause") == 17 for x in mine):
                 result[name] = {"behaviour": "busy"}
             elif up:
@@ -171,7 +181,11 @@ class TraceReplay:
     def caller_hangup_at(self) -> float | None:
         for line in self.trace:
             ev = line.get("event") or {}
-            if ev.get("type") == "ChannelHangupRequest" and _channel(ev).get("id") == self.inbound and not ev.get("soft"):
+            if (
+                ev.get("type") == "ChannelHangupRequest"
+                and _channel(ev).get("id") == self.inbound
+                and not ev.get("soft")
+            ):
                 return float(line["t"]) - self.t0
         return None
 
@@ -219,7 +233,9 @@ class TraceReplay:
             if line["dir"] == "event" and line["t"] - self.t0 < due and _counted(line["event"])
         )  # fmt: skip
         deadline = time.monotonic() + 2.0
-        while sum(1 for e in self.h.events if _counted(e)) < seen_then and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if sum(1 for e in self.h.events if _counted(e)) >= seen_then:
+                break
             await asyncio.sleep(0.005)
 
     async def _restart_moves(self, start: float, due: float) -> None:
@@ -263,7 +279,9 @@ async def test_trace_replay_gives_the_same_results_and_events(name: str, shared_
         expected = _per_role(replay.events, replay.roles)
         got = _per_role(h.events, our_roles)
         for role in sorted({*got, *expected}):
-            assert got.get(role) == expected.get(role), f"{role}\n got  {got.get(role)}\n want {expected.get(role)}"
+            assert got.get(role) == expected.get(role), (
+                f"{role}\n got  {got.get(role)}\n want {expected.get(role)}"
+            )
         got_vars, want_vars = _varsets(h.events, our_roles), _varsets(replay.events, replay.roles)
         for role in sorted({*got_vars, *want_vars}):
             assert got_vars.get(role) == want_vars.get(role), role

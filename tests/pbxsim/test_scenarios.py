@@ -87,7 +87,13 @@ async def test_no_answer_until_dial_timeout(harness: SimHarness) -> None:
     assert seq[6:] == [
         ("ChannelHangupRequest", "Ringing", ("cause", 32), ("soft", True)),
         ("StasisEnd", "Ringing"),
-        ("ChannelDestroyed", "Ringing", ("cause", 19), ("tech_cause", 480), ("cause_txt", "User alerting, no answer")),
+        (
+            "ChannelDestroyed",
+            "Ringing",
+            ("cause", 19),
+            ("tech_cause", 480),
+            ("cause_txt", "User alerting, no answer"),
+        ),
     ]
 
 
@@ -114,7 +120,10 @@ async def test_ring_all_busy_no_answer_answer_and_losers(harness: SimHarness) ->
     await h.rest("POST", f"/channels/{inbound}/answer")
     _, bridge = await h.rest("POST", "/bridges", type="mixing")
     assert bridge["technology"] == "simple_bridge" and bridge["channels"] == []
-    assert await h.rest("POST", f"/bridges/{bridge['id']}/addChannel", channel=f"{inbound},{winner}") == (204, None)
+    assert await h.rest("POST", f"/bridges/{bridge['id']}/addChannel", channel=f"{inbound},{winner}") == (
+        204,
+        None,
+    )
     entered = [e for e in h.events if e["type"] == "ChannelEnteredBridge"]
     assert [e["bridge"]["channels"] for e in entered] == [[inbound], [inbound, winner]]
     before = len(h.of(quiet))
@@ -140,7 +149,13 @@ async def test_caller_abandons_and_leg_keeps_ringing(harness: SimHarness) -> Non
         ("ChannelHangupRequest", "Ring", ("cause", 127), ("tech_cause", 487)),
         ("StasisEnd", "Ring"),
         ("ChannelHangupRequest", "Ring", ("cause", 16), ("soft", True), ("tech_cause", 487)),
-        ("ChannelDestroyed", "Ring", ("cause", 127), ("tech_cause", 487), ("cause_txt", "Interworking, unspecified")),
+        (
+            "ChannelDestroyed",
+            "Ring",
+            ("cause", 127),
+            ("tech_cause", 487),
+            ("cause_txt", "Interworking, unspecified"),
+        ),
     ]
     await asyncio.sleep(0.2)
     status, ch = await h.rest("GET", f"/channels/{leg_id}")

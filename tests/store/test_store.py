@@ -39,7 +39,9 @@ async def _answered_call(store: CallStore, call_id: str, channel: str) -> None:
     await store.leg_updated(f"{call_id}-leg-a", answered_at=T0 + timedelta(seconds=4))
     await store.call_answered(call_id, admin="anna", answered_at=T0 + timedelta(seconds=4))
     await store.leg_ended(f"{call_id}-leg-b", result="lost", ended_at=T0 + timedelta(seconds=4), cause=16)
-    await store.call_ended(call_id, outcome="answered", ended_at=T0 + timedelta(seconds=64), hangup_side="caller")
+    await store.call_ended(
+        call_id, outcome="answered", ended_at=T0 + timedelta(seconds=64), hangup_side="caller"
+    )
     await store.leg_ended(f"{call_id}-leg-a", result="answered", ended_at=T0 + timedelta(seconds=64))
     await store.recording_saved(
         call_id, name=f"call-{call_id}", fmt="wav", path="2026/11/22/x.wav", duration_seconds=60.0,
@@ -54,7 +56,12 @@ async def test_answered_call_lifecycle_and_replay(store: CallStore) -> None:
     await _answered_call(store, call_id, "1795344977.12")  # every fact replayed
     again = await store.get_call(call_id)
     assert first == again and first is not None
-    assert (first.outcome, first.admin, first.wait_seconds, first.talk_seconds) == ("answered", "anna", 4.0, 60.0)
+    assert (first.outcome, first.admin, first.wait_seconds, first.talk_seconds) == (
+        "answered",
+        "anna",
+        4.0,
+        60.0,
+    )
     assert first.started_at == T0 and first.started_at.tzinfo is not None
     assert {leg.admin: leg.result for leg in first.legs} == {"anna": "answered", "ben": "lost"}
     assert len(first.recordings) == 1 and first.recordings[0].status == "saved"
