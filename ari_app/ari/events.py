@@ -168,14 +168,12 @@ class EventStream:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 self._frame(msg.data)
             elif msg.type == aiohttp.WSMsgType.ERROR:
-                exc = ws.exception()
-                if (
-                    isinstance(exc, aiohttp.WebSocketError)
-                    and exc.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
-                ):
-                    self.stats.oversize += 1
-                    self._bad("oversize", f"frame over {self._max_frame} bytes")
                 break
+        # A frame over max_frame_bytes makes aiohttp close the socket with 1009: count it (the
+        # frame is dropped unparsed) and let run() reconnect.
+        if ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+            self.stats.oversize += 1
+            self._bad("oversize", f"frame over {self._max_frame} bytes")
 
     def _frame(self, data: str) -> None:
         self.stats.frames += 1

@@ -32,7 +32,7 @@ def _need(request: web.Request, name: str) -> str:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
+    if not request.body_exists:
         return {}
     try:
         data = json.loads(await request.read() or b"{}")

@@ -15,7 +15,7 @@ BEHAVIOURS = {"answer", "no_answer", "busy", "offline"}
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
+    if not request.body_exists:
         return {}
     data = await request.json()
     if not isinstance(data, dict):

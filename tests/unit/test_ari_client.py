@@ -1,0 +1,245 @@
+"""The ARI client and events websocket against the in-process simulator and small fake servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from ari_app.ari import models as m
+from ari_app.ari.client import AriClient, AriConflict, AriNotFound, AriUnavailable, AriUnprocessable
+from ari_app.ari.events import EventStream
+from ari_app.pbxsim.server import PbxSim
+
+SECRET = "pw-not-in-logs-7731"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[PbxSim]:
+    s = PbxSim(username="clinic", password=SECRET, seed=2)
+    await s.start()
+    yield s
+    await s.stop()
+
+
+async def _control(sim: PbxSim, method: str, path: str, body: Any = None) -> Any:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as s, s.request(method, sim.control_url + path, json=body) as r:
+        return await r.json()
+
+
+async def test_rest_operations_and_error_mapping(sim: PbxSim) -> None:
+    client = AriClient(sim.ari_url, "clinic", SECRET, "clinic", timeout=2)
+    events: list[m.Event] = []
+    stream = EventStream(sim.ari_url, "clinic", SECRET, "clinic", on_event=events.append, on_connected=_noop)
+    task = asyncio.create_task(stream.run())
+    try:
+        assert await stream.wait_connected(3)
+        await _control(sim, "PUT", "/control/phones/admin101", {"behaviour": "no_answer"})
+        call = await _control(sim, "POST", "/control/calls", {"caller": "5550001", "did": "5551234"})
+        inbound = call["channel_id"]
+        await client.ring(inbound)
+        await _control(sim, "POST", "/control/faults", {"stasis_start_delay": 0.5})
+        leg = await client.create_channel(
+            "PJSIP/admin101",
+            app_args=["dialed", inbound],
+            originator=inbound,
+            channel_id="leg-1",
+            variables={"CALLERID(num)": "5550001", "CALLERID(name)": "Ann"},
+        )
+        assert isinstance(leg, m.Channel) and leg.id == "leg-1" and leg.caller.name == "Ann"
+        bridge = await client.create_bridge("mixing", bridge_id="b-1")
+        assert bridge.id == "b-1" and bridge.channels == []
+        app = await client.get_application()
+        assert inbound in app.channel_ids
+        assert {c.id for c in await client.list_channels()} >= {inbound, "leg-1"}
+        with pytest.raises(AriNotFound) as nf:
+            await client.answer("no-such-channel")
+        assert nf.value.route == "/channels/{id}/answer" and nf.value.message == "Channel not found"
+        with pytest.raises(AriConflict, match="Channel not in Stasis application"):
+            await client.dial("leg-1")  # before its StasisStart: the 409 race
+        await client.record_bridge("b-1", "r1")
+        with pytest.raises(AriConflict, match="already in progress"):
+            await client.record_bridge("b-1", "r1")
+        await client.stop_live_recording("r1")
+        with pytest.raises(AriUnprocessable, match="already exists"):
+            await client.record_bridge("b-1", "r1", if_exists="fail")
+        assert (await client.get_stored_recording("r1")).format == "wav"
+        data = await client.download_stored_recording("r1", max_bytes=10_000_000)
+        assert data[:4] == b"RIFF"
+        await client.delete_stored_recording("r1")
+        await client.hangup(inbound)
+        await client.destroy_bridge("b-1")
+        assert SECRET not in repr(client) and SECRET not in repr(stream)
+    finally:
+        await stream.stop()
+        await asyncio.wait_for(task, 2)
+        await client.close()
+    assert stream.stats.events == len(events) > 0
+
+
+async def _noop() -> None:
+    return None
+
+
+async def test_unreachable_and_timeout_are_unavailable() -> None:
+    client = AriClient("http://127.0.0.1:1/ari", "u", SECRET, "clinic", timeout=1)
+    with pytest.raises(AriUnavailable) as exc:
+        await client.ping()
+    assert SECRET not in str(exc.value)
+    await client.close()
+
+    async def slow(_: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/ari/asterisk/ping", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = AriClient(f"http://127.0.0.1:{port}/ari", "u", SECRET, "clinic", timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(AriUnavailable, match="timed out"):
+        await client.ping()
+    assert time.monotonic() - started < 1.5
+    await client.close()
+    await runner.cleanup()
+
+
+class FakeAri:
+    """Serves /ari/events and records the Authorization header of each connection."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.auth: list[str] = []
+        self.queries: list[str] = []
+        self.frames: list[str | bytes] = []
+        self.hold_open = True
+        self.sockets: list[web.WebSocketResponse] = []
+
+    async def handler(self, request: web.Request) -> web.WebSocketResponse:
+        self.connections += 1
+        self.auth.append(request.headers.get("Authorization", ""))
+        self.queries.append(request.query_string)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        for frame in self.frames:
+            if isinstance(frame, bytes):
+                await ws.send_bytes(frame)
+            else:
+                await ws.send_str(frame)
+        if self.hold_open:
+            async for _ in ws:
+                pass
+        await ws.close()
+        return ws
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeAri, str]]:
+    f = FakeAri()
+    app = web.Application()
+    app.router.add_get("/ari/events", f.handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f, f"http://127.0.0.1:{port}/ari"
+    await runner.cleanup()
+
+
+def _event(kind: str = "StasisEnd") -> str:
+    ch = {
+        "id": "1.1", "name": "PJSIP/a-1", "state": "Up", "protocol_id": "",
+        "caller": {"name": "", "number": ""}, "connected": {"name": "", "number": ""}, "accountcode": "",
+        "dialplan": {"context": "c", "exten": "s", "priority": 1, "app_name": "", "app_data": ""},
+        "creationtime": "2026-11-22T10:55:24.782+0000", "language": "en",
+    }  # fmt: skip
+    return json.dumps(
+        {"type": kind, "timestamp": "2026-11-22T10:55:24.782+0000", "application": "clinic", "channel": ch}
+    )
+
+
+async def test_bad_frames_are_counted_and_skipped_in_order(fake: tuple[FakeAri, str]) -> None:
+    server, url = fake
+    server.frames = [
+        _event(),
+        "{truncated",
+        json.dumps({"type": "ChannelTalkingStarted", "timestamp": "x", "application": "clinic"}),
+        json.dumps({"type": "StasisEnd", "application": "clinic"}),  # no timestamp, no channel
+        "x" * 300_000,  # over the frame limit below
+    ]
+    got: list[m.Event] = []
+    bad: list[tuple[str, str]] = []
+    stream = EventStream(
+        url, "u", SECRET, "clinic", on_event=got.append, on_connected=_noop,
+        on_bad_frame=lambda k, d: bad.append((k, d)), max_frame_bytes=200_000, backoff_initial=5,
+    )  # fmt: skip
+    task = asyncio.create_task(stream.run())
+    await _until(lambda: stream.stats.oversize == 1)
+    await stream.stop()
+    await asyncio.wait_for(task, 2)
+    assert [type(e).__name__ for e in got] == ["StasisEnd"]
+    assert [k for k, _ in bad] == ["malformed", "unknown", "malformed", "oversize"]
+    assert "missing required field `channel`" in bad[2][1]  # the error names what is wrong
+    assert server.auth[0].startswith("Basic ") and SECRET not in server.queries[0]
+    assert "app=clinic" in server.queries[0]
+
+
+async def test_reconnects_with_backoff_and_resyncs_each_time(fake: tuple[FakeAri, str]) -> None:
+    server, url = fake
+    server.hold_open = False  # the server closes every connection at once
+    resyncs = 0
+
+    async def resync() -> None:
+        nonlocal resyncs
+        resyncs += 1
+
+    stream = EventStream(
+        url, "u", SECRET, "clinic", on_event=lambda e: None, on_connected=resync,
+        backoff_initial=0.02, backoff_max=0.05, rng=random.Random(1),
+    )  # fmt: skip
+    task = asyncio.create_task(stream.run())
+    await _until(lambda: server.connections >= 3 and resyncs >= 3)
+    started = time.monotonic()
+    await stream.stop()
+    await asyncio.wait_for(task, 1)
+    assert time.monotonic() - started < 1.0
+    assert stream.stats.connects >= 3
+
+
+async def test_handler_errors_do_not_stop_the_stream(fake: tuple[FakeAri, str]) -> None:
+    server, url = fake
+    server.frames = [_event(), _event("StasisStart".replace("Start", "End"))]
+    seen: list[str] = []
+
+    def boom(ev: m.Event) -> None:
+        seen.append(type(ev).__name__)
+        if len(seen) == 1:
+            raise RuntimeError("handler bug")
+
+    stream = EventStream(url, "u", SECRET, "clinic", on_event=boom, on_connected=_noop)
+    task = asyncio.create_task(stream.run())
+    await _until(lambda: len(seen) == 2)
+    await stream.stop()
+    await asyncio.wait_for(task, 2)
+    assert stream.stats.callback_errors == 1
+
+
+async def _until(cond: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
