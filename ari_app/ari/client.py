@@ -7,6 +7,7 @@ Errors name the operation by its route template (``POST /channels/{id}/dial``), 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -63,6 +64,11 @@ _BY_STATUS: dict[int, type[AriError]] = {
 }
 
 
+def basic_auth(username: str, password: str) -> str:
+    """The Authorization header value; the only place the password is ever put."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
 def _q(part: str) -> str:
     return quote(part, safe="")
 
@@ -81,7 +87,7 @@ class AriClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app = app
-        self._auth = aiohttp.BasicAuth(username, password).encode()
+        self._auth = basic_auth(username, password)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._own_session = session is None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 import structlog
 
+from ari_app.ari.client import basic_auth
 from ari_app.ari.models import Event, MalformedEvent, UnknownEvent, parse_event
 
 log = structlog.get_logger(__name__)
@@ -57,7 +58,7 @@ class EventStream:
             "wss://" + base[8:] if base.startswith("https://") else "ws://" + base.split("://", 1)[1]
         ) + "/events"
         self._app = app
-        self._auth = aiohttp.BasicAuth(username, password).encode()
+        self._auth = basic_auth(username, password)
         self._on_event = on_event
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected

@@ -13,6 +13,7 @@ from ari_app.pbxsim.ids import ASTERISK_ID, timestamp
 from ari_app.pbxsim.pbx import Pbx
 from ari_app.pbxsim.state import SimChannel, SimError
 
+NO_FLUSH = web.RequestKey("no_flush", bool)  # reply without waiting for the events it caused
 ChannelHandler = Callable[[web.Request, SimChannel], Awaitable[web.Response]]
 
 
@@ -114,7 +115,7 @@ def build_routes(pbx: Pbx, started: str) -> list[web.RouteDef]:
         # The hang-up happens now; its events are not held back for the reply, which often
         # overtakes them on the wire (as recorded).
         pbx.end_channel(ch, "delete", reason=request.query.get("reason"), by="app")
-        request["no_flush"] = True
+        request[NO_FLUSH] = True
         return _no_content()
 
     def channel_op(path: str, method: str = "POST") -> Callable[[ChannelHandler], ChannelHandler]:

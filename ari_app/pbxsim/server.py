@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ari_app.ari import models as m
-from ari_app.pbxsim.ari_routes import build_routes
+from ari_app.pbxsim.ari_routes import NO_FLUSH, build_routes
 from ari_app.pbxsim.control_routes import build_control
 from ari_app.pbxsim.ids import timestamp
 from ari_app.pbxsim.pbx import Pbx
@@ -126,7 +126,7 @@ class PbxSim:
             raw = await request.read()
             entry["body"] = _maybe_json(raw)
         response = await self._answer(request, handler)
-        if not request.get("no_flush"):
+        if not request.get(NO_FLUSH):
             await self._flush()
         entry["status"] = response.status
         entry["t_done"] = time.monotonic()
