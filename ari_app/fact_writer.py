@@ -13,9 +13,11 @@ import phonenumbers
 import structlog
 
 from ari_app.calls import commands as c
-from ari_app.store import CallStore
+from ari_app.store import CallStore, StoreUnavailable
 
 log = structlog.get_logger(__name__)
+
+MAX_REFUSALS = 5
 
 
 def to_e164(number: str, region: str) -> str | None:
@@ -53,6 +55,7 @@ class FactWriter:
         self._retry_max = retry_max
         self._on_written = on_written
         self.failures = 0
+        self.rejected: list[c.Fact] = []
 
     @property
     def pending(self) -> int:
@@ -72,23 +75,42 @@ class FactWriter:
     async def run(self) -> None:
         while True:
             fact = await self._queue.get()
-            delay = self._retry_initial
-            while True:
-                try:
-                    await self._apply(fact)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    self.failures += 1
-                    log.warning(
-                        "fact_write_failed", fact=type(fact).__name__, error=str(exc)[:200], retry_in=delay
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self._retry_max)
+            await self._write(fact)
             self._queue.task_done()
             if self._on_written:
                 self._on_written(fact)
+
+    async def _write(self, fact: c.Fact) -> None:
+        """Retry until written. A database outage is waited out for as long as it lasts; a fact
+        the store keeps refusing for another reason is set aside (logged, kept in ``rejected``)
+        after MAX_REFUSALS tries, so that it cannot hold back every later call's facts."""
+        delay = self._retry_initial
+        refusals = 0
+        while True:
+            try:
+                await self._apply(fact)
+                return
+            except asyncio.CancelledError:
+                raise
+            except StoreUnavailable as exc:
+                self.failures += 1
+                log.warning(
+                    "fact_write_waiting", fact=type(fact).__name__, error=str(exc)[:200], retry_in=delay
+                )
+            except Exception as exc:
+                self.failures += 1
+                refusals += 1
+                if refusals >= MAX_REFUSALS:
+                    self.rejected.append(fact)
+                    log.error(
+                        "fact_rejected", fact=repr(fact)[:500], error=f"{type(exc).__name__}: {exc}"[:300]
+                    )
+                    return
+                log.warning(
+                    "fact_write_failed", fact=type(fact).__name__, error=str(exc)[:200], retry_in=delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._retry_max)
 
     async def _apply(self, f: c.Fact) -> None:
         s = self._store

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
-from ari_app.ari.client import AriClient, AriError
 
+from ari_app.ari.client import AriClient, AriError
 from ari_app.calls import commands as c
 
 log = structlog.get_logger(__name__)

@@ -1,0 +1,80 @@
+"""Facts survive a database outage: retried in order, none lost, none written twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from ari_app.calls import commands as c
+from ari_app.fact_writer import FactWriter, mask_number, to_e164
+from ari_app.store import StoreUnavailable
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+class FlakyStore:
+    """Refuses the first ``failures`` writes, then records every call it gets."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: list[tuple[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        async def write(*args: Any, **kwargs: Any) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise StoreUnavailable("postgresql://app@db/clinic", ConnectionRefusedError("refused"))
+            self.calls.append((name, kwargs.get("call_id") or args[0]))
+
+        return write
+
+
+async def test_outage_delays_writes_in_order_and_loses_nothing() -> None:
+    store = FlakyStore(failures=3)
+    writer = FactWriter(store, "US", retry_initial=0.01, retry_max=0.02)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    facts: list[c.Fact] = [
+        c.CallStarted("k1", "ch1", "2025550142", "", "5551234", "b", None, T0),
+        c.LegCreated("k1", "leg1", "anna", "PJSIP/admin101", T0),
+        c.CallAnswered("k1", "anna", T0),
+        c.CallEnded("k1", "answered", T0, "caller"),
+    ]
+    for fact in facts:
+        writer.submit(fact)
+    assert writer.pending == 4  # call control did not wait for the database
+    assert await writer.drain(5)
+    task.cancel()
+    assert [name for name, _ in store.calls] == ["call_started", "leg_created", "call_answered", "call_ended"]
+    assert writer.failures == 3
+
+
+def test_numbers() -> None:
+    assert to_e164("2025550142", "US") == "+12025550142"
+    assert to_e164("+44 20 7946 0958", "US") == "+442079460958"
+    assert to_e164("anonymous", "US") is None
+    assert to_e164("12", "US") is None
+    assert mask_number("2025550142") == "*******142"
+
+
+async def test_a_fact_the_store_keeps_refusing_is_set_aside_not_blocking() -> None:
+    class Refuses(FlakyStore):
+        def __getattr__(self, name: str) -> Any:
+            inner = super().__getattr__(name)
+
+            async def write(*args: Any, **kwargs: Any) -> None:
+                if name == "leg_created":
+                    raise LookupError("call k1 is not stored")
+                await inner(*args, **kwargs)
+
+            return write
+
+    store = Refuses(failures=0)
+    writer = FactWriter(store, "US", retry_initial=0.001, retry_max=0.002)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    writer.submit(c.LegCreated("k1", "leg1", "anna", "PJSIP/admin101", T0))
+    writer.submit(c.CallEnded("k2", "missed", T0))
+    assert await writer.drain(5)
+    task.cancel()
+    assert [name for name, _ in store.calls] == ["call_ended"]
+    assert [type(f).__name__ for f in writer.rejected] == ["LegCreated"]
