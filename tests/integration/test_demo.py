@@ -1,0 +1,32 @@
+"""`ari-app demo --calls N` runs the app against the simulated PBX and accounts for every call."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_places_calls_stores_them_and_prints_a_summary(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ari_app", "demo", "--calls", "8", "--rate", "4", "--seed", "4",
+         "--data-dir", str(data), "--http-port", "0"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
+    assert counts["placed"] == "8" and counts["total"] == "8"
+    assert int(counts["answered"]) >= 1 and counts["recorded"] == counts["answered"]
+    wavs = list((data / "recordings").rglob("*.wav"))
+    assert len(wavs) == int(counts["recorded"])
+    for path in wavs:
+        with wave.open(str(path)) as w:
+            assert w.getnframes() > 0 and w.getframerate() == 8000
+    assert (data / "ari-app.db").is_file()
