@@ -74,6 +74,7 @@ def _install_stop(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ari_app.app import CallCenterApp, serve_forever
+    from ari_app.store import StoreUnavailable
 
     try:
         settings, path = _load(args)
@@ -91,7 +92,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         app = CallCenterApp(settings, secrets, data_dir=data_dir, migrate=True if args.migrate else None)
         await serve_forever(app, stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except StoreUnavailable as exc:
+        print(f"ari-app: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:  # e.g. the HTTP port is taken
+        print(f"ari-app: cannot start: {exc}", file=sys.stderr)
+        return 3
     return 0
 
 

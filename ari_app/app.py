@@ -220,7 +220,12 @@ class CallCenterApp:
 
 
 async def serve_forever(app: CallCenterApp, stop: asyncio.Event) -> None:
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await app.stop(drain_timeout=0)
+        raise
     try:
         await stop.wait()
     finally:

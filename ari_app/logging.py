@@ -31,6 +31,9 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 def setup_logging(level: str = "info", *, json: bool = True, stream: Any = None) -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(level=lvl, stream=stream or sys.stderr, format="%(message)s")
+    # Libraries speak only when something is wrong; their chatter is not ours to log.
+    for noisy in ("alembic", "aiohttp.access", "sqlalchemy.engine"):
+        logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[

@@ -205,7 +205,7 @@ class CommandFailed:
 
 @dataclass(frozen=True)
 class ChannelVanished:
-    """A resync found this channel gone while events were not being received."""
+    """A resync found this channel (or bridge) gone while events were not being received."""
 
     channel_id: str
 

@@ -142,7 +142,9 @@ class CallSession(CallState):
             self._leg_gone(leg, step, now)
 
     def _on_vanished(self, channel_id: str, step: c.Step, now: datetime) -> None:
-        if channel_id == self.inbound_id and not self.inbound_gone:
+        if channel_id == self.bridge_id:
+            self.bridge_done = True  # its BridgeDestroyed went by while we were away
+        elif channel_id == self.inbound_id and not self.inbound_gone:
             self._caller_left(step, now)
             self.inbound_gone = True
             self._maybe_call_ended(step, now)

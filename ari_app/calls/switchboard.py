@@ -213,6 +213,7 @@ class Switchboard:
         try:
             app = await self._client.get_application()
             channels = {ch.id: ch for ch in await self._client.list_channels()}
+            bridges = {b.id for b in await self._client.list_bridges()}
         except AriError as exc:
             log.warning("resync_failed", error=str(exc))
             return
@@ -224,6 +225,9 @@ class Switchboard:
                 elif snapshot.state in ("Up", "Ringing"):
                     # A leg that rang or answered meanwhile; the session ignores repeats.
                     call.inbox.put_nowait(self._state_event(snapshot))
+            bridge_id = call.session.bridge_id
+            if bridge_id and not call.session.bridge_done and bridge_id not in bridges:
+                call.inbox.put_nowait(c.ChannelVanished(bridge_id))
         for channel_id in app.channel_ids:
             if channel_id not in self._index and channel_id in channels:
                 self._adopt(channels[channel_id])
