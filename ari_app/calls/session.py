@@ -73,6 +73,16 @@ class CallSession(CallState):
     def channel_ids(self) -> list[str]:
         return [self.inbound_id, *self.legs]
 
+    def confirmed_ids(self) -> set[str]:
+        """Channels and the bridge known to exist on Asterisk by now (not merely planned)."""
+        ids = {self.inbound_id} if not self.inbound_gone else set()
+        ids |= {
+            leg.channel_id for leg in self.legs.values() if (leg.created or leg.in_stasis) and not leg.ended
+        }
+        if self.bridge_id and self.bridge_ready and not self.bridge_done:
+            ids.add(self.bridge_id)
+        return ids
+
     # ------------------------------------------------------------------ events
     def _on_event(self, ev: m.Event, step: c.Step, now: datetime) -> None:
         if isinstance(ev, m.Dial):
@@ -213,6 +223,8 @@ class CallSession(CallState):
                 self.recording = f"call-{self.call_id}"
                 self.recording_done = False
                 step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
+        elif isinstance(cmd, c.CreateBridge):
+            self.bridge_ready = True
         elif isinstance(cmd, c.DestroyBridge):
             self.bridge_done = True
 

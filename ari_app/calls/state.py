@@ -60,6 +60,7 @@ class CallState:
         self.legs: dict[str, Leg] = {}
         self.bridge_id: str | None = None
         self.bridge_done = True
+        self.bridge_ready = False  # the bridge exists on Asterisk (its create was answered)
         self.recording: str | None = None
         self.recording_done = True
         self.playback_id: str | None = None

@@ -209,7 +209,12 @@ class Switchboard:
 
     # ------------------------------------------------------------------ resync and shutdown
     async def resync(self) -> None:
-        """After a (re)connect: learn what happened while no events were received."""
+        """After a (re)connect: learn what happened while no events were received.
+
+        Only what was known to exist before the snapshot was asked for can be judged gone:
+        a call that starts meanwhile is newer than the snapshot, not missing from it.
+        """
+        known = {call_id: call.session.confirmed_ids() for call_id, call in self._calls.items()}
         try:
             app = await self._client.get_application()
             channels = {ch.id: ch for ch in await self._client.list_channels()}
@@ -217,17 +222,17 @@ class Switchboard:
         except AriError as exc:
             log.warning("resync_failed", error=str(exc))
             return
-        for call in list(self._calls.values()):
-            for channel_id in call.session.channel_ids():
-                snapshot = channels.get(channel_id)
-                if snapshot is None:
-                    call.inbox.put_nowait(c.ChannelVanished(channel_id))
-                elif snapshot.state in ("Up", "Ringing"):
+        for call_id, ids in known.items():
+            call = self._calls.get(call_id)
+            if call is None:
+                continue
+            for key in sorted(ids):
+                snapshot = channels.get(key)
+                if key not in channels and key not in bridges:
+                    call.inbox.put_nowait(c.ChannelVanished(key))
+                elif snapshot is not None and snapshot.state in ("Up", "Ringing"):
                     # A leg that rang or answered meanwhile; the session ignores repeats.
                     call.inbox.put_nowait(self._state_event(snapshot))
-            bridge_id = call.session.bridge_id
-            if bridge_id and not call.session.bridge_done and bridge_id not in bridges:
-                call.inbox.put_nowait(c.ChannelVanished(bridge_id))
         for channel_id in app.channel_ids:
             if channel_id not in self._index and channel_id in channels:
                 self._adopt(channels[channel_id])
