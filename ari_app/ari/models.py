@@ -7,7 +7,7 @@ default to UNSET so that encoding omits them, exactly as Asterisk omits absent k
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
@@ -271,37 +271,7 @@ AnyEvent = (
     | ApplicationReplaced
 )
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.__name__: cls
-    for cls in (
-        StasisStart,
-        StasisEnd,
-        ChannelCreated,
-        ChannelDestroyed,
-        ChannelStateChange,
-        ChannelDialplan,
-        ChannelVarset,
-        ChannelConnectedLine,
-        ChannelCallerId,
-        ChannelHangupRequest,
-        ChannelEnteredBridge,
-        ChannelLeftBridge,
-        ChannelDtmfReceived,
-        ChannelHold,
-        ChannelUnhold,
-        BridgeCreated,
-        BridgeDestroyed,
-        Dial,
-        PlaybackStarted,
-        PlaybackContinuing,
-        PlaybackFinished,
-        RecordingStarted,
-        RecordingFinished,
-        RecordingFailed,
-        EndpointStateChange,
-        ApplicationReplaced,
-    )
-}
+EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in get_args(AnyEvent)}
 
 
 class MalformedEvent(ValueError):
