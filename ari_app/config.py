@@ -68,7 +68,7 @@ class StorageSettings(_Section):
 class CallSettings(_Section):
     ring_timeout: Annotated[int, Field(ge=5, le=600)] = 20
     missed_media: str = "sound:vm-nobodyavail"
-    failed_media: str = "sound:an-error-has-occurred"
+    failed_media: str = "sound:please-try-call-later"
     default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "US"
 
     @field_validator("missed_media", "failed_media")

@@ -32,7 +32,7 @@ def setup_logging(level: str = "info", *, json: bool = True, stream: Any = None)
     lvl = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(level=lvl, stream=stream or sys.stderr, format="%(message)s")
     # Libraries speak only when something is wrong; their chatter is not ours to log.
-    for noisy in ("alembic", "aiohttp.access", "sqlalchemy.engine"):
+    for noisy in ("alembic", "aiohttp.access", "aiosqlite", "asyncio", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(

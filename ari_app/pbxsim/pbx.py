@@ -11,7 +11,7 @@ from ari_app.pbxsim.wav import tone_wav
 from ari_app.pbxsim.world import World
 
 # Stock sound lengths in seconds; anything else plays for DEFAULT_SOUND.
-SOUND_SECONDS = {"hello-world": 1.4, "vm-nobodyavail": 2.2, "an-error-has-occurred": 1.8, "beep": 0.3}
+SOUND_SECONDS = {"hello-world": 1.4, "vm-nobodyavail": 2.2, "please-try-call-later": 1.8, "beep": 0.3}
 DEFAULT_SOUND = 2.0
 
 

@@ -40,7 +40,7 @@ data_dir = "{data_dir}"
 [calls]
 ring_timeout = {ring_timeout}
 missed_media = "sound:vm-nobodyavail"
-failed_media = "sound:an-error-has-occurred"
+failed_media = "sound:please-try-call-later"
 [[branches]]
 id = "downtown"
 name = "Downtown"

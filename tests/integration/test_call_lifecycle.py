@@ -155,7 +155,7 @@ async def test_unknown_number_fails_with_message(world_factory: Any) -> None:
     await w.quiet()
     assert (call.outcome, call.failure_reason, call.legs) == ("failed", "no_admins", [])
     reqs = await w.requests()
-    assert sent(reqs, "POST", "/play", media="sound:an-error-has-occurred")
+    assert sent(reqs, "POST", "/play", media="sound:please-try-call-later")
     assert not sent(reqs, "POST", "/channels/create")
 
 
