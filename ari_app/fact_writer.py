@@ -14,6 +14,7 @@ import structlog
 
 from ari_app.calls import commands as c
 from ari_app.store import CallStore, StoreUnavailable
+from ari_app.work_queue import WorkQueue
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,7 @@ def mask_number(number: str) -> str:
     return ("*" * max(0, len(number) - 3)) + number[-3:] if number else ""
 
 
-class FactWriter:
+class FactWriter(WorkQueue[c.Fact]):
     def __init__(
         self,
         store: CallStore,
@@ -48,37 +49,19 @@ class FactWriter:
         retry_max: float = 5.0,
         on_written: Callable[[c.Fact], None] | None = None,
     ) -> None:
+        super().__init__()
         self._store = store
         self._region = default_region
-        self._queue: asyncio.Queue[c.Fact] = asyncio.Queue()
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._on_written = on_written
         self.failures = 0
         self.rejected: list[c.Fact] = []
 
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
-
-    def submit(self, fact: c.Fact) -> None:
-        self._queue.put_nowait(fact)
-
-    async def drain(self, timeout: float) -> bool:
-        """Wait until every submitted fact is written; False on timeout."""
-        try:
-            await asyncio.wait_for(self._queue.join(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def run(self) -> None:
-        while True:
-            fact = await self._queue.get()
-            await self._write(fact)
-            self._queue.task_done()
-            if self._on_written:
-                self._on_written(fact)
+    async def handle(self, fact: c.Fact) -> None:
+        await self._write(fact)
+        if self._on_written:
+            self._on_written(fact)
 
     async def _write(self, fact: c.Fact) -> None:
         """Retry until written. A database outage is waited out for as long as it lasts; a fact

@@ -16,6 +16,7 @@ from ari_app.ari.client import AriClient, AriError, AriNotFound
 from ari_app.calls.commands import CollectRecording
 from ari_app.store import CallStore
 from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav
+from ari_app.work_queue import WorkQueue
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +24,7 @@ log = structlog.get_logger(__name__)
 DURATION_TOLERANCE = 1.5
 
 
-class RecordingCollector:
+class RecordingCollector(WorkQueue[CollectRecording]):
     def __init__(
         self,
         client: AriClient,
@@ -34,42 +35,24 @@ class RecordingCollector:
         attempts: int = 5,
         retry_delay: float = 0.5,
     ) -> None:
+        super().__init__()
         self._client = client
         self._archive = archive
         self._store = store
         self._max_bytes = max_bytes
         self._attempts = attempts
         self._retry_delay = retry_delay
-        self._queue: asyncio.Queue[CollectRecording] = asyncio.Queue()
         self.saved = 0
         self.failed = 0
 
-    def submit(self, job: CollectRecording) -> None:
-        self._queue.put_nowait(job)
-
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
-
-    async def drain(self, timeout: float) -> bool:
+    async def handle(self, job: CollectRecording) -> None:
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def run(self) -> None:
-        while True:
-            job = await self._queue.get()
-            try:
-                await self._collect(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.failed += 1
-                log.exception("recording_collect_crashed", call_id=job.call_id, name=job.name)
-            finally:
-                self._queue.task_done()
+            await self._collect(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.failed += 1
+            log.exception("recording_collect_crashed", call_id=job.call_id, name=job.name)
 
     async def _download(self, job: CollectRecording) -> bytes | None:
         delay = self._retry_delay

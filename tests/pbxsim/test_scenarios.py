@@ -38,6 +38,15 @@ async def leg(h: SimHarness, inbound: str, endpoint: str = "admin101", timeout: 
     return str(ch["id"])
 
 
+async def answered(h: SimHarness) -> tuple[str, str]:
+    """An inbound call and an admin leg that answered it (not yet bridged)."""
+    await h.control("PUT", "/control/phones/admin101", {"behaviour": "answer", "answer_after": 0.05})
+    inbound = await place(h)
+    leg_id = await leg(h, inbound, timeout=15)
+    await h.wait_for(lambda e: e["type"] == "Dial" and e["dialstatus"] == "ANSWER")
+    return inbound, leg_id
+
+
 async def gone(h: SimHarness, channel_id: str) -> None:
     await h.wait_for(lambda e: e["type"] == "ChannelDestroyed" and e["channel"]["id"] == channel_id)
 
@@ -208,10 +217,7 @@ async def test_busy_reason_on_unanswered_inbound(harness: SimHarness) -> None:
 async def test_bridge_recording_is_a_real_wav(harness: SimHarness) -> None:
     h = harness
     await h.connect()
-    await h.control("PUT", "/control/phones/admin101", {"behaviour": "answer", "answer_after": 0.05})
-    inbound = await place(h)
-    leg_id = await leg(h, inbound, timeout=15)
-    await h.wait_for(lambda e: e["type"] == "Dial" and e["dialstatus"] == "ANSWER")
+    inbound, leg_id = await answered(h)
     await h.rest("POST", f"/channels/{inbound}/answer")
     _, bridge = await h.rest("POST", "/bridges", type="mixing")
     await h.rest("POST", f"/bridges/{bridge['id']}/addChannel", channel=f"{inbound},{leg_id}")
@@ -241,10 +247,7 @@ async def test_bridge_recording_is_a_real_wav(harness: SimHarness) -> None:
 async def test_websocket_drop_loses_events_and_keeps_state(harness: SimHarness) -> None:
     h = harness
     await h.connect()
-    await h.control("PUT", "/control/phones/admin101", {"behaviour": "answer", "answer_after": 0.05})
-    inbound = await place(h)
-    leg_id = await leg(h, inbound, timeout=15)
-    await h.wait_for(lambda e: e["type"] == "Dial" and e["dialstatus"] == "ANSWER")
+    _, leg_id = await answered(h)
     await h.disconnect()
     seen = len(h.events)
     calls = await h.control("GET", "/control/calls")
