@@ -105,6 +105,7 @@ class CallCenterApp:
             loop.create_task(self.recordings.run(), name="recordings"),
             loop.create_task(self.events.run(), name="ari-events"),
             loop.create_task(self._watch(), name="watch"),
+            loop.create_task(self._measure_lag(), name="loop-lag"),
         ]
         api = build_api(
             self.store,
@@ -144,6 +145,13 @@ class CallCenterApp:
             self.metrics.facts_pending.set(self.facts.pending)
             self._db_ok = await self.db.ping()
             await asyncio.sleep(1.0)
+
+    async def _measure_lag(self, interval: float = 0.02) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + interval
+            await asyncio.sleep(interval)
+            self.metrics.loop_lag.observe(max(0.0, loop.time() - due))
 
     # ------------------------------------------------------------------ ARI events
     def _on_event(self, ev: m.Event) -> None:

@@ -25,6 +25,7 @@ class Metrics:
     facts_pending: Gauge
     fact_write_failures: Counter
     recordings: Counter
+    loop_lag: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -75,5 +76,11 @@ class Metrics:
             ),
             recordings=Counter(
                 f"{ns}_recordings", "Recordings collected, by result", ["result"], registry=registry
+            ),
+            loop_lag=Histogram(
+                f"{ns}_event_loop_lag_seconds",
+                "How late a 20 ms timer fires: time the event loop was busy elsewhere",
+                buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+                registry=registry,
             ),
         )

@@ -35,8 +35,10 @@ class SimProcess:
         extra: list[str] | None = None,
         ready_timeout: float = 20.0,
         env: dict[str, str] | None = None,
+        launcher: list[str] | None = None,
     ) -> SimProcess:
         args = [
+            *(launcher or []),
             sys.executable, "-m", "ari_app.pbxsim",
             "--host", "127.0.0.1", "--ari-port", "0", "--control-port", "0",
             "--seed", str(seed), "--username", username, "--password", password,
@@ -114,6 +116,10 @@ class SimControl:
 
     async def phone_hangup(self, name: str) -> None:
         await self._req("POST", f"/control/phones/{name}/hangup")
+
+    async def events(self) -> list[dict[str, Any]]:
+        data = await self._req("GET", "/control/events")
+        return list(data["events"])
 
     async def calls(self) -> list[dict[str, Any]]:
         data = await self._req("GET", "/control/calls")

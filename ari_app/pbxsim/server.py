@@ -132,8 +132,8 @@ class PbxSim:
         entry["t_done"] = time.monotonic()
         if request.path != "/ari/events":
             self.requests.append(entry)
-            if len(self.requests) > 50000:
-                del self.requests[:10000]
+            if len(self.requests) > 200_000:
+                del self.requests[:50_000]
         return response
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -80,11 +80,19 @@ class World:
         event = cls(timestamp=timestamp(), application=app, asterisk_id=ASTERISK_ID, **fields)
         data = m.encode(event)
         sink = self.sinks.get(app)
+        channel = fields.get("channel") or fields.get("peer")
         self.event_log.append(
-            {"app": app, "type": cls.__name__, "delivered": sink is not None, "t": time.monotonic()}
+            {
+                "app": app,
+                "type": cls.__name__,
+                "channel": channel.id if isinstance(channel, m.Channel) else None,
+                "state": channel.state if isinstance(channel, m.Channel) else None,
+                "delivered": sink is not None,
+                "t": time.monotonic(),
+            }
         )
-        if len(self.event_log) > 50000:
-            del self.event_log[:10000]
+        if len(self.event_log) > 200_000:
+            del self.event_log[:50_000]
         if sink is None:
             return
         if self.garbage_frames > 0:
