@@ -122,10 +122,19 @@ async def _with_sim(
         await ctl.set_phone(name, "no_answer", caller_name=admin.name, caller_number=name[-3:])
     secrets_ = Secrets("demo", password, sqlite_url(data_dir / "ari-app.db"), (token,))
     app = CallCenterApp(settings, secrets_, data_dir=data_dir)
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # first Ctrl-C: place no more calls, let those in progress end
+    abort = asyncio.Event()  # second Ctrl-C: stop now
+
+    def interrupted() -> None:
+        if stop.is_set():
+            abort.set()
+        else:
+            print("\ndemo: stopping: no new calls; waiting for calls in progress (Ctrl-C again to quit now)")
+            stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, interrupted)
     placed = 0
     await app.start()
     try:
@@ -135,15 +144,14 @@ async def _with_sim(
         print(f"demo: PBX simulator {sim.ari_url}  API http://127.0.0.1:{app.http_port}  token {token}")
         print(f"demo: data in {data_dir}; Ctrl-C stops")
         placed = await _generate(app, ctl, settings, args, stop)
-        if not stop.is_set():
-            await _settle(app, ctl, stop)
+        await _settle(app, ctl, abort)
     finally:
         await app.facts.drain(10)
         counts = await app.store.outcome_counts()
         await app.stop()
     _print_summary(counts, placed)
     stored = sum(v for k, v in counts.items() if k != "recorded")
-    return 0 if stop.is_set() or stored >= placed else 1
+    return 0 if abort.is_set() or stored >= placed else 1
 
 
 async def _generate(
