@@ -19,6 +19,7 @@ from ari_app.work_queue import WorkQueue
 log = structlog.get_logger(__name__)
 
 MAX_REFUSALS = 5
+MAX_BATCH = 200
 
 
 def to_e164(number: str, region: str) -> str | None:
@@ -58,10 +59,41 @@ class FactWriter(WorkQueue[c.Fact]):
         self.failures = 0
         self.rejected: list[c.Fact] = []
 
-    async def handle(self, fact: c.Fact) -> None:
-        await self._write(fact)
-        if self._on_written:
-            self._on_written(fact)
+    async def run(self) -> None:
+        """Write what has queued up in one transaction (one commit for many facts under load)."""
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write_batch(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if self._on_written:
+                for fact in batch:
+                    self._on_written(fact)
+
+    async def _write_batch(self, batch: list[c.Fact]) -> None:
+        if len(batch) > 1:
+            delay = self._retry_initial
+            while True:
+                try:
+                    async with self._store.batch():
+                        for fact in batch:
+                            await self._apply(fact)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except StoreUnavailable as exc:
+                    self.failures += 1
+                    log.warning("fact_batch_waiting", facts=len(batch), error=str(exc)[:200], retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._retry_max)
+                except Exception:
+                    break
+        for fact in batch:
+            await self._write(fact)
 
     async def _write(self, fact: c.Fact) -> None:
         """Retry until written. A database outage is waited out for as long as it lasts; a fact

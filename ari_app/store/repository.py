@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
@@ -22,8 +26,30 @@ def _now() -> datetime:
 class CallStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The session of a batch opened by this task (see batch()); other tasks never see it.
+        self._batch: ContextVar[AsyncSession | None] = ContextVar(f"store-batch-{id(self)}", default=None)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Run the writes made inside in one transaction: all of them land, or none."""
+        try:
+            async with self.db.session() as s, s.begin():
+                token = self._batch.set(s)
+                try:
+                    yield
+                finally:
+                    self._batch.reset(token)
+        except Exception as exc:
+            if _is_connection_error(exc) or isinstance(exc, (OSError, ConnectionError)):
+                raise StoreUnavailable(self.db.display_url, exc) from None
+            raise
 
     async def _write(self, *statements: Any) -> None:
+        batch = self._batch.get()
+        if batch is not None:
+            for stmt in statements:
+                await batch.execute(stmt)
+            return
         try:
             async with self.db.session() as s, s.begin():
                 for stmt in statements:
@@ -125,10 +151,13 @@ class CallStore:
         end_cause: int | None = None,
         failure_reason: str | None = None,
     ) -> None:
-        async with self.db.session() as s:
-            row = (
-                await s.execute(select(Call.started_at, Call.answered_at).where(Call.id == call_id))
-            ).first()
+        query = select(Call.started_at, Call.answered_at).where(Call.id == call_id)
+        batch = self._batch.get()
+        if batch is not None:
+            row = (await batch.execute(query)).first()
+        else:
+            async with self.db.session() as s:
+                row = (await s.execute(query)).first()
         if row is None:
             raise LookupError(f"call {call_id} is not stored yet")
         started, answered = row

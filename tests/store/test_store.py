@@ -142,3 +142,45 @@ def test_archive_is_private_atomic_and_confined(tmp_path: Path) -> None:
         archive.save("c1", "../evil", "wav", b"x", T0)
     with pytest.raises(ValueError):
         archive.open_path("../../etc/passwd")
+
+
+async def test_batch_is_one_transaction(store: CallStore) -> None:
+    call_id = str(uuid.uuid4())
+    with pytest.raises(RuntimeError):
+        async with store.batch():
+            await store.call_started(
+                call_id=call_id, channel_id="b1", caller_number="1", caller_e164=None, caller_name="",
+                did="5551234", branch="b", ad_channel=None, started_at=T0,
+            )  # fmt: skip
+            raise RuntimeError("the batch fails")
+    assert await store.get_call(call_id) is None  # nothing of a failed batch lands
+    async with store.batch():
+        await store.call_started(
+            call_id=call_id, channel_id="b1", caller_number="1", caller_e164=None, caller_name="",
+            did="5551234", branch="b", ad_channel=None, started_at=T0,
+        )  # fmt: skip
+        # The end sees the start written earlier in the same transaction.
+        await store.call_ended(call_id, outcome="missed", ended_at=T0 + timedelta(seconds=9))
+    call = await store.get_call(call_id)
+    assert call is not None and (call.outcome, call.wait_seconds) == ("missed", 9.0)
+
+
+async def test_fact_writer_batches_onto_the_real_store(store: CallStore) -> None:
+    import asyncio
+
+    from ari_app.calls import commands as c
+    from ari_app.fact_writer import FactWriter
+
+    writer = FactWriter(store, "US")
+    ids = [str(uuid.uuid4()) for _ in range(30)]
+    for n, cid in enumerate(ids):
+        writer.submit(c.CallStarted(cid, f"fw{n}", "2025550142", "", "5551234", "b", None, T0))
+        writer.submit(c.CallEnded(cid, "abandoned", T0 + timedelta(seconds=3), "caller", 127))
+    task = asyncio.create_task(writer.run())
+    assert await writer.drain(10)
+    task.cancel()
+    calls = [await store.get_call(cid) for cid in ids]
+    assert all(
+        call is not None and call.outcome == "abandoned" and call.caller_e164 == "+12025550142"
+        for call in calls
+    )

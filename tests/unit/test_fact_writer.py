@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,18 +16,34 @@ T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 class FlakyStore:
-    """Refuses the first ``failures`` writes, then records every call it gets."""
+    """Refuses the first ``failures`` writes or transactions, then records every write; a batch
+    lands whole or not at all, as a transaction does."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.calls: list[tuple[str, Any]] = []
+        self._pending: list[tuple[str, Any]] | None = None
+
+    def _refuse(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailable("postgresql://app@db/clinic", ConnectionRefusedError("refused"))
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        self._refuse()
+        self._pending = []
+        try:
+            yield
+            self.calls += self._pending
+        finally:
+            self._pending = None
 
     def __getattr__(self, name: str) -> Any:
         async def write(*args: Any, **kwargs: Any) -> None:
-            if self.failures:
-                self.failures -= 1
-                raise StoreUnavailable("postgresql://app@db/clinic", ConnectionRefusedError("refused"))
-            self.calls.append((name, kwargs.get("call_id") or args[0]))
+            self._refuse()
+            target = self.calls if self._pending is None else self._pending
+            target.append((name, kwargs.get("call_id") or args[0]))
 
         return write
 
