@@ -46,18 +46,12 @@ class CallStore:
 
     async def _write(self, *statements: Any) -> None:
         batch = self._batch.get()
-        if batch is not None:
-            for stmt in statements:
-                await batch.execute(stmt)
+        if batch is None:  # a write of its own: its own transaction
+            async with self.batch():
+                await self._write(*statements)
             return
-        try:
-            async with self.db.session() as s, s.begin():
-                for stmt in statements:
-                    await s.execute(stmt)
-        except Exception as exc:
-            if _is_connection_error(exc) or isinstance(exc, (OSError, ConnectionError)):
-                raise StoreUnavailable(self.db.display_url, exc) from None
-            raise
+        for stmt in statements:
+            await batch.execute(stmt)
 
     def _insert_ignore(self, model: Any, values: dict[str, Any]) -> Any:
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
