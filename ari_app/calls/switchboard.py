@@ -133,7 +133,7 @@ class Switchboard:
                 item = await call.inbox.get()
                 try:
                     step = session.handle(item, self._clock())
-                except Exception:
+                except Exception:  # a bug met by one call must not stop it from being handled
                     log_.exception("call_session_error", input=type(item).__name__)
                     continue
                 self._reindex(call_id, session)

@@ -6,6 +6,7 @@ stored (calls, legs, recordings), and that nothing is left behind on the PBX.
 
 from __future__ import annotations
 
+import re
 import wave
 from typing import Any
 
@@ -209,3 +210,21 @@ async def test_health_and_auth(world_factory: Any) -> None:
     status, body = await eventually(w.app.health, lambda h: h[0] == 503, 10, "503 without ARI")
     assert body["ari"] == "disconnected"
     assert "s3cret" not in w.app.log()
+
+
+async def test_malformed_frames_are_counted_and_the_call_goes_on(world_factory: Any) -> None:
+    w: World = await world_factory()
+    await w.ctl.set_phone("admin101", "answer", answer_after=0.3)
+    await w.ctl.fault(malformed_frames=6, send_frames=['{"type": "ChannelTalkingStarted"}', "\x00garbage"])
+    placed = await w.place(hangup_after=1.0)
+    call = await w.finished(placed["channel_id"])
+    await w.quiet()
+    assert call.outcome == "answered" and len(call.recordings) == 1
+    status, body = await w.app.api("/metrics")
+    metrics = body.decode()
+    bad = {
+        kind: float(value)
+        for kind, value in re.findall(r'clinic_ari_bad_frames_total\{kind="(\w+)"\} ([0-9.]+)', metrics)
+    }
+    assert status == 200 and bad.get("malformed", 0) >= 6 and bad.get("unknown", 0) >= 1
+    assert (await w.app.health())[0] == 200
