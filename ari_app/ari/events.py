@@ -1,9 +1,24 @@
 """The ARI events websocket: read at once, parse at the edge, reconnect with backoff and jitter.
 
 Asterisk closes an app websocket whose writes block longer than ``websocket_write_timeout``
-(100 ms by default), so the read loop never awaits call work: each event is handed to a
-synchronous callback that only enqueues. After every (re)connect ``on_connected`` runs as its
-own task while reading goes on; events are delivered in the order they were received.
+(100 ms by default), so the read loop never awaits app work: each frame is parsed and handed to
+the synchronous ``on_event`` before the next one is read.
+
+Ordering guaranteed to the callbacks:
+
+* Within one connection ``on_event`` gets the events one at a time, in the order Asterisk sent
+  them. Skipped frames (unknown, malformed, oversize, binary) do not reorder the rest.
+* After every (re)connect ``on_connected()`` (the resync) starts as its own task, right after the
+  handshake and before the connection's first frame is read, so its first synchronous step sees
+  the state from before any event of the new connection (unless an earlier resync is still
+  unwinding, see below). It then runs concurrently: events that arrive meanwhile are delivered
+  at once, so a resync's REST snapshot may be older or newer than events already delivered;
+  the app reconciles.
+* Resyncs never overlap. One still running when its connection drops is cancelled (its snapshot
+  belongs to a lost connection); the next starts only after it has unwound.
+* ``on_disconnected()`` runs once per established connection, after its last event and before
+  the next connection's ``on_connected()``.
+* Asterisk replays nothing on reconnect: events of the gap are lost; the resync catches up.
 """
 
 from __future__ import annotations
@@ -12,29 +27,44 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import structlog
 
-from ari_app.ari.client import basic_auth
-from ari_app.ari.models import Event, MalformedEvent, UnknownEvent, parse_event
+from ari_app.ari.frames import EventStreamStats, FrameReader
+from ari_app.ari.models import Event
+from ari_app.ari.rest import basic_auth, checked_base_url
+
+__all__ = ["EventStream", "EventStreamStats", "backoff_delay", "events_url"]
 
 log = structlog.get_logger(__name__)
 
+# How long stop() lets a close handshake or a closing connection take before cutting it off.
+STOP_GRACE = 0.4
+# aiohttp drops a connection with 1009 when a frame exceeds its max_msg_size. Frames up to this
+# many times max_frame_bytes are received and skipped; only larger ones cost the connection.
+HARD_LIMIT_FACTOR = 4
 
-@dataclass
-class EventStreamStats:
-    frames: int = 0
-    events: int = 0
-    unknown: int = 0
-    malformed: int = 0
-    oversize: int = 0
-    connects: int = 0
-    callback_errors: int = 0
+
+def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(maximum, initial * 2**attempt)].
+
+    Jitter keeps apps that lost Asterisk together from reconnecting in lockstep.
+    """
+    return rng.uniform(0.0, min(maximum, initial * 2 ** min(attempt, 32)))
+
+
+def events_url(base_url: str) -> str:
+    """``http(s)://host/ari`` -> ``ws(s)://host/ari/events``."""
+    parts = urlsplit(checked_base_url(base_url))
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, parts.path + "/events", "", ""))
 
 
 class EventStream:
+    """One app's event subscription; ``connect_timeout`` bounds each websocket handshake."""
+
     def __init__(
         self,
         base_url: str,
@@ -52,29 +82,27 @@ class EventStream:
         max_frame_bytes: int = 4 * 1024 * 1024,
         session: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
+        connect_timeout: float = 10.0,
     ) -> None:
-        base = base_url.rstrip("/")
-        self._url = (
-            "wss://" + base[8:] if base.startswith("https://") else "ws://" + base.split("://", 1)[1]
-        ) + "/events"
+        self._url = events_url(base_url)
         self._app = app
         self._auth = basic_auth(username, password)
-        self._on_event = on_event
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
-        self._on_bad_frame = on_bad_frame
         self._heartbeat = heartbeat
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._max_frame = max_frame_bytes
+        self._connect_timeout = connect_timeout
         self._session = session
         self._rng = rng or random.Random()
+        self.stats = EventStreamStats()
+        self._frames = FrameReader(self.stats, on_event, on_bad_frame, max_frame_bytes)
         self._stopping = asyncio.Event()
         self._connected = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._seen_unknown: set[str] = set()
+        self._worker: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
-        self.stats = EventStreamStats()
 
     def __repr__(self) -> str:
         return f"EventStream(url={self._url!r}, app={self._app!r})"
@@ -90,115 +118,146 @@ class EventStream:
             return False
         return True
 
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._ws is not None:
-            await self._ws.close()
-
     async def run(self) -> None:
+        """Connect, read, reconnect until ``stop()``. Errors never escape; a stopped stream stays stopped."""
         own = self._session is None
         session = self._session or aiohttp.ClientSession()
-        delay = self._backoff_initial
+        worker = asyncio.get_running_loop().create_task(self._loop(session), name="ari-events-read")
+        self._worker = worker
         try:
-            while not self._stopping.is_set():
-                try:
-                    connected = await self._session_once(session)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    connected = False
-                    log.warning("ari_ws_error", error=f"{type(exc).__name__}: {exc}"[:200])
-                if self._stopping.is_set():
-                    break
-                if connected:
-                    delay = self._backoff_initial
-                # Full jitter: many apps restarting together do not reconnect in lockstep.
-                wait = self._rng.uniform(0, delay)
-                delay = min(delay * 2, self._backoff_max)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), wait)
+            # wait() rather than await: stop() may cancel the worker, which is not run()'s failure.
+            await asyncio.wait({worker})
         finally:
-            if self._resync:
-                self._resync.cancel()
+            if not worker.done():  # run() itself was cancelled
+                worker.cancel()
+                await asyncio.wait({worker})
+            await self._cancel_resync()
             if own:
                 await session.close()
 
+    async def stop(self) -> None:
+        """Close the websocket and end ``run()`` promptly (within about 2 * STOP_GRACE)."""
+        self._stopping.set()  # also ends a backoff wait at once
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            # A dead peer never answers the close frame: do not wait for it long.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(STOP_GRACE):
+                    await ws.close()
+        worker = self._worker
+        if worker is not None and not worker.done():
+            _, pending = await asyncio.wait({worker}, timeout=STOP_GRACE)
+            if pending:  # stuck in a handshake, say
+                worker.cancel()
+                await asyncio.wait({worker})
+
+    async def _loop(self, session: aiohttp.ClientSession) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                was_up = await self._session_once(session)
+            except Exception:
+                log.exception("ari_ws_loop_error")
+                was_up = False
+            if self._stopping.is_set():
+                return
+            # A connection that came up starts the backoff over: a drop (or a 1009 after an
+            # oversize frame) reconnects within backoff_initial.
+            attempt = 0 if was_up else attempt + 1
+            delay = backoff_delay(max(attempt - 1, 0), self._backoff_initial, self._backoff_max, self._rng)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
     async def _session_once(self, session: aiohttp.ClientSession) -> bool:
-        params = {"app": self._app, "subscribeAll": "false"}
-        try:
-            ws = await session.ws_connect(
-                self._url,
-                params=params,
-                headers={"Authorization": self._auth},
-                heartbeat=self._heartbeat,
-                max_msg_size=self._max_frame,
-                timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            log.warning("ari_ws_refused", status=exc.status)
+        """One connection from handshake to close; returns whether it was established."""
+        ws = await self._connect(session)
+        if ws is None:
             return False
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            log.info("ari_ws_unreachable", error=type(exc).__name__)
-            return False
-        self._ws = ws
-        self.stats.connects += 1
-        self._connected.set()
-        log.info("ari_ws_connected", app=self._app, connects=self.stats.connects)
-        self._resync = asyncio.get_running_loop().create_task(self._run_resync())
+        self._opened(ws)
         try:
+            await self._start_resync()
             await self._read(ws)
         finally:
-            self._connected.clear()
-            self._ws = None
-            await ws.close()
-            if self._on_disconnected:
-                self._on_disconnected()
-            log.info("ari_ws_disconnected", close_code=ws.close_code)
+            await self._closed(ws)
         return True
 
-    async def _run_resync(self) -> None:
+    async def _connect(self, session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse | None:
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                return await session.ws_connect(
+                    self._url,
+                    params={"app": self._app, "subscribeAll": "false"},
+                    headers={"Authorization": self._auth},
+                    heartbeat=self._heartbeat,
+                    max_msg_size=self._max_frame * HARD_LIMIT_FACTOR,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            # 401: wrong credentials; 400/404: no such app or events not served.
+            log.warning("ari_ws_rejected", status=exc.status)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.info("ari_ws_unreachable", error=type(exc).__name__)
+        return None
+
+    def _opened(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self.stats.connects += 1
+        if self.stats.connects > 1:
+            self.stats.reconnects += 1
+        self._connected.set()
+        log.info("ari_ws_connected", app=self._app, reconnects=self.stats.reconnects)
+
+    async def _closed(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._connected.clear()
+        self._ws = None
+        await self._cancel_resync()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(STOP_GRACE):
+                await ws.close()
+        failure = ws.exception()
+        log.info(
+            "ari_ws_disconnected",
+            close_code=ws.close_code,
+            error=type(failure).__name__ if failure else None,
+        )
+        if self._on_disconnected is not None:
+            try:
+                self._on_disconnected()
+            except Exception:
+                log.exception("ari_disconnect_handler_failed")
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        # Never await app work here: only parsing and synchronous hand-off.
+        async for msg in ws:
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                self._frames.text(msg.data)
+            elif msg.type is aiohttp.WSMsgType.BINARY:
+                self._frames.binary(len(msg.data))
+            elif msg.type is aiohttp.WSMsgType.ERROR:
+                break
+        if ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+            # aiohttp refused a frame over max_msg_size and dropped the connection; the frame
+            # was never buffered whole. Count it; _loop reconnects within backoff_initial.
+            self._frames.oversize(f"over {self._max_frame * HARD_LIMIT_FACTOR} bytes, connection lost")
+
+    async def _start_resync(self) -> None:
+        previous = self._resync
+        loop = asyncio.get_running_loop()
+        self._resync = loop.create_task(self._resync_after(previous), name="ari-resync")
+        # Let the resync take its first step before the first frame of this connection is read.
+        await asyncio.sleep(0)
+
+    async def _resync_after(self, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait({previous})
         try:
             await self._on_connected()
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("ari_resync_failed")
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                self._frame(msg.data)
-            elif msg.type == aiohttp.WSMsgType.ERROR:
-                break
-        # A frame over max_frame_bytes makes aiohttp close the socket with 1009: count it (the
-        # frame is dropped unparsed) and let run() reconnect.
-        if ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
-            self.stats.oversize += 1
-            self._bad("oversize", f"frame over {self._max_frame} bytes")
-
-    def _frame(self, data: str) -> None:
-        self.stats.frames += 1
-        try:
-            event = parse_event(data)
-        except UnknownEvent as exc:
-            self.stats.unknown += 1
-            if exc.event_type not in self._seen_unknown and len(self._seen_unknown) < 100:
-                self._seen_unknown.add(exc.event_type)
-                log.debug("ari_unknown_event", type=exc.event_type)
-            self._bad("unknown", exc.event_type)
-            return
-        except MalformedEvent as exc:
-            self.stats.malformed += 1
-            log.warning("ari_malformed_frame", problem=str(exc)[:200], size=len(data))
-            self._bad("malformed", str(exc)[:200])
-            return
-        self.stats.events += 1
-        try:
-            self._on_event(event)
-        except Exception:
-            self.stats.callback_errors += 1
-            log.exception("ari_event_handler_failed", type=type(event).__name__)
-
-    def _bad(self, kind: str, detail: str) -> None:
-        if self._on_bad_frame:
-            self._on_bad_frame(kind, detail)
+    async def _cancel_resync(self) -> None:
+        task = self._resync
+        if task is not None and not task.done():
+            task.cancel()
+            # Bounded: a resync that ignores cancellation must not hold up reconnecting.
+            await asyncio.wait({task}, timeout=STOP_GRACE)
