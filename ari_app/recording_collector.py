@@ -96,7 +96,7 @@ class RecordingCollector(WorkQueue[CollectRecording]):
         if expected is None and call is not None:
             expected = call.talk_seconds
         started = call.started_at if call is not None else datetime.now(UTC)
-        saved = self._archive.save(job.call_id, job.name, job.fmt, data, started)
+        saved = await self._archive.save_async(job.call_id, job.name, job.fmt, data, started)
         await self._store.recording_saved(
             job.call_id,
             name=job.name,

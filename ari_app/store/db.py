@@ -74,8 +74,6 @@ class Database:
                     command.upgrade(cfg, "head")
 
                 await conn.run_sync(upgrade)
-        except (OSError, ConnectionError) as exc:
-            raise StoreUnavailable(self.display_url, exc) from None
         except Exception as exc:
             if _is_connection_error(exc):
                 raise StoreUnavailable(self.display_url, exc) from None
@@ -94,9 +92,12 @@ class Database:
 
 
 def _is_connection_error(exc: BaseException) -> bool:
+    """Refused, dropped or timed-out connections (incl. an exhausted pool), not SQL errors."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    # OSError covers refused sockets and asyncpg's connect timeout (TimeoutError is an OSError).
+    if isinstance(exc, (OSError, OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import struct
+import tempfile
 import wave
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -33,26 +36,27 @@ class SavedRecording:
 
 
 def inspect_wav(data: bytes) -> WavInfo:
+    """Validate a RIFF/WAVE file's structure and describe its audio. Pure: no I/O.
+
+    A recording cut short (a download that stopped early, a disk that filled up) is refused,
+    rather than archived as audio that ends in the middle.
+    """
     if len(data) < 44:
         raise InvalidRecording(f"too short for a WAV header ({len(data)} bytes)")
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise InvalidRecording("not RIFF/WAVE")
+    data_size = _data_chunk_size(data)
     riff_size = struct.unpack_from("<I", data, 4)[0]
     if riff_size + 8 > len(data):
-        raise InvalidRecording(f"truncated: header says {riff_size + 8} bytes, got {len(data)}")
-    data_size = _data_chunk_size(data)
+        raise InvalidRecording(f"truncated file: RIFF header says {riff_size + 8} bytes, got {len(data)}")
     try:
         with wave.open(BytesIO(data)) as w:
-            channels, width, rate, frames = (
-                w.getnchannels(),
-                w.getsampwidth(),
-                w.getframerate(),
-                w.getnframes(),
-            )
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            frames = w.getnframes()
     except (wave.Error, EOFError) as exc:
-        raise InvalidRecording(f"unreadable WAV: {exc}") from None
+        raise InvalidRecording(f"bad WAV header: {exc}") from None
     if rate <= 0 or channels <= 0 or width <= 0:
-        raise InvalidRecording("format chunk has zero rate, channels or sample width")
+        raise InvalidRecording("bad WAV header: zero sample rate, channels or sample width")
     if data_size < frames * channels * width:
         raise InvalidRecording("truncated data chunk")
     return WavInfo(channels, rate, width, frames, frames / rate)
@@ -66,7 +70,7 @@ def _data_chunk_size(data: bytes) -> int:
             if pos + 8 + size > len(data):
                 raise InvalidRecording("truncated data chunk")
             return int(size)
-        pos += 8 + size + (size & 1)
+        pos += 8 + size + (size & 1)  # chunks are padded to an even length
     raise InvalidRecording("no data chunk")
 
 
@@ -77,23 +81,53 @@ class RecordingArchive:
         os.chmod(self.root, 0o700)
 
     def save(self, call_id: str, name: str, fmt: str, data: bytes, started_at: datetime) -> SavedRecording:
+        """Write atomically: readers see the whole file or none (a crash leaves only a stray tmp)."""
         for part in (name, fmt):
-            if not part or "/" in part or "\\" in part or ".." in part or part.startswith("."):
-                raise ValueError(f"unsafe recording name or format: {part!r}")
-        rel = Path(started_at.strftime("%Y/%m/%d")) / f"{name}.{fmt}"
+            if not part or part.startswith(".") or any(bad in part for bad in ("/", "\\", "..", "\0")):
+                raise ValueError(f"unsafe recording name or format for call {call_id}: {part!r}")
+        rel = Path(started_at.astimezone(UTC).strftime("%Y/%m/%d")) / f"{name}.{fmt}"
         target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = target.with_name(f".{target.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        self._private_dirs(rel.parent)
+        # mkstemp: a unique name (two saves of one name never share a tmp) created 0o600.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(target.parent)
         return SavedRecording(rel.as_posix(), len(data), hashlib.sha256(data).hexdigest())
 
+    def _private_dirs(self, rel_dir: Path) -> None:
+        # mkdir(parents=True) would give the year and month folders the umask's mode, not 0o700.
+        current = self.root
+        for part in rel_dir.parts:
+            current = current / part
+            current.mkdir(exist_ok=True, mode=0o700)
+
+    async def save_async(
+        self, call_id: str, name: str, fmt: str, data: bytes, started_at: datetime
+    ) -> SavedRecording:
+        """``save`` off the event loop: the fsyncs can take a while on a busy disk."""
+        return await asyncio.to_thread(self.save, call_id, name, fmt, data, started_at)
+
     def open_path(self, path_rel: str) -> Path:
+        """The absolute path of an archived file; anything resolving outside the archive is refused."""
         path = (self.root / path_rel).resolve()
-        if not path.is_relative_to(self.root):
+        if path == self.root or not path.is_relative_to(self.root):
             raise ValueError("recording path outside the archive")
         return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,6 +18,8 @@ from sqlalchemy.orm import selectinload
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
 from ari_app.store.models import Call, CallLeg, Recording
 from ari_app.store.records import CallRecord, LegRecord, RecordingRecord
+
+_R = TypeVar("_R", CallRecord, LegRecord, RecordingRecord)
 
 
 def _now() -> datetime:
@@ -32,15 +35,21 @@ class CallStore:
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
         """Run the writes made inside in one transaction: all of them land, or none."""
+        async with self._session() as s, s.begin():
+            token = self._batch.set(s)
+            try:
+                yield
+            finally:
+                self._batch.reset(token)
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        """A short session; a refused or dropped connection surfaces as StoreUnavailable."""
         try:
-            async with self.db.session() as s, s.begin():
-                token = self._batch.set(s)
-                try:
-                    yield
-                finally:
-                    self._batch.reset(token)
+            async with self.db.session() as s:
+                yield s
         except Exception as exc:
-            if _is_connection_error(exc) or isinstance(exc, (OSError, ConnectionError)):
+            if _is_connection_error(exc):
                 raise StoreUnavailable(self.db.display_url, exc) from None
             raise
 
@@ -150,7 +159,7 @@ class CallStore:
         if batch is not None:
             row = (await batch.execute(query)).first()
         else:
-            async with self.db.session() as s:
+            async with self._session() as s:
                 row = (await s.execute(query)).first()
         if row is None:
             raise LookupError(f"call {call_id} is not stored yet")
@@ -209,7 +218,7 @@ class CallStore:
         return select(Call).options(selectinload(Call.legs), selectinload(Call.recordings))
 
     async def _one(self, stmt: Any) -> CallRecord | None:
-        async with self.db.session() as s:
+        async with self._session() as s:
             call = (await s.execute(stmt)).scalar_one_or_none()
             return _record(call) if call else None
 
@@ -227,11 +236,11 @@ class CallStore:
             stmt = stmt.where(Call.started_at < before)
         if outcome is not None:
             stmt = stmt.where(Call.outcome == outcome)
-        async with self.db.session() as s:
+        async with self._session() as s:
             return [_record(c) for c in (await s.execute(stmt)).scalars()]
 
     async def open_calls(self) -> list[CallRecord]:
-        async with self.db.session() as s:
+        async with self._session() as s:
             rows = await s.execute(self._select().where(Call.outcome.is_(None)).order_by(Call.started_at))
             return [_record(c) for c in rows.scalars()]
 
@@ -245,53 +254,18 @@ class CallStore:
         if since is not None:
             calls = calls.where(Call.started_at >= since)
             recorded = recorded.where(Call.started_at >= since)
-        async with self.db.session() as s:
+        async with self._session() as s:
             counts = {str(k): int(v) for k, v in (await s.execute(calls)).all()}
             counts["recorded"] = int((await s.execute(recorded)).scalar_one())
         return counts
 
 
+def _plain(cls: type[_R], row: object, **extra: Any) -> _R:
+    names = [f.name for f in fields(cls) if f.name not in extra]
+    return cls(**{name: getattr(row, name) for name in names}, **extra)
+
+
 def _record(c: Call) -> CallRecord:
-    legs = [
-        LegRecord(
-            leg.id,
-            leg.admin,
-            leg.endpoint,
-            leg.created_at,
-            leg.dialed_at,
-            leg.ringing_at,
-            leg.answered_at,
-            leg.ended_at,
-            leg.result,
-            leg.cause,
-        )
-        for leg in c.legs
-    ]
-    recs = [
-        RecordingRecord(
-            r.name, r.format, r.path, r.duration_seconds, r.bytes, r.sha256, r.status, r.error, r.created_at
-        )
-        for r in c.recordings
-    ]
-    return CallRecord(
-        c.id,
-        c.channel_id,
-        c.caller_number,
-        c.caller_e164,
-        c.caller_name,
-        c.did,
-        c.branch,
-        c.ad_channel,
-        c.started_at,
-        c.answered_at,
-        c.ended_at,
-        c.wait_seconds,
-        c.talk_seconds,
-        c.outcome,
-        c.admin,
-        c.hangup_side,
-        c.end_cause,
-        c.failure_reason,
-        legs,
-        recs,
-    )
+    legs = [_plain(LegRecord, leg) for leg in c.legs]
+    recordings = [_plain(RecordingRecord, r) for r in c.recordings]
+    return _plain(CallRecord, c, legs=legs, recordings=recordings)
