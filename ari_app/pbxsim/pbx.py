@@ -186,7 +186,8 @@ class Pbx(World):
         if name in self.live:
             raise SimError(409, "Recording with the same name already in progress")
         if name in self.stored and if_exists == "fail":
-            raise SimError(422, "Recording with the same name already exists")
+            # api-docs: 409 for a name that exists and ifExists=fail (422 is an unknown format).
+            raise SimError(409, f"Recording '{name}' already exists and can not be overwritten")
         rec = SimRecording(name, fmt, f"bridge:{bridge.id}", bridge.app, time.monotonic())
         self.live[name] = rec
         bridge.recording = name

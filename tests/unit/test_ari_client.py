@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from ari_app.ari import models as m
-from ari_app.ari.client import AriClient, AriConflict, AriNotFound, AriUnavailable, AriUnprocessable
+from ari_app.ari.client import AriClient, AriConflict, AriNotFound, AriUnavailable
 from ari_app.ari.events import EventStream
 from ari_app.pbxsim.server import PbxSim
 
@@ -69,7 +69,7 @@ async def test_rest_operations_and_error_mapping(sim: PbxSim) -> None:
         with pytest.raises(AriConflict, match="already in progress"):
             await client.record_bridge("b-1", "r1")
         await client.stop_live_recording("r1")
-        with pytest.raises(AriUnprocessable, match="already exists"):
+        with pytest.raises(AriConflict, match="already exists"):
             await client.record_bridge("b-1", "r1", if_exists="fail")
         assert (await client.get_stored_recording("r1")).format == "wav"
         data = await client.download_stored_recording("r1", max_bytes=10_000_000)
