@@ -5,36 +5,51 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
+
+import structlog
 
 from ari_app.pbxsim.server import PbxSim
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(prog="pbxsim", description="Simulated Asterisk 22 PBX speaking ARI")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="pbxsim", description="A simulated Asterisk 22 speaking ARI")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--ari-port", type=int, default=0)
-    p.add_argument("--control-port", type=int, default=0)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ari-port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--control-port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--seed", type=int, default=1, help="drives the order variations Asterisk shows")
     p.add_argument("--username", required=True)
     p.add_argument("--password", required=True)
-    p.add_argument("--time-scale", type=float, default=1.0)
-    args = p.parse_args()
+    p.add_argument("--app-name-any", action="store_true",
+                   help="a call for an app nobody registered goes to a connected app instead")  # fmt: skip
+    p.add_argument("--recordings-dir", default=None, help="default: a temporary directory")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="divides every simulated delay; recordings keep simulated lengths")  # fmt: skip
+    return p.parse_args(argv)
 
-    async def run() -> None:
-        sim = PbxSim(
-            username=args.username, password=args.password, host=args.host, ari_port=args.ari_port,
-            control_port=args.control_port, seed=args.seed, time_scale=args.time_scale,
-        )  # fmt: skip
-        await sim.start()
-        print(f"pbxsim ready ari={sim.ari_url} control={sim.control_url}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+
+async def serve(args: argparse.Namespace) -> None:
+    sim = PbxSim(
+        username=args.username, password=args.password, host=args.host, ari_port=args.ari_port,
+        control_port=args.control_port, seed=args.seed, time_scale=args.time_scale,
+        recordings_dir=args.recordings_dir, app_name_any=args.app_name_any,
+    )  # fmt: skip
+    await sim.start()
+    print(f"pbxsim ready ari={sim.ari_url} control={sim.control_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
         await stop.wait()
+    finally:
         await sim.stop()
 
-    asyncio.run(run())
+
+def main(argv: list[str] | None = None) -> None:
+    # stdout carries the ready line for whoever started us; logs go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    asyncio.run(serve(parse_args(argv)))
 
 
 if __name__ == "__main__":

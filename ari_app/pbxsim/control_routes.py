@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ari_app.ari import models as m
 from ari_app.pbxsim.state import Phone, SimError
 
 if TYPE_CHECKING:
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 BEHAVIOURS = {"answer", "no_answer", "busy", "offline"}
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def _body(request: web.Request) -> dict[str, Any]:
     if not request.body_exists:
         return {}
     data = await request.json()
@@ -23,120 +25,173 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _num(data: dict[str, Any], key: str) -> float | None:
+def _seconds(data: dict[str, Any], key: str) -> float | None:
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise SimError(400, f"{key}: must be a number of seconds >= 0")
     return float(value)
 
 
-def build_control(sim: PbxSim) -> list[web.RouteDef]:
-    r = web.RouteTableDef()
-    pbx = sim.pbx
+def _text(data: dict[str, Any], key: str, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise SimError(400, f"{key}: must be a string")
+    return str(value)
 
-    @r.put("/control/phones/{name}")
-    async def set_phone(request: web.Request) -> web.Response:
+
+class ControlRoutes:
+    def __init__(self, sim: PbxSim) -> None:
+        self.sim = sim
+        self.pbx = sim.pbx
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/control/phones", self.phones),
+            web.put("/control/phones/{name}", self.set_phone),
+            web.delete("/control/phones/{name}", self.delete_phone),
+            web.post("/control/phones/{name}/hangup", self.phone_hangup),
+            web.get("/control/calls", self.calls),
+            web.post("/control/calls", self.place_call),
+            web.post("/control/calls/{call_id}/hangup", self.caller_hangup),
+            web.post("/control/calls/{call_id}/dtmf", self.dtmf),
+            web.get("/control/state", self.state),
+            web.get("/control/requests", self.requests),
+            web.delete("/control/requests", self.clear_requests),
+            web.get("/control/events", self.events),
+            web.delete("/control/events", self.clear_events),
+            web.post("/control/faults", self.faults),
+        ]
+
+    # ------------------------------------------------------------------ phones
+    async def phones(self, _: web.Request) -> web.Response:
+        return web.json_response({"phones": [p.to_json() for p in self.pbx.phones.values()]})
+
+    async def set_phone(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        data = await _json_body(request)
-        behaviour = data.get("behaviour", "no_answer")
+        data = await _body(request)
+        phone = self.pbx.phones.get(name) or Phone(name, caller_name=name, caller_number=name)
+        behaviour = data.get("behaviour", phone.behaviour)
         if behaviour not in BEHAVIOURS:
             raise SimError(400, f"behaviour: one of {sorted(BEHAVIOURS)}")
-        phone = pbx.phones.get(name) or Phone(name, caller_name=name, caller_number=name)
         phone.behaviour = behaviour
-        phone.answer_after = _num(data, "answer_after") or phone.answer_after
-        phone.hangup_after = _num(data, "hangup_after")
-        phone.caller_name = str(data.get("caller_name", phone.caller_name))
-        phone.caller_number = str(data.get("caller_number", phone.caller_number))
-        pbx.phones[name] = phone
+        if "answer_after" in data:
+            phone.answer_after = _seconds(data, "answer_after") or 0.0
+        if "hangup_after" in data:
+            phone.hangup_after = _seconds(data, "hangup_after")
+        phone.caller_name = _text(data, "caller_name", phone.caller_name)
+        phone.caller_number = _text(data, "caller_number", phone.caller_number)
+        phone.context = _text(data, "context", phone.context)
+        self.pbx.phones[name] = phone
         return web.json_response(phone.to_json())
 
-    @r.get("/control/phones")
-    async def phones(_: web.Request) -> web.Response:
-        return web.json_response({"phones": [p.to_json() for p in pbx.phones.values()]})
-
-    @r.post("/control/phones/{name}/hangup")
-    async def phone_hangup(request: web.Request) -> web.Response:
-        return web.json_response({"ended": pbx.phone_hangup(request.match_info["name"])})
-
-    @r.post("/control/calls")
-    async def place_call(request: web.Request) -> web.Response:
-        data = await _json_body(request)
-        caller, did = str(data["caller"]), str(data["did"])
-        call = pbx.new_inbound(
-            caller=caller,
-            caller_name=str(data.get("caller_name", "")),
-            did=did,
-            app=str(data.get("app", "clinic")),
-        )
-        ch = pbx.channels.get(call.channel_id or "")
-        if ch is not None:
-            talk = _num(data, "hangup_after")
-            if talk is not None:
-                pbx.talk_limits[call.call_id] = talk
-            pbx.schedule_caller(ch, _num(data, "abandon_after"))
-        return web.json_response(
-            {"call_id": call.call_id, "channel_id": call.channel_id, "result": call.caller_result}, status=201
-        )
-
-    @r.post("/control/calls/{call_id}/hangup")
-    async def caller_hangup(request: web.Request) -> web.Response:
-        pbx.caller_hangup(request.match_info["call_id"])
+    async def delete_phone(self, request: web.Request) -> web.Response:
+        if self.pbx.phones.pop(request.match_info["name"], None) is None:
+            raise SimError(404, "no such phone")
         return web.json_response({"ok": True})
 
-    @r.get("/control/calls")
-    async def calls(_: web.Request) -> web.Response:
-        return web.json_response({"calls": [c.to_json() for c in pbx.calls.values()]})
+    async def phone_hangup(self, request: web.Request) -> web.Response:
+        return web.json_response({"ended": self.pbx.phone_hangup(request.match_info["name"])})
 
-    @r.get("/control/state")
-    async def state(_: web.Request) -> web.Response:
-        from ari_app.ari import models as m
+    # ------------------------------------------------------------------ callers
+    async def place_call(self, request: web.Request) -> web.Response:
+        data = await _body(request)
+        if "caller" not in data or "did" not in data:
+            raise SimError(400, "caller and did are required")
+        call = self.pbx.new_inbound(
+            caller=_text(data, "caller", ""), caller_name=_text(data, "caller_name", ""),
+            did=_text(data, "did", ""), app=_text(data, "app", "clinic"),
+            context=_text(data, "context", "from-trunk"),
+        )  # fmt: skip
+        ch = self.pbx.channels.get(call.channel_id or "")
+        if ch is not None:
+            talk = _seconds(data, "hangup_after")
+            if talk is not None:
+                self.pbx.talk_limits[call.call_id] = talk
+            abandon = _seconds(data, "abandon_after")
+            if abandon is not None:
+                self.pbx.schedule_abandon(ch, abandon)
+        body = {"call_id": call.call_id, "channel_id": call.channel_id, "result": call.caller_result}
+        return web.json_response(body, status=201)
 
+    async def caller_hangup(self, request: web.Request) -> web.Response:
+        self.pbx.caller_leaves(self.pbx.inbound_of(request.match_info["call_id"]))
+        return web.json_response({"ok": True})
+
+    async def dtmf(self, request: web.Request) -> web.Response:
+        data = await _body(request)
+        digits = _text(data, "digit", _text(data, "digits", ""))
+        if not digits or not re.fullmatch(r"[0-9A-D*#]+", digits):
+            raise SimError(400, "digit: one or more of 0-9 A-D * #")
+        self.pbx.send_dtmf(request.match_info["call_id"], digits)
+        return web.json_response({"ok": True})
+
+    async def calls(self, _: web.Request) -> web.Response:
+        return web.json_response({"calls": [c.to_json() for c in self.pbx.calls.values()]})
+
+    # ------------------------------------------------------------------ what the simulator saw
+    async def state(self, _: web.Request) -> web.Response:
+        pbx = self.pbx
         return web.json_response(
             {
                 "channels": [m.to_builtins(c.snap()) for c in pbx.channels.values()],
                 "bridges": [m.to_builtins(b.snap()) for b in pbx.bridges.values()],
+                "playbacks": [m.to_builtins(p.snap()) for p in pbx.playbacks.values()],
                 "live_recordings": sorted(pbx.live),
-                "stored_recordings": sorted(pbx.stored),
+                "stored_recordings": [name for name, _ in pbx.files.names()],
                 "apps_connected": sorted(pbx.sinks),
+                "apps": pbx.app_names(),
             }
         )
 
-    @r.get("/control/requests")
-    async def requests(_: web.Request) -> web.Response:
-        return web.json_response({"requests": sim.requests})
+    async def requests(self, _: web.Request) -> web.Response:
+        return web.json_response({"requests": self.sim.requests})
 
-    @r.delete("/control/requests")
-    async def clear_requests(_: web.Request) -> web.Response:
-        sim.requests.clear()
+    async def clear_requests(self, _: web.Request) -> web.Response:
+        self.sim.requests.clear()
         return web.json_response({"ok": True})
 
-    @r.get("/control/events")
-    async def events(_: web.Request) -> web.Response:
-        return web.json_response({"events": pbx.event_log})
+    async def events(self, request: web.Request) -> web.Response:
+        app = request.query.get("app")
+        events = [e for e in self.pbx.event_log if app is None or e["app"] == app]
+        return web.json_response({"events": events})
 
-    @r.post("/control/faults")
-    async def faults(request: web.Request) -> web.Response:
-        data = await _json_body(request)
-        if data.get("drop_websocket"):
-            await sim.drop_websockets()
+    async def clear_events(self, _: web.Request) -> web.Response:
+        self.pbx.event_log.clear()
+        return web.json_response({"ok": True})
+
+    # ------------------------------------------------------------------ faults
+    async def faults(self, request: web.Request) -> web.Response:
+        data = await _body(request)
+        sim, pbx = self.sim, self.pbx
+        drop = data.get("drop_websocket")
+        if drop:
+            await sim.hub.drop(drop if isinstance(drop, str) else None)
         if data.get("restart"):
-            await sim.restart(_num(data, "down_for") or 0.0)
+            await sim.restart(_seconds(data, "down_for") or 0.0)
         if "answer_delay" in data:
-            sim.faults.answer_delay = _num(data, "answer_delay") or 0.0
+            sim.faults.answer_delay = _seconds(data, "answer_delay") or 0.0
         if "stasis_start_delay" in data:
-            pbx.stasis_start_delay = _num(data, "stasis_start_delay") or 0.0
+            pbx.stasis_start_delay = _seconds(data, "stasis_start_delay") or 0.0
         if "malformed_frames" in data:
             pbx.garbage_frames = int(data["malformed_frames"])
         if "send_frames" in data:
-            await sim.send_garbage_now([str(f).encode() for f in data["send_frames"]])
+            sim.hub.send_raw([str(f).encode() for f in data["send_frames"]])
         if "reject" in data:
-            rule = data["reject"]
-            sim.faults.reject.append(
-                {"path_regex": str(rule["path_regex"]), "status": int(rule.get("status", 500)),
-                 "count": int(rule.get("count", 1))}
-            )  # fmt: skip
+            rules = data["reject"] if isinstance(data["reject"], list) else [data["reject"]]
+            sim.faults.reject.extend(_reject_rule(rule) for rule in rules)
         return web.json_response({"ok": True})
 
-    return [route for route in r if isinstance(route, web.RouteDef)]
+
+def _reject_rule(rule: Any) -> dict[str, Any]:
+    if not isinstance(rule, dict) or not isinstance(rule.get("path_regex"), str):
+        raise SimError(400, "reject: {path_regex, status, count}")
+    try:
+        re.compile(rule["path_regex"])
+    except re.error as exc:
+        raise SimError(400, f"reject: path_regex: {exc}") from None
+    status = int(rule.get("status", 500))
+    default = {500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Injected failure")
+    return {"path_regex": rule["path_regex"], "status": status, "count": int(rule.get("count", 1)),
+            "message": str(rule.get("message", default))}  # fmt: skip

@@ -1,4 +1,4 @@
-"""Ids and timestamps shaped as Asterisk 22 makes them."""
+"""Ids, names and timestamps shaped as Asterisk 22 makes them."""
 
 from __future__ import annotations
 
@@ -15,12 +15,24 @@ def timestamp(epoch: float | None = None) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
 class IdAllocator:
-    """Channel ids ``<unix seconds>.<global counter>``, names ``PJSIP/<ep>-<8 hex counter>``."""
+    """Channel ids ``<unix seconds>.<global counter>`` and per-technology name counters.
+
+    The unique-id counter is global and also used by internal channels (a Recorder or
+    Announcer pair takes two numbers), so the ids an app sees have gaps. chan_pjsip names its
+    channels with its own hex counter; the bridge media channels (Recorder/Announcer) share
+    another one. The counters survive a simulated restart, as the spec of the fault asks.
+    """
 
     def __init__(self) -> None:
         self._unique = 0
-        self._name = 0
+        self._pjsip = 0
+        self._media = 0
+        self._sip_calls = 0
 
     def channel_id(self) -> str:
         value = f"{int(time.time())}.{self._unique}"
@@ -28,14 +40,23 @@ class IdAllocator:
         return value
 
     def skip(self, n: int) -> None:
-        """Internal channels (the Recorder pair) use counter numbers too, leaving gaps."""
         self._unique += n
 
-    def channel_name(self, tech: str, resource: str) -> str:
-        value = f"{tech}/{resource}-{self._name:08x}"
-        self._name += 1
+    def pjsip_name(self, resource: str) -> str:
+        value = f"PJSIP/{resource}-{self._pjsip:08x}"
+        self._pjsip += 1
         return value
 
-    @staticmethod
-    def uuid() -> str:
-        return str(uuid.uuid4())
+    def media_pair(self, tech: str, data: str = "ARI") -> tuple[str, str]:
+        """An unreal pair (``Recorder/ARI-00000000;1`` and ``;2``): the ``;2`` half joins the
+        bridge. Returns that half's id and name; both halves consume unique-id numbers."""
+        self.skip(1)
+        member_id = self.channel_id()
+        name = f"{tech}/{data}-{self._media:08x};2"
+        self._media += 1
+        return member_id, name
+
+    def sip_call_id(self) -> str:
+        """A caller's Call-ID in SIPp's ``<n>-<pid>@<host>`` style (the trunk leg's protocol_id)."""
+        self._sip_calls += 1
+        return f"{self._sip_calls}-{14600 + self._sip_calls}@127.0.0.1"

@@ -1,4 +1,4 @@
-"""The simulated world's objects: phones, channels, bridges, recordings, and the calls placed."""
+"""The simulated world's objects: phones, calls, channels, bridges, playbacks and recordings."""
 
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ class SimError(Exception):
 
 @dataclass
 class Phone:
-    """An admin phone behind ``PJSIP/<name>``."""
+    """An admin phone behind ``PJSIP/<name>``: what its user does when it rings."""
 
     name: str
     behaviour: str = "no_answer"  # answer | no_answer | busy | offline
     answer_after: float = 1.0
-    hangup_after: float | None = None
+    hangup_after: float | None = None  # the admin hangs up this long after answering
     caller_name: str = ""
     caller_number: str = ""
+    context: str = "admins"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class Phone:
             "hangup_after": self.hangup_after,
             "caller_name": self.caller_name,
             "caller_number": self.caller_number,
+            "context": self.context,
         }
 
 
@@ -48,37 +50,42 @@ class SimCall:
     channel_id: str | None
     caller: str
     did: str
+    app: str
     created_at: float
-    app_answered_at: float | None = None
+    app_answered_at: float | None = None  # the app answered the caller's channel
     answered_at: float | None = None  # bridged with an admin phone: talk starts
+    talk_started: float | None = None  # monotonic, for talk_seconds in simulated time
+    talk_seconds: float | None = None
     ended_at: float | None = None
     caller_result: str | None = None
-    hangup_by: str | None = None  # caller | app | phone
+    sip_final: str | None = None  # what the caller's SIP dialog ended with
+    hangup_by: str | None = None  # caller | app | phone | restart
+    end_cause: int | None = None
     bridged_with: list[str] = field(default_factory=list)
     playbacks: list[str] = field(default_factory=list)
     recordings: list[str] = field(default_factory=list)
-    end_cause: int | None = None
+    dtmf: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        talk = None
-        if self.answered_at is not None and self.ended_at is not None:
-            talk = round(self.ended_at - self.answered_at, 3)
         return {
             "call_id": self.call_id,
             "channel_id": self.channel_id,
             "caller": self.caller,
             "did": self.did,
+            "app": self.app,
             "created_at": self.created_at,
             "app_answered_at": self.app_answered_at,
             "answered_at": self.answered_at,
             "ended_at": self.ended_at,
             "caller_result": self.caller_result,
+            "sip_final": self.sip_final,
             "hangup_by": self.hangup_by,
+            "end_cause": self.end_cause,
             "bridged_with": list(self.bridged_with),
-            "talk_seconds": talk,
+            "talk_seconds": self.talk_seconds,
             "playbacks": list(self.playbacks),
             "recordings": list(self.recordings),
-            "end_cause": self.end_cause,
+            "dtmf": list(self.dtmf),
         }
 
 
@@ -92,18 +99,21 @@ class SimChannel:
     connected: m.CallerID
     dialplan: m.DialplanCEP
     creationtime: str
-    kind: str  # inbound | created
+    kind: str  # inbound (trunk, dialplan) | created (/channels/create) | originated (POST /channels)
     app: str
     endpoint: str  # resource, e.g. admin101 or trunk
+    language: str = "en"
     in_stasis: bool = False
     bridge_id: str | None = None
     call: SimCall | None = None
     phone: Phone | None = None
     dialed: bool = False
-    gone: bool = False
+    media: bool = False  # RTP is flowing (answered or early media): hangups report QoS
+    ending: bool = False
+    hangup_cause: int = 16  # set by DELETE ?reason=; Normal Clearing by default
     variables: dict[str, str] = field(default_factory=dict)
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
-    playbacks: list[str] = field(default_factory=list)
+    playbacks: list[str] = field(default_factory=list)  # queued; the first one plays
 
     def snap(self) -> m.Channel:
         return m.Channel(
@@ -122,7 +132,7 @@ class SimChannel:
                 self.dialplan.app_data,
             ),
             creationtime=self.creationtime,
-            language="en",
+            language=self.language,
         )
 
     def cancel_timers(self) -> None:
@@ -134,20 +144,24 @@ class SimChannel:
 @dataclass
 class SimBridge:
     id: str
-    bridge_type: str
+    bridge_type: str  # mixing | holding
     technology: str
     name: str
     creationtime: str
-    app: str
-    channels: list[str] = field(default_factory=list)
-    recorder: str | None = None  # internal Recorder channel id while a recording runs
+    channels: list[str] = field(default_factory=list)  # real channels, in the order they joined
+    subs: dict[str, int] = field(default_factory=dict)  # app -> bridge subscriptions held
+    recorder: tuple[str, str] | None = None  # (id, name) of the Recorder channel while recording
     recording: str | None = None
-    left_by_hangup: bool = False
+    announcer: str | None = None  # the Announcer channel used for bridge playbacks
+    moh: str | None = None  # the MOH Announcer channel while music plays
+    native: bool = True  # dtmf_events/proxy_media bridges never go native_rtp
+    playbacks: list[str] = field(default_factory=list)
+    tech_timer: asyncio.TimerHandle | None = None
 
-    def snap(self) -> m.Bridge:
+    def snap(self, show_recorder: bool = True) -> m.Bridge:
         members = list(self.channels)
-        if self.recorder and self.channels:
-            members.append(self.recorder)
+        if show_recorder and self.recorder is not None:
+            members.append(self.recorder[0])
         return m.Bridge(
             id=self.id,
             technology=self.technology,
@@ -160,16 +174,21 @@ class SimBridge:
             video_mode="talker",
         )
 
+    def apps(self) -> list[str]:
+        return [app for app, n in self.subs.items() if n > 0]
+
 
 @dataclass
 class SimRecording:
     name: str
     format: str
     target_uri: str
-    app: str
-    started: float
+    bridge_id: str
+    started: float  # monotonic
+    append: bool = False  # ifExists=append: add to what the stored file already holds
     state: str = "recording"
     duration: int | None = None
+    timer: asyncio.TimerHandle | None = None
 
     def snap(self, state: str | None = None) -> m.LiveRecording:
         rec = m.LiveRecording(
@@ -183,18 +202,22 @@ class SimRecording:
 @dataclass
 class SimPlayback:
     id: str
-    media_uri: str
+    media: list[str]
     target_uri: str
-    channel_id: str
-    app: str
+    language: str
+    apps: list[str]
+    index: int = 0
     state: str = "queued"
     timer: asyncio.TimerHandle | None = None
 
-    def snap(self, state: str | None = None) -> m.Playback:
-        return m.Playback(
+    def snap(self) -> m.Playback:
+        pb = m.Playback(
             id=self.id,
-            media_uri=self.media_uri,
+            media_uri=self.media[self.index],
             target_uri=self.target_uri,
-            language="en",
-            state=state or self.state,
+            state=self.state,
+            language=self.language,
         )
+        if self.index < len(self.media) - 1:
+            pb.next_media_uri = self.media[self.index + 1]
+        return pb
