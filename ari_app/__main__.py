@@ -74,6 +74,7 @@ def _install_stop(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ari_app.app import CallCenterApp, serve_forever
+    from ari_app.spool import SpoolError
     from ari_app.store import StoreUnavailable
 
     try:
@@ -94,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, SpoolError) as exc:
         print(f"ari-app: {exc}", file=sys.stderr)
         return 3
     except OSError as exc:  # e.g. the HTTP port is taken

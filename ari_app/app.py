@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,7 +27,8 @@ from ari_app.fact_writer import FactWriter
 from ari_app.metrics import Metrics
 from ari_app.recording_collector import RecordingCollector
 from ari_app.routing import Target, ring_all
-from ari_app.store import CallStore, Database
+from ari_app.spool import FactSpool
+from ari_app.store import CallStore, Database, StoreUnavailable
 from ari_app.store.recordings import RecordingArchive
 
 log = structlog.get_logger(__name__)
@@ -63,11 +66,12 @@ class CallCenterApp:
             settings.ari.app,
             timeout=settings.ari.request_timeout,
         )
-        self.facts = FactWriter(self.store, settings.calls.default_region)
+        self.spool = FactSpool(data_dir / "spool")
+        self.facts = FactWriter(self.store, settings.calls.default_region, spool=self.spool)
         self.recordings = RecordingCollector(
             self.client,
             RecordingArchive(data_dir / "recordings"),
-            self.store,
+            self.facts.submit_and_wait,
             max_bytes=settings.storage.max_recording_mb * 1024 * 1024,
         )
         self.switchboard = Switchboard(
@@ -87,25 +91,35 @@ class CallCenterApp:
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
             on_bad_frame=self._on_bad_frame,
+            backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._call_facts: dict[str, tuple[str, datetime, datetime | None]] = {}
         self._db_ok = True
+        self._started_at = clock()
         self.http_port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._started_at = self._clock()
         if self._migrate:
             await self.db.migrate()
+        self.spool.open()
+        calls = self.settings.calls
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self.facts.run(), name="facts"),
+            loop.create_task(self.spool.sync_forever(), name="spool-sync"),
             loop.create_task(self.recordings.run(), name="recordings"),
+            loop.create_task(self._recover(), name="recover"),
             loop.create_task(self.events.run(), name="ari-events"),
             loop.create_task(self._watch(), name="watch"),
             loop.create_task(self._measure_lag(), name="loop-lag"),
+            loop.create_task(
+                self.switchboard.sweep_forever(calls.sweep_interval, calls.sweep_idle), name="sweep"
+            ),
         ]
         api = build_api(
             self.store,
@@ -128,8 +142,8 @@ class CallCenterApp:
     async def stop(self, drain_timeout: float = 10.0) -> None:
         await self.events.stop()
         await self.switchboard.close()
-        await self.facts.drain(drain_timeout)
         await self.recordings.drain(drain_timeout)
+        await self.facts.finish(drain_timeout)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -139,9 +153,39 @@ class CallCenterApp:
         await self.db.dispose()
         log.info("app_stopped")
 
+    async def _recover(self) -> None:
+        """Replay what an earlier process spooled, then hand its open calls to the switchboard,
+        which takes them over at its first resync (see ari_app.calls.recovery)."""
+        replayed = await self.facts.replay()
+        delay = 0.2
+        while True:
+            try:
+                open_calls = await self.store.open_calls(started_before=self._started_at)
+                break
+            except StoreUnavailable as exc:
+                log.warning("recovery_waiting_for_database", error=str(exc)[:200])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        log.info("recovery_ready", replayed_facts=replayed, open_calls=len(open_calls))
+        self.switchboard.set_recovery(open_calls)
+
     async def _watch(self) -> None:
+        seen: dict[str, int] = {}
         while True:
             self.metrics.calls_tracked.set(self.switchboard.tracked)
+            for kind, size in self.switchboard.sizes().items():
+                self.metrics.tracked_objects.labels(kind).set(size)
+            self.metrics.tracked_objects.labels("call_facts").set(len(self._call_facts))
+            self.metrics.tracked_objects.labels("spool_segments").set(len(self.spool.closed_segments) + 1)
+            self.metrics.facts_spooled.set(self.facts.pending)
+            since = self.facts.waiting_since
+            self.metrics.store_waiting_seconds.set(0 if since is None else time.monotonic() - since)
+            stats = dataclasses.asdict(self.switchboard.stats)
+            for kind in ("unrouted", "strays_hung_up", "calls_resumed", "calls_swept", "pbx_restarts"):
+                delta = stats[kind] - seen.get(kind, 0)
+                if delta:
+                    self.metrics.switchboard_events.labels(kind).inc(delta)
+                seen[kind] = stats[kind]
             self.metrics.facts_pending.set(self.facts.pending)
             self._db_ok = await self.db.ping()
             await asyncio.sleep(1.0)

@@ -70,6 +70,10 @@ class CallSettings(_Section):
     missed_media: str = "sound:vm-nobodyavail"
     failed_media: str = "sound:please-try-call-later"
     default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "US"
+    # A call with no event for sweep_idle seconds is checked against Asterisk every
+    # sweep_interval seconds, so one whose last events were missed does not stay tracked.
+    sweep_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    sweep_idle: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
     @field_validator("missed_media", "failed_media")
     @classmethod

@@ -26,6 +26,10 @@ class Metrics:
     fact_write_failures: Counter
     recordings: Counter
     loop_lag: Histogram
+    tracked_objects: Gauge
+    switchboard_events: Counter
+    facts_spooled: Gauge
+    store_waiting_seconds: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -81,6 +85,27 @@ class Metrics:
                 f"{ns}_event_loop_lag_seconds",
                 "How late a 20 ms timer fires: time the event loop was busy elsewhere",
                 buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+                registry=registry,
+            ),
+            tracked_objects=Gauge(
+                f"{ns}_tracked_objects",
+                "What the app holds in memory, by kind (calls, index entries, timers, ...)",
+                ["kind"],
+                registry=registry,
+            ),
+            switchboard_events=Counter(
+                f"{ns}_switchboard",
+                "Switchboard happenings: unrouted events, stray legs hung up, calls resumed after a"
+                " restart, calls swept, Asterisk restarts seen",
+                ["kind"],
+                registry=registry,
+            ),
+            facts_spooled=Gauge(
+                f"{ns}_facts_spooled", "Facts accepted but not yet in the database", registry=registry
+            ),
+            store_waiting_seconds=Gauge(
+                f"{ns}_store_waiting_seconds",
+                "How long the fact writer has been waiting for the database (0: it is not)",
                 registry=registry,
             ),
         )

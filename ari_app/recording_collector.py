@@ -2,19 +2,20 @@
 
 The app never reads Asterisk's disk: the file comes over ARI (``/recordings/stored/{name}/file``).
 It is deleted on Asterisk only once it is archived and recorded in the store, so a failure at
-any step leaves the only copy where it was.
+any step leaves the only copy where it was. Store rows go through the fact writer, so they wait
+out a database outage in the spool and land after the call's own rows.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
 
 from ari_app.ari.client import AriClient, AriError, AriNotFound
-from ari_app.calls.commands import CollectRecording
-from ari_app.store import CallStore
+from ari_app.calls.commands import CollectRecording, Fact, RecordingFailedFact, RecordingSaved
 from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav
 from ari_app.work_queue import WorkQueue
 
@@ -29,7 +30,7 @@ class RecordingCollector(WorkQueue[CollectRecording]):
         self,
         client: AriClient,
         archive: RecordingArchive,
-        store: CallStore,
+        record: Callable[[Fact], Awaitable[None]],
         *,
         max_bytes: int,
         attempts: int = 5,
@@ -38,7 +39,7 @@ class RecordingCollector(WorkQueue[CollectRecording]):
         super().__init__()
         self._client = client
         self._archive = archive
-        self._store = store
+        self._record = record  # resolves once the fact is in the database
         self._max_bytes = max_bytes
         self._attempts = attempts
         self._retry_delay = retry_delay
@@ -75,9 +76,7 @@ class RecordingCollector(WorkQueue[CollectRecording]):
             data = await self._download(job)
         except AriError as exc:
             self.failed += 1
-            await self._store.recording_failed(
-                job.call_id, name=job.name, fmt=job.fmt, error=f"download: {exc}"
-            )
+            await self._record(RecordingFailedFact(job.call_id, job.name, job.fmt, f"download: {exc}"))
             return
         if data is None:
             return
@@ -86,25 +85,24 @@ class RecordingCollector(WorkQueue[CollectRecording]):
         except InvalidRecording as exc:
             # Keep Asterisk's copy: it may be recoverable by hand.
             self.failed += 1
-            await self._store.recording_failed(
-                job.call_id, name=job.name, fmt=job.fmt, error=f"invalid: {exc}"
-            )
+            await self._record(RecordingFailedFact(job.call_id, job.name, job.fmt, f"invalid: {exc}"))
             log.warning("recording_invalid", call_id=job.call_id, name=job.name, error=str(exc))
             return
-        call = await self._store.get_call(job.call_id)
         expected = job.reported_seconds
-        if expected is None and call is not None:
-            expected = call.talk_seconds
-        started = call.started_at if call is not None else datetime.now(UTC)
+        started = job.started_at or datetime.now(UTC)
         saved = await self._archive.save_async(job.call_id, job.name, job.fmt, data, started)
-        await self._store.recording_saved(
-            job.call_id,
-            name=job.name,
-            fmt=job.fmt,
-            path=saved.path_rel,
-            duration_seconds=info.duration_seconds,
-            size_bytes=saved.size,
-            sha256=saved.sha256,
+        # Written by the fact writer, after the call's own facts; deleted on Asterisk only once
+        # it is in the database.
+        await self._record(
+            RecordingSaved(
+                job.call_id,
+                name=job.name,
+                fmt=job.fmt,
+                path=saved.path_rel,
+                duration_seconds=info.duration_seconds,
+                size_bytes=saved.size,
+                sha256=saved.sha256,
+            )
         )
         if expected is not None and abs(info.duration_seconds - expected) > DURATION_TOLERANCE:
             log.warning(

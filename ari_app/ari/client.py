@@ -232,6 +232,10 @@ class AriClient:
     async def stop_live_recording(self, name: str) -> None:
         await self._void("POST", "/recordings/live/{name}/stop", f"/recordings/live/{_q(name)}/stop")
 
+    async def get_live_recording(self, name: str) -> m.LiveRecording:
+        route = "/recordings/live/{name}"
+        return await self._rest.typed(m.LiveRecording, "GET", route, f"/recordings/live/{_q(name)}")
+
     async def get_stored_recording(self, name: str) -> m.StoredRecording:
         route = "/recordings/stored/{name}"
         return await self._rest.typed(m.StoredRecording, "GET", route, f"/recordings/stored/{_q(name)}")

@@ -41,6 +41,7 @@ class Dial:
 @dataclass(frozen=True)
 class CreateBridge:
     bridge_id: str
+    name: str = ""  # "call-<call id>": tells a restarted app which call a bridge was for
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class CollectRecording:
     name: str
     fmt: str
     reported_seconds: float | None
+    started_at: datetime | None = None  # the call's start: the archive folder is its UTC date
 
 
 Command = (
@@ -176,7 +178,29 @@ class RecordingFailedFact:
     error: str
 
 
-Fact = CallStarted | LegCreated | LegProgress | LegEnded | CallAnswered | CallEnded | RecordingFailedFact
+@dataclass(frozen=True)
+class RecordingSaved:
+    """A recording archived by the app (written after the call's own facts, in order)."""
+
+    call_id: str
+    name: str
+    fmt: str
+    path: str
+    duration_seconds: float
+    size_bytes: int
+    sha256: str
+
+
+Fact = (
+    CallStarted
+    | LegCreated
+    | LegProgress
+    | LegEnded
+    | CallAnswered
+    | CallEnded
+    | RecordingFailedFact
+    | RecordingSaved
+)
 
 # ------------------------------------------------------------- inputs besides ARI events
 
@@ -208,6 +232,11 @@ class ChannelVanished:
     """A resync found this channel (or bridge) gone while events were not being received."""
 
     channel_id: str
+
+
+@dataclass(frozen=True)
+class PbxRestarted:
+    """Asterisk restarted while we were disconnected: every channel and bridge of the call is gone."""
 
 
 @dataclass(frozen=True)

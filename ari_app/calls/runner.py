@@ -89,7 +89,7 @@ class CommandRunner:
         if isinstance(cmd, c.Dial):
             return lambda: cl.dial(cmd.channel_id, caller=cmd.caller, timeout=cmd.timeout)
         if isinstance(cmd, c.CreateBridge):
-            return lambda: cl.create_bridge("mixing", bridge_id=cmd.bridge_id)
+            return lambda: cl.create_bridge("mixing", bridge_id=cmd.bridge_id, name=cmd.name or None)
         if isinstance(cmd, c.AddToBridge):
             return lambda: cl.add_channels(cmd.bridge_id, cmd.channel_ids)
         if isinstance(cmd, c.RecordBridge):

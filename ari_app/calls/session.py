@@ -15,11 +15,20 @@ from datetime import datetime
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
+from ari_app.calls.recovery import Resumed
 from ari_app.calls.state import LINGER_LIMIT, CallPolicy, CallState, Phase
 
 RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
 
-Input = m.Event | c.TimerFired | c.CommandDone | c.CommandFailed | c.AdminEngaged | c.ChannelVanished
+Input = (
+    m.Event
+    | c.TimerFired
+    | c.CommandDone
+    | c.CommandFailed
+    | c.AdminEngaged
+    | c.ChannelVanished
+    | c.PbxRestarted
+)
 
 __all__ = ["CallPolicy", "CallSession", "Input", "Phase"]
 
@@ -38,7 +47,7 @@ class CallSession(CallState):
         step.commands.append(c.Ring(self.inbound_id))
         self.bridge_id = self._new_id()
         self.bridge_done = False
-        step.commands.append(c.CreateBridge(self.bridge_id))
+        step.commands.append(c.CreateBridge(self.bridge_id, self.bridge_name))
         for target in self._plan.targets:
             leg = Leg(self._new_id(), target.admin, target.endpoint)
             self.legs[leg.channel_id] = leg
@@ -57,6 +66,8 @@ class CallSession(CallState):
             self._on_timer(item.name, step, now)
         elif isinstance(item, c.ChannelVanished):
             self._on_vanished(item.channel_id, step, now)
+        elif isinstance(item, c.PbxRestarted):
+            self._interrupt("asterisk_restarted", step, now)
         elif isinstance(item, c.AdminEngaged):
             for leg in self._open_legs():
                 if leg.admin == item.admin and self.phase is Phase.OFFERING:
@@ -65,6 +76,98 @@ class CallSession(CallState):
             self._on_event(item, step, now)
         self._check_progress(step, now)
         return step
+
+    def resume(self, found: Resumed, now: datetime) -> c.Step:
+        """Take over a call a previous process left open (see ``ari_app.calls.recovery``).
+
+        Bridged: carry on as connected. Answered but not yet bridged: finish connecting. Ringing
+        or waiting: end the old legs and offer it again. Gone: close it as interrupted, after
+        hanging up whatever of it is still on Asterisk.
+        """
+        step = c.Step()
+        self._resume(found, step, now)
+        self._check_progress(step, now)
+        return step
+
+    def _resume(self, found: Resumed, step: c.Step, now: datetime) -> None:
+        for r in found.legs:
+            self.legs[r.channel_id] = Leg(
+                r.channel_id, r.admin, r.endpoint, created=True, in_stasis=True, dialed=True,
+                answered=r.answered,
+            )  # fmt: skip
+        old_bridges = list(found.bridges)
+        winner = self.legs.get(found.winner) if found.winner else None
+        if winner is not None:
+            self.winner = winner
+            self.answered_at = found.answered_at or now
+            self.phase = Phase.CONNECTED
+            if found.bridge_id:
+                self.bridge_id, self.bridge_ready, self.bridge_done = found.bridge_id, True, False
+                old_bridges.remove(found.bridge_id)
+                if self.policy.record and found.recording_live:
+                    self.recording, self.recording_done = f"call-{self.call_id}", False
+        if not found.inbound_present:
+            self.interrupted = "ended_while_app_down"
+        for bridge in old_bridges:
+            step.commands.append(c.DestroyBridge(bridge))
+        if not found.inbound_present or (winner is not None and found.winner not in found.present):
+            for leg in self._open_legs():
+                if leg.channel_id not in found.present:
+                    self._on_vanished(leg.channel_id, step, now)
+            if not found.inbound_present:
+                self._on_vanished(self.inbound_id, step, now)
+            return
+        if winner is not None:
+            others = [leg for leg in self._open_legs() if leg is not winner]
+            for leg in others:
+                if leg.channel_id in found.present:
+                    self._hangup_leg(leg, "lost", step)
+                else:
+                    self._leg_gone(leg, step, now)
+            if found.bridged:
+                if self.policy.record and not found.recording_live and self.bridge_id:
+                    self.recording, self.recording_done = f"call-{self.call_id}", False
+                    step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
+                return
+            self.phase = Phase.CONNECTING  # answered, not yet bridged: finish what was started
+            if not self.bridge_id:
+                self.bridge_id, self.bridge_done = self._new_id(), False
+                step.commands.append(c.CreateBridge(self.bridge_id, self.bridge_name))
+            step.commands.append(c.Answer(self.inbound_id))
+            step.commands.append(c.AddToBridge(self.bridge_id, (self.inbound_id, winner.channel_id)))
+            return
+        # Not answered yet: the old legs go, and the call is offered again from the start.
+        for leg in self._open_legs():
+            leg.hangup_reason = "interrupted"
+            if leg.channel_id in found.present:
+                self._hangup_leg(leg, "interrupted", step)
+            else:
+                self._leg_gone(leg, step, now)
+        offered = self.begin(now)
+        step.commands.extend(offered.commands)
+        step.facts.extend(f for f in offered.facts if not isinstance(f, c.CallStarted))
+
+    def _interrupt(self, reason: str, step: c.Step, now: datetime) -> None:
+        """Everything of the call vanished at once (Asterisk restarted): close what we know."""
+        if self.phase is Phase.DONE:
+            return
+        self.interrupted = reason
+        if not self.hangup_side:
+            self.hangup_side = "system"
+        step.commands.append(c.CancelTimer("ring"))
+        for leg in self._open_legs():
+            if leg is not self.winner:
+                leg.hangup_reason = leg.hangup_reason or "interrupted"
+            self._leg_gone(leg, step, now)
+        self.bridge_done = True
+        if self.recording and not self.recording_done:
+            # What Asterisk wrote before it went down may have been kept: fetch what there is.
+            self.recording_done = True
+            step.commands.append(
+                c.CollectRecording(self.call_id, self.recording, "wav", None, self.started_at)
+            )
+        self.inbound_gone = True
+        self._maybe_call_ended(step, now)
 
     @property
     def done(self) -> bool:
@@ -276,6 +379,8 @@ class CallSession(CallState):
                 self._leg_gone(leg, step, now)
             if self.recording and not self.recording_done:
                 self.recording_done = True
-                step.commands.append(c.CollectRecording(self.call_id, self.recording, "wav", None))
+                step.commands.append(
+                    c.CollectRecording(self.call_id, self.recording, "wav", None, self.started_at)
+                )
             self.bridge_done = True
             self.phase = Phase.DONE

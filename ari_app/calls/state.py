@@ -71,8 +71,11 @@ class CallState:
         self.end_cause: int | None = None
         self.answered_at: datetime | None = None
         self.inbound_gone = False
+        self.interrupted: str | None = None  # why its end was not seen: app down, PBX restarted
+        self.bridge_name = f"call-{call_id}"
         self._hangup_requested: set[str] = set()
         self._ended_fact_sent = False
+        self.started_at = now
         self._start = c.CallStarted(
             call_id, ch.id, ch.caller.number, self.caller_name, did, branch, ad_channel, now
         )
@@ -159,13 +162,15 @@ class CallState:
             step.facts.append(c.RecordingFailedFact(self.call_id, rec.name, rec.format, cause))
             return
         seconds = float(rec.duration) if isinstance(rec.duration, int) else None
-        step.commands.append(c.CollectRecording(self.call_id, rec.name, rec.format, seconds))
+        step.commands.append(c.CollectRecording(self.call_id, rec.name, rec.format, seconds, self.started_at))
 
     def _maybe_call_ended(self, step: c.Step, now: datetime) -> None:
         if self._ended_fact_sent or not self.inbound_gone:
             return
         self._ended_fact_sent = True
-        if self.outcome is None:
+        if self.interrupted:
+            self.outcome, self.failure_reason = "interrupted", self.interrupted
+        elif self.outcome is None:
             self._set_outcome("answered" if self.winner else "abandoned")
         assert self.outcome is not None
         step.facts.append(

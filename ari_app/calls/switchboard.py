@@ -8,6 +8,7 @@ inbox in order, lets the session decide, runs the commands, and feeds their resu
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from typing import Any
 import structlog
 
 from ari_app.ari import models as m
-from ari_app.ari.client import AriClient, AriError
+from ari_app.ari.client import AriClient, AriError, AriNotFound, AriUnavailable
 from ari_app.calls import commands as c
+from ari_app.calls.recovery import Snapshot, assess, call_of_bridge, synthetic_start
 from ari_app.calls.runner import CommandRunner
 from ari_app.calls.session import CallSession, Input
+from ari_app.store.records import CallRecord
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +36,7 @@ class _Call:
     inbox: asyncio.Queue[Input] = field(default_factory=asyncio.Queue)
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    last_input: float = 0.0  # monotonic time of its last event (for the sweep)
 
 
 @dataclass
@@ -41,6 +45,9 @@ class SwitchboardStats:
     unrouted: int = 0
     calls_started: int = 0
     strays_hung_up: int = 0
+    calls_resumed: int = 0
+    calls_swept: int = 0
+    pbx_restarts: int = 0
 
 
 class Switchboard:
@@ -64,12 +71,33 @@ class Switchboard:
         self._index: dict[str, str] = {}  # channel/bridge/playback/recording id -> call_id
         self._engaged: dict[str, str] = {}  # admin login -> call_id they are talking on
         self._background: set[asyncio.Task[None]] = set()
+        # Calls the database holds as open, left by an earlier process; judged at the first
+        # resync once set_recovery() has run (until then no unknown channel is judged either).
+        self._orphans: dict[str, CallRecord] = {}
+        self._ready = asyncio.Event()
+        self._boot: str | None = None
+        self._resync_lock = asyncio.Lock()
         self.stats = SwitchboardStats()
 
     # ------------------------------------------------------------------ inputs
     @property
     def tracked(self) -> int:
         return len(self._calls)
+
+    def sizes(self) -> dict[str, int]:
+        """How much is held in memory, for the gauges that show nothing is kept forever."""
+        return {
+            "calls": len(self._calls),
+            "index": len(self._index),
+            "timers": sum(len(call.timers) for call in self._calls.values()),
+            "engaged": len(self._engaged),
+            "background": len(self._background),
+        }
+
+    def set_recovery(self, open_calls: list[CallRecord]) -> None:
+        """The calls an earlier process left open; resync() takes them over or closes them."""
+        self._orphans = {rec.id: rec for rec in open_calls if rec.id not in self._calls}
+        self._ready.set()
 
     def engaged_admins(self) -> frozenset[str]:
         return frozenset(self._engaged)
@@ -83,7 +111,9 @@ class Switchboard:
         if call_id is None:
             self.stats.unrouted += 1
             return
-        self._calls[call_id].inbox.put_nowait(ev)
+        call = self._calls[call_id]
+        call.last_input = time.monotonic()
+        call.inbox.put_nowait(ev)
 
     def _route(self, ev: m.Event) -> str | None:
         index = self._index
@@ -109,12 +139,14 @@ class Switchboard:
         call_id = str(uuid.uuid4())
         now = self._clock()
         session = self._new_session(call_id, ev, self.engaged_admins(), now)
-        call = _Call(session)
-        self._calls[call_id] = call
         self.stats.calls_started += 1
-        step = session.begin(now)
+        self._track(call_id, session, session.begin(now))
+
+    def _track(self, call_id: str, session: CallSession, first: c.Step) -> None:
+        call = _Call(session, last_input=time.monotonic())
+        self._calls[call_id] = call
         self._reindex(call_id, session)
-        call.task = asyncio.get_running_loop().create_task(self._work(call_id, call, step))
+        call.task = asyncio.get_running_loop().create_task(self._work(call_id, call, first))
 
     async def _hangup_stray(self, channel_id: str) -> None:
         try:
@@ -208,34 +240,130 @@ class Switchboard:
         task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ resync and shutdown
-    async def resync(self) -> None:
-        """After a (re)connect: learn what happened while no events were received.
+    async def resync(self, only: set[str] | None = None) -> None:
+        """After a (re)connect, or for the calls in ``only`` (the sweep): learn what happened
+        while no events were received.
 
         Only what was known to exist before the snapshot was asked for can be judged gone:
         a call that starts meanwhile is newer than the snapshot, not missing from it.
         """
-        known = {call_id: call.session.confirmed_ids() for call_id, call in self._calls.items()}
-        try:
-            app = await self._client.get_application()
-            channels = {ch.id: ch for ch in await self._client.list_channels()}
-            bridges = {b.id for b in await self._client.list_bridges()}
-        except AriError as exc:
-            log.warning("resync_failed", error=str(exc))
-            return
-        for call_id, ids in known.items():
-            call = self._calls.get(call_id)
-            if call is None:
+        await self._ready.wait()
+        async with self._resync_lock:
+            known = {
+                call_id: call.session.confirmed_ids()
+                for call_id, call in self._calls.items()
+                if only is None or call_id in only
+            }
+            try:
+                snap = await self._snapshot()
+            except AriError as exc:
+                log.warning("resync_failed", error=str(exc))
+                return
+            restarted = self._boot is not None and snap.boot is not None and snap.boot != self._boot
+            self._boot = snap.boot or self._boot
+            if restarted:
+                self.stats.pbx_restarts += 1
+                log.warning("asterisk_restarted", open_calls=len(self._calls), boot=snap.boot)
+            for call_id, ids in known.items():
+                call = self._calls.get(call_id)
+                if call is None:
+                    continue
+                if restarted:
+                    call.inbox.put_nowait(c.PbxRestarted())
+                    continue
+                for key in sorted(ids):
+                    found = snap.channels.get(key)
+                    if key not in snap.channels and key not in snap.bridges:
+                        if only is not None:
+                            self.stats.calls_swept += 1
+                        call.inbox.put_nowait(c.ChannelVanished(key))
+                    elif found is not None and found.state in ("Up", "Ringing"):
+                        # A leg that rang or answered meanwhile; the session ignores repeats.
+                        call.inbox.put_nowait(self._state_event(found))
+            if only is not None:
+                return
+            await self._take_over_orphans(snap)
+            for channel_id in sorted(snap.app_channels):
+                if channel_id not in self._index and channel_id in snap.channels:
+                    self._adopt(snap.channels[channel_id])
+            for bridge in snap.bridges.values():
+                if bridge.id not in self._index and call_of_bridge(bridge) is not None:
+                    # Ours, and no call has it: left by a call that ended while we were away.
+                    self._spawn(self._destroy_stray_bridge(bridge.id))
+
+    async def _snapshot(self, attempts: int = 8) -> Snapshot:
+        """Asterisk's channels and bridges. While it boots it answers 503, and our app is 404
+        until its websocket is registered again: both are retried."""
+        delay = 0.1
+        for attempt in range(1, attempts + 1):
+            try:
+                info = await self._client.asterisk_info()
+                app = await self._client.get_application()
+                channels = {ch.id: ch for ch in await self._client.list_channels()}
+                bridges = {b.id: b for b in await self._client.list_bridges()}
+            except (AriUnavailable, AriNotFound) as exc:
+                if attempt == attempts:
+                    raise
+                log.info("resync_retry", error=str(exc), attempt=attempt)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
                 continue
-            for key in sorted(ids):
-                snapshot = channels.get(key)
-                if key not in channels and key not in bridges:
-                    call.inbox.put_nowait(c.ChannelVanished(key))
-                elif snapshot is not None and snapshot.state in ("Up", "Ringing"):
-                    # A leg that rang or answered meanwhile; the session ignores repeats.
-                    call.inbox.put_nowait(self._state_event(snapshot))
-        for channel_id in app.channel_ids:
-            if channel_id not in self._index and channel_id in channels:
-                self._adopt(channels[channel_id])
+            status = info.get("status")
+            boot = status.get("startup_time") if isinstance(status, dict) else None
+            return Snapshot(
+                frozenset(app.channel_ids), channels, bridges, boot if isinstance(boot, str) else None
+            )
+        raise AssertionError("unreachable")
+
+    async def _take_over_orphans(self, snap: Snapshot) -> None:
+        orphans, self._orphans = self._orphans, {}
+        for rec in orphans.values():
+            if rec.id in self._calls:
+                continue
+            live = False
+            if rec.channel_id in snap.channels and rec.answered_at is not None:
+                try:
+                    await self._client.get_live_recording(f"call-{rec.id}")
+                    live = True
+                except AriError:
+                    live = False
+            found = assess(rec, snap, recording_live=live)
+            now = self._clock()
+            session = self._new_session(rec.id, synthetic_start(rec, snap), self.engaged_admins(), now)
+            session.started_at = rec.started_at
+            if rec.admin and found.winner and found.winner in found.present:
+                self._engaged[rec.admin] = rec.id
+            step = session.resume(found, now)
+            self.stats.calls_resumed += 1
+            log.info(
+                "call_resumed",
+                call_id=rec.id,
+                inbound_present=found.inbound_present,
+                bridged=found.bridged,
+                legs=len(found.legs),
+                phase=session.phase.value,
+            )
+            self._track(rec.id, session, step)
+            for bridge_id in found.bridges:
+                self._index.setdefault(bridge_id, rec.id)
+
+    async def _destroy_stray_bridge(self, bridge_id: str) -> None:
+        try:
+            await self._client.destroy_bridge(bridge_id)
+        except AriError:
+            pass
+
+    async def sweep_forever(self, interval: float, idle: float) -> None:
+        """Calls with no event for ``idle`` seconds are checked against Asterisk: one whose last
+        events were missed (its channels are gone) is closed instead of being kept forever."""
+        while True:
+            await asyncio.sleep(interval)
+            cutoff = time.monotonic() - idle
+            stale = {cid for cid, call in self._calls.items() if call.last_input < cutoff}
+            if stale:
+                for cid in stale:
+                    self._calls[cid].last_input = time.monotonic()
+                await self.resync(only=stale)
 
     def _state_event(self, ch: m.Channel) -> m.ChannelStateChange:
         return m.ChannelStateChange(timestamp=ch.creationtime, application="", channel=ch)

@@ -102,3 +102,13 @@ class Recording(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     call: Mapped[Call] = relationship(back_populates="recordings")
+
+
+class SpoolPosition(Base):
+    """How far each spool segment is in the database (committed with the facts themselves)."""
+
+    __tablename__ = "spool_positions"
+
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

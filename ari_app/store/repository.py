@@ -9,14 +9,14 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
-from ari_app.store.models import Call, CallLeg, Recording
+from ari_app.store.models import Call, CallLeg, Recording, SpoolPosition
 from ari_app.store.records import CallRecord, LegRecord, RecordingRecord
 
 _R = TypeVar("_R", CallRecord, LegRecord, RecordingRecord)
@@ -213,6 +213,26 @@ class CallStore:
         values = dict(call_id=call_id, name=name, format=fmt, status="failed", error=error, created_at=_now())
         await self._write(self._insert_ignore(Recording, values))
 
+    # ------------------------------------------------------------------ spool positions
+    async def set_spool_position(self, segment: str, seq: int) -> None:
+        insert = sqlite_insert if self.db.is_sqlite else pg_insert
+        stmt = insert(SpoolPosition).values(segment=segment, last_seq=seq, updated_at=_now())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[SpoolPosition.segment],
+            set_={"last_seq": func.max(SpoolPosition.last_seq, stmt.excluded.last_seq)}
+            if self.db.is_sqlite
+            else {"last_seq": func.greatest(SpoolPosition.last_seq, stmt.excluded.last_seq)},
+        )
+        await self._write(stmt)
+
+    async def spool_position(self, segment: str) -> int:
+        async with self._session() as s:
+            value = await s.scalar(select(SpoolPosition.last_seq).where(SpoolPosition.segment == segment))
+            return int(value or 0)
+
+    async def forget_spool_segment(self, segment: str) -> None:
+        await self._write(delete(SpoolPosition).where(SpoolPosition.segment == segment))
+
     # ------------------------------------------------------------------ reads
     def _select(self) -> Any:
         return select(Call).options(selectinload(Call.legs), selectinload(Call.recordings))
@@ -239,10 +259,12 @@ class CallStore:
         async with self._session() as s:
             return [_record(c) for c in (await s.execute(stmt)).scalars()]
 
-    async def open_calls(self) -> list[CallRecord]:
+    async def open_calls(self, *, started_before: datetime | None = None) -> list[CallRecord]:
+        stmt = self._select().where(Call.outcome.is_(None)).order_by(Call.started_at)
+        if started_before is not None:
+            stmt = stmt.where(Call.started_at < started_before)
         async with self._session() as s:
-            rows = await s.execute(self._select().where(Call.outcome.is_(None)).order_by(Call.started_at))
-            return [_record(c) for c in rows.scalars()]
+            return [_record(c) for c in (await s.execute(stmt)).scalars()]
 
     async def outcome_counts(self, since: datetime | None = None) -> dict[str, int]:
         calls = select(Call.outcome, func.count()).where(Call.outcome.is_not(None)).group_by(Call.outcome)

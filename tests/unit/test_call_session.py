@@ -163,7 +163,7 @@ def test_first_answer_wins_bridge_record_and_losers_hung_up() -> None:
         name=d.s.recording or "", format="wav", target_uri="bridge:x", state="done", duration=5
     )
     out = d.feed(m.RecordingFinished(**E, recording=rec))
-    assert out == [c.CollectRecording("call1", "call-call1", "wav", 5.0), c.CancelTimer("linger")]
+    assert out == [c.CollectRecording("call1", "call-call1", "wav", 5.0, T0), c.CancelTimer("linger")]
     end = d.ended()
     assert (end.outcome, end.hangup_side) == ("answered", "caller")
     assert d.leg_results()[b] == "answered"
