@@ -181,7 +181,14 @@ class CallCenterApp:
             since = self.facts.waiting_since
             self.metrics.store_waiting_seconds.set(0 if since is None else time.monotonic() - since)
             stats = dataclasses.asdict(self.switchboard.stats)
-            for kind in ("unrouted", "strays_hung_up", "calls_resumed", "calls_swept", "pbx_restarts"):
+            for kind in (
+                "unrouted",
+                "stale_starts",
+                "strays_hung_up",
+                "calls_resumed",
+                "calls_swept",
+                "pbx_restarts",
+            ):
                 delta = stats[kind] - seen.get(kind, 0)
                 if delta:
                     self.metrics.switchboard_events.labels(kind).inc(delta)

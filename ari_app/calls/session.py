@@ -205,7 +205,8 @@ class CallSession(CallState):
             self._recording_finished(ev, step)
             return
         if isinstance(ev, m.BridgeDestroyed):
-            self.bridge_done = True
+            if ev.bridge.id == self.bridge_id:
+                self.bridge_done = True
             return
         channel = getattr(ev, "channel", None)
         if not isinstance(channel, m.Channel):
@@ -328,7 +329,7 @@ class CallSession(CallState):
                 step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
         elif isinstance(cmd, c.CreateBridge):
             self.bridge_ready = True
-        elif isinstance(cmd, c.DestroyBridge):
+        elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:
             self.bridge_done = True
 
     def _on_failed(self, f: c.CommandFailed, step: c.Step, now: datetime) -> None:
@@ -354,7 +355,7 @@ class CallSession(CallState):
             step.facts.append(c.RecordingFailedFact(self.call_id, cmd.name, cmd.fmt, f.detail))
         elif isinstance(cmd, c.Play):
             self._hangup_inbound(step)
-        elif isinstance(cmd, c.DestroyBridge):
+        elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:
             self.bridge_done = True
         elif isinstance(cmd, c.Hangup) and f.gone:
             if cmd.channel_id == self.inbound_id and not self.inbound_gone:

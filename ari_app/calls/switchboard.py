@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from ari_app.calls.session import CallSession, Input
 from ari_app.store.records import CallRecord
 
 log = structlog.get_logger(__name__)
+
+DESTROYED_MEMORY = 1000  # unknown channels seen destroyed, so a late StasisStart is not a new call
 
 SessionFactory = Callable[[str, m.StasisStart, frozenset[str], datetime], CallSession]
 
@@ -46,6 +49,7 @@ class SwitchboardStats:
     calls_started: int = 0
     strays_hung_up: int = 0
     calls_resumed: int = 0
+    stale_starts: int = 0
     calls_swept: int = 0
     pbx_restarts: int = 0
 
@@ -77,6 +81,7 @@ class Switchboard:
         self._ready = asyncio.Event()
         self._boot: str | None = None
         self._resync_lock = asyncio.Lock()
+        self._destroyed: OrderedDict[str, None] = OrderedDict()  # recent unknown ChannelDestroyed
         self.stats = SwitchboardStats()
 
     # ------------------------------------------------------------------ inputs
@@ -92,6 +97,7 @@ class Switchboard:
             "timers": sum(len(call.timers) for call in self._calls.values()),
             "engaged": len(self._engaged),
             "background": len(self._background),
+            "destroyed_memory": len(self._destroyed),
         }
 
     def set_recovery(self, open_calls: list[CallRecord]) -> None:
@@ -105,15 +111,26 @@ class Switchboard:
     def on_event(self, ev: m.Event) -> None:
         self.stats.events += 1
         if isinstance(ev, m.StasisStart) and ev.channel.id not in self._index:
+            if ev.channel.id in self._destroyed:
+                # Out of order: this channel's ChannelDestroyed came first. It is gone.
+                self.stats.stale_starts += 1
+                return
             self._on_new_channel(ev)
             return
         call_id = self._route(ev)
         if call_id is None:
             self.stats.unrouted += 1
+            if isinstance(ev, m.ChannelDestroyed):
+                self._remember_destroyed(ev.channel.id)
             return
         call = self._calls[call_id]
         call.last_input = time.monotonic()
         call.inbox.put_nowait(ev)
+
+    def _remember_destroyed(self, channel_id: str) -> None:
+        self._destroyed[channel_id] = None
+        if len(self._destroyed) > DESTROYED_MEMORY:
+            self._destroyed.popitem(last=False)
 
     def _route(self, ev: m.Event) -> str | None:
         index = self._index
@@ -271,13 +288,16 @@ class Switchboard:
                 if restarted:
                     call.inbox.put_nowait(c.PbxRestarted())
                     continue
+                # What vanished goes first: a leg that ended cannot have answered after the one
+                # that did, and its end must not wait behind the winner's bridging.
+                gone = sorted(k for k in ids if k not in snap.channels and k not in snap.bridges)
+                for key in gone:
+                    call.inbox.put_nowait(c.ChannelVanished(key))
+                if gone and only is not None:
+                    self.stats.calls_swept += 1
                 for key in sorted(ids):
                     found = snap.channels.get(key)
-                    if key not in snap.channels and key not in snap.bridges:
-                        if only is not None:
-                            self.stats.calls_swept += 1
-                        call.inbox.put_nowait(c.ChannelVanished(key))
-                    elif found is not None and found.state in ("Up", "Ringing"):
+                    if found is not None and found.state in ("Up", "Ringing"):
                         # A leg that rang or answered meanwhile; the session ignores repeats.
                         call.inbox.put_nowait(self._state_event(found))
             if only is not None:

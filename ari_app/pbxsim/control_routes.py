@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -167,7 +168,15 @@ class ControlRoutes:
         sim, pbx = self.sim, self.pbx
         drop = data.get("drop_websocket")
         if drop:
+            sim.hub.refuse_until = time.monotonic() + (_seconds(data, "away_for") or 0.0)
             await sim.hub.drop(drop if isinstance(drop, str) else None)
+        if "lose_events" in data:
+            spec = data["lose_events"]
+            if not isinstance(spec, dict):
+                raise SimError(400, "lose_events: {for: seconds, types?: [event type, ...]}")
+            pbx.lose_until = time.monotonic() + (_seconds(spec, "for") or 0.0)
+            types = spec.get("types")
+            pbx.lose_types = frozenset(str(t) for t in types) if isinstance(types, list) else None
         if data.get("restart"):
             await sim.restart(_seconds(data, "down_for") or 0.0)
         if "answer_delay" in data:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 
 import structlog
@@ -54,11 +55,15 @@ class EventHub:
         self.world = world
         self.write_timeout = write_timeout
         self.sockets: dict[str, AppSocket] = {}
+        self.refuse_until = 0.0  # monotonic: websocket connections fail until then (a partition)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         apps = sorted({a.strip() for a in request.query.get("app", "").split(",") if a.strip()})
         if not apps:
             return web.json_response({"message": "HTTP request is missing param: [app]"}, status=400)
+        if time.monotonic() < self.refuse_until and request.transport is not None:
+            request.transport.abort()  # the client sees the connection fail, as over a cut network
+            return web.Response(status=503)
         ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = AppSocket(ws, request, apps)

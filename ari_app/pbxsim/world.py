@@ -39,6 +39,10 @@ class World:
         self.talk_limits: dict[str, float] = {}  # call id -> caller hangs up N s into the talk
         self.stasis_start_delay = 0.0  # wall seconds before a created channel enters Stasis
         self.garbage_frames = 0
+        # Fault: events made before this (monotonic) time are lost on a websocket that stays
+        # up, as when frames go missing; ``lose_types`` limits it to some event types.
+        self.lose_until = 0.0
+        self.lose_types: frozenset[str] | None = None
         self.app_name_any = False
         self.started_at = timestamp()
         self._call_seq = 0
@@ -92,6 +96,9 @@ class World:
     def emit(self, app: str, cls: type[m.Event], **fields: Any) -> None:
         event = cls(timestamp=timestamp(), application=app, asterisk_id=ASTERISK_ID, **fields)
         sink = self.sinks.get(app)
+        if sink is not None and self.lose_until and time.monotonic() < self.lose_until:
+            if self.lose_types is None or cls.__name__ in self.lose_types:
+                sink = None
         self._log(app, cls.__name__, fields, sink is not None)
         if sink is None:
             return  # no websocket: the event is lost, never queued for a later connection

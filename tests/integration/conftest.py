@@ -41,6 +41,7 @@ data_dir = "{data_dir}"
 ring_timeout = {ring_timeout}
 missed_media = "sound:vm-nobodyavail"
 failed_media = "sound:please-try-call-later"
+{calls_extra}
 [[branches]]
 id = "downtown"
 name = "Downtown"
@@ -83,7 +84,7 @@ async def eventually(
     value = await probe()
     while not ok(value):
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what or 'condition'}; last value: {value!r}"[:2000])
+            pytest.fail(f"timed out waiting for {what or 'condition'}; last value: {value!r}"[:6000])
         await asyncio.sleep(0.1)
         value = await probe()
     return value
@@ -108,6 +109,23 @@ class AppProcess:
             body = await r.read()
             return r.status, body
 
+    async def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind runs."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def metrics(self) -> dict[str, float]:
+        """Every sample of /metrics, keyed as Prometheus prints it (name{labels})."""
+        status, body = await self.api("/metrics")
+        assert status == 200
+        out: dict[str, float] = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
+
     async def stop(self) -> None:
         if self.proc.returncode is None:
             self.proc.terminate()
@@ -126,6 +144,15 @@ class World:
     store: CallStore
     db: Database
     data_dir: Path
+    config: Path
+    db_url: str
+    http_port: int
+
+    async def restart_app(self, db_url: str | None = None) -> AppProcess:
+        """A new app process on the same configuration, data folder and database."""
+        await self.app.stop()
+        self.app = await start_app(self.config, self.data_dir, db_url or self.db_url, self.http_port)
+        return self.app
 
     async def place(self, caller: str = "+12025550142", did: str = "5551234", **kw: Any) -> dict[str, Any]:
         return await self.ctl.place_call(caller, did, **kw)
@@ -167,7 +194,7 @@ async def start_app(config: Path, data_dir: Path, db_url: str, http_port: int) -
         "DATABASE_URL": db_url,
         "ARI_APP_API_TOKENS": TOKEN,
     }
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ari_app", "run", "--config", str(config), "--migrate",
             "--log-level", "debug", stdout=log, stderr=log, env=env,
@@ -192,7 +219,12 @@ async def world_factory(
 ) -> AsyncIterator[Callable[..., Awaitable[World]]]:
     made: list[World] = []
 
-    async def make(ring_timeout: int = 5, sim_args: list[str] | None = None) -> World:
+    async def make(
+        ring_timeout: int = 5,
+        sim_args: list[str] | None = None,
+        calls_extra: str = "",
+        db_url: str | None = None,
+    ) -> World:
         sim = await SimProcess.start(username=USER, password=PASSWORD, seed=11, extra=sim_args)
         ctl = SimControl(sim.control_url)
         for n, name in enumerate(["admin101", "admin102", "admin103"]):
@@ -202,11 +234,17 @@ async def world_factory(
         port = free_port()
         config = tmp_path / "clinic.toml"
         config.write_text(
-            CONFIG.format(ari_url=sim.ari_url, http_port=port, data_dir=data_dir, ring_timeout=ring_timeout)
+            CONFIG.format(
+                ari_url=sim.ari_url,
+                http_port=port,
+                data_dir=data_dir,
+                ring_timeout=ring_timeout,
+                calls_extra=calls_extra,
+            )
         )
-        app = await start_app(config, data_dir, clean_database_url, port)
+        app = await start_app(config, data_dir, db_url or clean_database_url, port)
         db = Database(clean_database_url)
-        world = World(sim, ctl, app, CallStore(db), db, data_dir)
+        world = World(sim, ctl, app, CallStore(db), db, data_dir, config, db_url or clean_database_url, port)
         made.append(world)
         return world
 
