@@ -167,15 +167,27 @@ async def main(args: argparse.Namespace) -> None:
         for rate in [float(x) for x in args.rates.split(",")]:
             await ctl.clear_requests()
             n = int(rate * args.seconds)
-            cpu0 = cpu_seconds(app.pid)
+            cpu0, sim0 = cpu_seconds(app.pid), cpu_seconds(sim.proc.pid)
             await place(ctl, n, rate, talk=1.0)
             await settle(ctl)
             cpu = cpu_seconds(app.pid) - cpu0
+            sim_cpu = cpu_seconds(sim.proc.pid) - sim0
             start, answer = latencies(await ctl.events(), await ctl.requests())
-            rows.append((rate, n, pct(start, 0.5), pct(start, 0.99), pct(answer, 0.99), cpu / n * 1000))
+            rows.append(
+                (
+                    rate,
+                    n,
+                    pct(start, 0.5),
+                    pct(start, 0.99),
+                    pct(answer, 0.99),
+                    cpu / n * 1000,
+                    sim_cpu / n * 1000,
+                )
+            )
             print(f"rate {rate:g}/s calls {n}: StasisStart->first command p50 {pct(start, .5)*1000:.2f} ms "
                   f"p99 {pct(start, .99)*1000:.2f} ms; answer->bridged p99 {pct(answer, .99)*1000:.2f} ms "
-                  f"(n={len(answer)}); app CPU {cpu / n * 1000:.2f} ms/call", flush=True)  # fmt: skip
+                  f"(n={len(answer)}); app CPU {cpu / n * 1000:.2f} ms/call; "
+                  f"simulator CPU {sim_cpu / n * 1000:.2f} ms/call", flush=True)  # fmt: skip
         lag = await lag_p999(http)
         print(f"event-loop lag p99.9 <= {lag * 1000:.1f} ms", flush=True)
         await place(ctl, args.concurrent, 100, talk=600)
@@ -190,16 +202,18 @@ async def main(args: argparse.Namespace) -> None:
             "StasisStart->first command p50",
             "p99",
             "answer->bridged p99",
-            "CPU/call",
+            "app CPU/call",
+            "simulator CPU/call",
         ]
         print("\n| " + " | ".join(head) + " |")
-        print("|---|---|---|---|---|---|")
-        for rate, n, p50, p99, ans, cpu_ms in rows:
+        print("|---|---|---|---|---|---|---|")
+        for rate, n, p50, p99, ans, cpu_ms, sim_ms in rows:
             cells = [
                 f"{rate:g}",
                 str(n),
                 *(f"{v * 1000:.2f} ms" for v in (p50, p99, ans)),
                 f"{cpu_ms:.2f} ms",
+                f"{sim_ms:.2f} ms",
             ]
             print("| " + " | ".join(cells) + " |")
     finally:
