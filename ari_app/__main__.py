@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import os
 import signal
 import sys
@@ -86,6 +87,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     data_dir = Path(args.data_dir).resolve() if args.data_dir else _resolve_data_dir(settings, path)
     secrets = dataclasses.replace(secrets, database_url=_database_url(secrets.database_url, path))
+
+    # Database drivers and the recording archive run in threads; a short GIL switch interval
+    # keeps them from holding the event loop up for the default 5 ms when an event arrives.
+    sys.setswitchinterval(0.0005)
+    # Collect the young generation less often, so that collections do not stall call handling
+    # for tens of milliseconds (serve_forever also freezes what start-up built).
+    gc.set_threshold(20_000, 50, 100)
 
     async def main() -> None:
         stop = asyncio.Event()

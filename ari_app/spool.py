@@ -1,8 +1,9 @@
 """The fact spool: every fact the app accepts is appended here before it is queued for the database.
 
 A spool is a folder of segment files, one JSON line per fact (``{"seq", "type", "fact"}``),
-written with one ``write()`` on an ``O_APPEND`` descriptor, so a fact is on the kernel's side
-the moment it is accepted and survives the process being killed; ``fsync`` runs off the event
+appended to an ``O_APPEND`` descriptor with one ``write()`` for all the facts accepted in one
+turn of the event loop, before the loop runs anything else, so an accepted fact is on the
+kernel's side before any reaction to it and survives the process being killed; ``fsync`` runs off the event
 loop at most every ``fsync_interval`` seconds, against power loss. Each process writes its own
 segment. The database keeps, per segment, the last sequence number it committed (in the same
 transaction as the facts), so a segment left by a killed process is replayed from exactly the
@@ -80,6 +81,8 @@ class FactSpool:
         self._seq = 0
         self._size = 0
         self._dirty = False
+        self._pending: list[bytes] = []
+        self._flush_scheduled = False
         self.closed_segments: dict[str, int] = {}  # segment -> its last seq, no longer written
 
     # ------------------------------------------------------------------ lifecycle
@@ -99,6 +102,7 @@ class FactSpool:
 
     def _new_segment(self) -> None:
         if self._fd is not None:
+            self.flush()
             os.close(self._fd)
             self.closed_segments[self.segment] = self._seq
         self.segment = f"{time.time_ns():020d}-{os.getpid()}"
@@ -113,6 +117,7 @@ class FactSpool:
 
     def close(self) -> None:
         if self._fd is not None:
+            self.flush()
             with contextlib.suppress(OSError):
                 os.fsync(self._fd)
             os.close(self._fd)
@@ -129,10 +134,28 @@ class FactSpool:
             self._new_segment()
         self._seq += 1
         line = self._encoder.encode({"seq": self._seq, "type": type(fact).__name__, "fact": fact}) + b"\n"
-        os.write(self._fd, line)
+        self._pending.append(line)
         self._size += len(line)
-        self._dirty = True
+        if not self._flush_scheduled:
+            # One write() for every fact accepted in this turn of the event loop, made before
+            # the loop does anything else (no await comes between accepting and writing).
+            self._flush_scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop: write now
+                self.flush()
         return Spooled(self.segment, self._seq, fact)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending or self._fd is None:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._dirty = True
 
     async def sync_forever(self) -> None:
         """fsync the open segment now and then, in a thread (it may take milliseconds)."""

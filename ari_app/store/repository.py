@@ -59,8 +59,11 @@ class CallStore:
             async with self.batch():
                 await self._write(*statements)
             return
+        # Core execution on the session's connection: these are plain statements, and the ORM's
+        # bulk-update machinery would only add per-statement work.
+        conn = await batch.connection()
         for stmt in statements:
-            await batch.execute(stmt)
+            await conn.execute(stmt)
 
     def _insert_ignore(self, model: Any, values: dict[str, Any]) -> Any:
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
