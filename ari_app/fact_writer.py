@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -259,12 +260,4 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         elif isinstance(f, c.RecordingFailedFact):
             await s.recording_failed(f.call_id, name=f.name, fmt=f.fmt, error=f.error)
         elif isinstance(f, c.RecordingSaved):
-            await s.recording_saved(
-                f.call_id,
-                name=f.name,
-                fmt=f.fmt,
-                path=f.path,
-                duration_seconds=f.duration_seconds,
-                size_bytes=f.size_bytes,
-                sha256=f.sha256,
-            )
+            await s.recording_saved(**dataclasses.asdict(f))  # the fact's fields are the columns
