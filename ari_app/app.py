@@ -68,7 +68,7 @@ class CallCenterApp:
             timeout=settings.ari.request_timeout,
         )
         self.spool = FactSpool(data_dir / "spool")
-        self.facts = FactWriter(self.store, settings.calls.default_region, spool=self.spool)
+        self.facts = FactWriter(self.store, settings.calls.default_region, spool=self.spool, gather=0.05)
         self.recordings = RecordingCollector(
             self.client,
             RecordingArchive(data_dir / "recordings"),

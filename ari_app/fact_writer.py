@@ -62,6 +62,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         spool: FactSpool | None = None,
         retry_initial: float = 0.2,
         retry_max: float = 5.0,
+        gather: float = 0.0,
         on_written: Callable[[c.Fact], None] | None = None,
     ) -> None:
         super().__init__()
@@ -70,6 +71,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         self._spool = spool
         self._retry_initial = retry_initial
         self._retry_max = retry_max
+        self._gather = gather
         self._on_written = on_written
         self._committed: dict[str, int] = {}  # segment -> last seq in the database
         self.failures = 0
@@ -120,6 +122,11 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         """Write what has queued up in one transaction (one commit for many facts under load)."""
         while True:
             batch = [await self._queue.get()]
+            if self._gather and self._queue.qsize() < MAX_BATCH:
+                # Let more facts queue up: one transaction (begin, position, commit) for many
+                # facts costs the event loop far less than one for a few, and every fact is
+                # already safe in the spool.
+                await asyncio.sleep(self._gather)
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:

@@ -20,6 +20,22 @@ from ari_app.calls.state import LINGER_LIMIT, CallPolicy, CallState, Phase
 
 RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
 
+# The events a session acts on; the switchboard does not wake a call for any other.
+RELEVANT_EVENTS: frozenset[type] = frozenset(
+    {
+        m.StasisStart,
+        m.StasisEnd,
+        m.ChannelStateChange,
+        m.ChannelHangupRequest,
+        m.ChannelDestroyed,
+        m.Dial,
+        m.PlaybackFinished,
+        m.RecordingFinished,
+        m.RecordingFailed,
+        m.BridgeDestroyed,
+    }
+)
+
 Input = (
     m.Event
     | c.TimerFired
@@ -30,7 +46,7 @@ Input = (
     | c.PbxRestarted
 )
 
-__all__ = ["CallPolicy", "CallSession", "Input", "Phase"]
+__all__ = ["RELEVANT_EVENTS", "CallPolicy", "CallSession", "Input", "Phase"]
 
 
 class CallSession(CallState):

@@ -23,7 +23,7 @@ from ari_app.ari.client import AriClient, AriError, AriNotFound, AriUnavailable
 from ari_app.calls import commands as c
 from ari_app.calls.recovery import Snapshot, assess, call_of_bridge, synthetic_start
 from ari_app.calls.runner import CommandRunner
-from ari_app.calls.session import CallSession, Input
+from ari_app.calls.session import RELEVANT_EVENTS, CallSession, Input
 from ari_app.store.records import CallRecord
 
 log = structlog.get_logger(__name__)
@@ -125,7 +125,8 @@ class Switchboard:
             return
         call = self._calls[call_id]
         call.last_input = time.monotonic()
-        call.inbox.put_nowait(ev)
+        if type(ev) in RELEVANT_EVENTS:  # variable sets, dialplan steps, ... wake no call
+            call.inbox.put_nowait(ev)
 
     def _remember_destroyed(self, channel_id: str) -> None:
         self._destroyed[channel_id] = None
