@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -326,11 +325,9 @@ def rss_kib(pid: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
-async def test_soak_memory_stays_flat(world_factory: Any, database_url: str) -> None:
+async def test_soak_memory_stays_flat(world_factory: Any) -> None:
     """A clinic's 8-hour day, compressed: 1,200 calls (about 150 an hour for 8 hours) at 40 a
     second, simulated time running 20x, a share of them with events lost on the way."""
-    if database_url.startswith("postgresql") and os.environ.get("SOAK_BOTH") != "1":
-        pytest.skip("the soak runs on the embedded database (SOAK_BOTH=1 for PostgreSQL too)")
     w: World = await world_factory(calls_extra=SWEEP, sim_args=["--time-scale", "20"])
     for name in ("admin101", "admin102", "admin103"):
         await w.ctl.set_phone(name, "answer", answer_after=2.0)
