@@ -233,18 +233,23 @@ async def test_postgresql_outage_waits_in_the_spool(world_factory: Any, database
         async def sim_ended() -> list[dict[str, Any]]:
             return [c for c in await w.ctl.calls() if c["ended_at"]]
 
-        placed = await calls_at_intervals(3, 0)  # their facts are being written when the cut comes
-        proxy.cut()
+        placed = await calls_at_intervals(3, 0)
+        # Hold the tables (straight to PostgreSQL, not through the proxy) so that the app's next
+        # write waits inside its open transaction, then cut: the connection dies mid-transaction.
+        async with writes_blocked(database_url):
+            placed.append(await w.place("+12025550209", hangup_after=0.5))
+            await eventually(w.app.metrics, lambda m: m["clinic_facts_spooled"] > 0, 5, "a write waiting")
+            proxy.cut()
         cut_at = time.monotonic()
         placed += await calls_at_intervals(4, 10)
-        await eventually(sim_ended, lambda cs: len(cs) == 7, 20, "answered calls to end during the outage")
+        await eventually(sim_ended, lambda cs: len(cs) == 8, 20, "answered calls to end during the outage")
         for name in phones:
             await w.ctl.set_phone(name, "no_answer")
         missed = await w.place("+12025550299")
-        ended = await eventually(sim_ended, lambda cs: len(cs) == 8, 20, "the missed call to end")
+        ended = await eventually(sim_ended, lambda cs: len(cs) == 9, 20, "the missed call to end")
         # Every call was handled and ended while the database was unreachable.
         assert proxy.cut_now
-        assert sum(c["caller_result"] == "answered" for c in ended) == 7
+        assert sum(c["caller_result"] == "answered" for c in ended) == 8
         await asyncio.sleep(max(0.0, cut_at + 7.0 - time.monotonic()))  # past the 5 s pool timeout
         waiting = await w.app.metrics()
         assert waiting["clinic_store_waiting_seconds"] > 0 and proxy.swallowed > 0
@@ -252,6 +257,7 @@ async def test_postgresql_outage_waits_in_the_spool(world_factory: Any, database
         expected = {p["channel_id"]: "answered" for p in placed} | {missed["channel_id"]: "missed"}
         await accounted(w, expected)
         assert proxy.dropped > 0
+        assert "closed in the middle of operation" in w.app.log()  # cut inside a transaction
     finally:
         await proxy.close()
 
