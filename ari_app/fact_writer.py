@@ -147,20 +147,24 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         if len(batch) > 1:  # one of them is refused: find it, write the others
             for item in batch:
                 if not await self._retrying(lambda it=item: self._commit([it]), MAX_REFUSALS):  # type: ignore[misc]
-                    self._set_aside(item)
+                    await self._set_aside(item)
             return
-        self._set_aside(batch[0])
+        await self._set_aside(batch[0])
 
-    def _set_aside(self, item: Spooled) -> None:
+    async def _set_aside(self, item: Spooled) -> None:
+        """Keep a fact the database refuses for good where an operator finds it, and move the
+        spool position past it so that a restart does not replay it again."""
         self.rejected.append(item.fact)
         log.error("fact_rejected", fact=type(item.fact).__name__, segment=item.segment, seq=item.seq)
         if self._spool is not None:
             self._spool.set_aside(item, "refused by the database")
+            await self._retrying(lambda: self._commit([item], apply=False), MAX_REFUSALS)
 
-    async def _commit(self, items: list[Spooled]) -> None:
+    async def _commit(self, items: list[Spooled], *, apply: bool = True) -> None:
         async with self._store.batch():
             for item in items:
-                await self._apply(item.fact)
+                if apply:
+                    await self._apply(item.fact)
             positions: dict[str, int] = {}
             for item in items:
                 if item.segment:

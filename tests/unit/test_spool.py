@@ -1,0 +1,110 @@
+"""The fact spool: accepted facts survive a process's death and are replayed exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ari_app.calls import commands as c
+from ari_app.fact_writer import FactWriter
+from ari_app.spool import BadLine, FactSpool, Spooled, SpoolError
+from ari_app.store import CallStore, Database
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+T1 = datetime(2026, 12, 2, 9, 1, tzinfo=UTC)
+
+
+def started(call_id: str) -> c.CallStarted:
+    return c.CallStarted(call_id, f"ch-{call_id}", "2025550142", "", "5551234", "downtown", None, T0)
+
+
+async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
+    await db.migrate()
+    store = CallStore(db)
+    try:
+        # First process: two facts reach the database, the third only the spool; then it dies
+        # (no clean stop: its segment and lock are simply left behind).
+        first = FactSpool(tmp_path / "spool")
+        first.open()
+        writer = FactWriter(store, "US", spool=first)
+        task = asyncio.create_task(writer.run())
+        writer.submit(started("k1"))
+        writer.submit(c.CallAnswered("k1", "anna", T0))
+        assert await writer.drain(5)
+        task.cancel()
+        writer.submit(c.CallEnded("k1", "answered", T1, "caller"))
+        first.flush()
+        segment = first.segment
+        first.close()
+        assert await store.spool_position(segment) == 2
+        assert (await store.get_call("k1")).outcome is None  # type: ignore[union-attr]
+
+        # Second process: replays what the database lacks, once, then drops the segment.
+        second = FactSpool(tmp_path / "spool")
+        second.open()
+        applied: list[str] = []
+        writer2 = FactWriter(store, "US", spool=second, on_written=lambda f: applied.append(type(f).__name__))
+        task2 = asyncio.create_task(writer2.run())
+        assert await writer2.replay() == 1
+        assert applied == ["CallEnded"]
+        call = await store.get_call("k1")
+        assert call is not None and call.outcome == "answered" and call.talk_seconds == 60.0
+        assert not (tmp_path / "spool" / f"{segment}.jsonl").exists()
+        assert await store.spool_position(segment) == 0
+        assert await writer2.replay() == 0  # nothing left to replay
+        task2.cancel()
+        await writer2.finish(5)
+        assert not list((tmp_path / "spool").glob("*.jsonl"))  # a clean stop leaves no segment
+    finally:
+        await db.dispose()
+
+
+async def test_a_fact_refused_for_good_is_set_aside_and_not_replayed(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
+    await db.migrate()
+    store = CallStore(db)
+    try:
+        spool = FactSpool(tmp_path / "spool")
+        spool.open()
+        writer = FactWriter(store, "US", spool=spool, retry_initial=0.001, retry_max=0.002)
+        task = asyncio.create_task(writer.run())
+        writer.submit(c.CallEnded("nobody", "missed", T0))  # no such call: refused every time
+        assert await writer.drain(5)
+        task.cancel()
+        rejected = [
+            json.loads(line) for line in (tmp_path / "spool" / "rejected.jsonl").read_text().splitlines()
+        ]
+        assert [r["type"] for r in rejected] == ["CallEnded"] and rejected[0]["fact"]["call_id"] == "nobody"
+        assert await store.spool_position(spool.segment) == 1  # a restart will not replay it
+    finally:
+        await db.dispose()
+
+
+def test_one_process_per_spool(tmp_path: Path) -> None:
+    first = FactSpool(tmp_path / "spool")
+    first.open()
+    try:
+        with pytest.raises(SpoolError, match="in use by another process"):
+            FactSpool(tmp_path / "spool").open()
+    finally:
+        first.close()
+
+
+def test_a_line_cut_short_is_reported_and_skipped(tmp_path: Path) -> None:
+    spool = FactSpool(tmp_path / "spool")
+    spool.open()
+    spool.append(started("k1"))
+    spool.append(c.CallAnswered("k1", "anna", T0))
+    spool.flush()
+    spool.close()
+    path = tmp_path / "spool" / f"{spool.segment}.jsonl"
+    path.write_bytes(path.read_bytes()[:-20])  # the last write cut short (a power loss)
+    items = list(FactSpool(tmp_path / "spool").read(spool.segment))
+    assert isinstance(items[0], Spooled) and items[0].fact == started("k1") and items[0].seq == 1
+    assert isinstance(items[1], BadLine) and items[1].line_no == 2
+    assert path.stat().st_mode & 0o077 == 0
