@@ -1,5 +1,22 @@
-"""Pure routing policy: who is offered a call. No I/O, no clock reads."""
+"""Pure routing policy: who is offered a call, in which waves, and whether a branch is open.
+No I/O, no clock reads."""
 
+from ari_app.routing.hours import Interval, OpenStatus, Schedule, status
 from ari_app.routing.plan import RoutePlan, Target, ring_all
+from ari_app.routing.strategies import STRATEGIES, AdminState, Offer, Presence, Strategy, offer
 
-__all__ = ["RoutePlan", "Target", "ring_all"]
+__all__ = [
+    "STRATEGIES",
+    "AdminState",
+    "Interval",
+    "Offer",
+    "OpenStatus",
+    "Presence",
+    "RoutePlan",
+    "Schedule",
+    "Strategy",
+    "Target",
+    "offer",
+    "ring_all",
+    "status",
+]
