@@ -16,7 +16,7 @@ import structlog
 
 from ari_app.ari.client import AriClient, AriError, AriNotFound
 from ari_app.calls.commands import CollectRecording, Fact, RecordingFailedFact, RecordingSaved
-from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav
+from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav, repair_unclosed_wav
 from ari_app.work_queue import WorkQueue
 
 log = structlog.get_logger(__name__)
@@ -80,6 +80,10 @@ class RecordingCollector(WorkQueue[CollectRecording]):
             return
         if data is None:
             return
+        repaired = repair_unclosed_wav(data)
+        if repaired is not None:
+            log.warning("recording_repaired", call_id=job.call_id, name=job.name, bytes=len(data))
+            data = repaired
         try:
             info = inspect_wav(data)
         except InvalidRecording as exc:
@@ -102,6 +106,7 @@ class RecordingCollector(WorkQueue[CollectRecording]):
                 duration_seconds=info.duration_seconds,
                 size_bytes=saved.size,
                 sha256=saved.sha256,
+                repaired=repaired is not None,
             )
         )
         if expected is not None and abs(info.duration_seconds - expected) > DURATION_TOLERANCE:

@@ -189,6 +189,7 @@ class RecordingSaved:
     duration_seconds: float
     size_bytes: int
     sha256: str
+    repaired: bool = False  # Asterisk stopped before closing the file; its header was rebuilt
 
 
 Fact = (

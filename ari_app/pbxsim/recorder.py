@@ -94,9 +94,10 @@ class Recording(Bridging):
             self.stop_recording(bridge.recording)
 
     def save_live_recordings(self) -> None:
-        """Asterisk went away mid-recording: the file written so far stays, with no event."""
+        """Asterisk went away mid-recording: the file written so far stays, unclosed (header sizes
+        0, as Asterisk's wav writer leaves it), with no event."""
         for name, rec in list(self.live.items()):
             if rec.timer:
                 rec.timer.cancel()
-            self.files.write(name, self.sim_seconds(rec.started), append=rec.append)
+            self.files.write(name, self.sim_seconds(rec.started), append=rec.append, unclosed=True)
         self.live.clear()

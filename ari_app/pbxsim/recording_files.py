@@ -28,13 +28,20 @@ class RecordingFiles:
         except SimError:
             return False
 
-    def write(self, name: str, seconds: float, *, append: bool = False) -> float:
-        """Write ``seconds`` of audio (after what is there with ``append``); return the length."""
+    def write(self, name: str, seconds: float, *, append: bool = False, unclosed: bool = False) -> float:
+        """Write ``seconds`` of audio (after what is there with ``append``); return the length.
+
+        ``unclosed``: as Asterisk leaves a file it was writing when it stopped without closing
+        it: the audio is there, the RIFF and data sizes in the header are still 0.
+        """
         path = self.path(name)
         if append and path.is_file():
             seconds += wav_seconds(path.read_bytes())
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(tone_wav(seconds))
+        data = tone_wav(seconds)
+        if unclosed:
+            data = data[:4] + b"\0\0\0\0" + data[8:40] + b"\0\0\0\0" + data[44:]
+        path.write_bytes(data)
         return seconds
 
     def read(self, name: str) -> bytes:

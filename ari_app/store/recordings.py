@@ -62,6 +62,37 @@ def inspect_wav(data: bytes) -> WavInfo:
     return WavInfo(channels, rate, width, frames, frames / rate)
 
 
+def repair_unclosed_wav(data: bytes) -> bytes | None:
+    """A WAV whose writer never closed it, repaired; None when ``data`` is not one.
+
+    Asterisk writes a WAV's RIFF and data sizes when it closes the file. When Asterisk stops
+    without closing it (a crash, a kill), both sizes stay 0 although the audio is all there.
+    The sizes are rebuilt from the file's length (whole sample frames only). Anything else that
+    is wrong with a file is not guessed at.
+    """
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    if struct.unpack_from("<I", data, 4)[0] != 0:
+        return None
+    pos, block_align = 12, 0
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if chunk == b"fmt " and size >= 16 and pos + 8 + 16 <= len(data):
+            block_align = struct.unpack_from("<H", data, pos + 8 + 12)[0]
+        if chunk == b"data":
+            if size != 0 or block_align <= 0:
+                return None
+            body = len(data) - (pos + 8)
+            body -= body % block_align
+            end = pos + 8 + body
+            out = bytearray(data[:end])
+            struct.pack_into("<I", out, 4, end - 8)
+            struct.pack_into("<I", out, pos + 4, body)
+            return bytes(out)
+        pos += 8 + size + (size & 1)
+    return None
+
+
 def _data_chunk_size(data: bytes) -> int:
     pos = 12
     while pos + 8 <= len(data):

@@ -194,6 +194,7 @@ class CallStore:
         duration_seconds: float,
         size_bytes: int,
         sha256: str,
+        repaired: bool = False,
     ) -> None:
         await self._write(
             self._insert_ignore(
@@ -206,7 +207,7 @@ class CallStore:
                     duration_seconds=duration_seconds,
                     bytes=size_bytes,
                     sha256=sha256,
-                    status="saved",
+                    status="repaired" if repaired else "saved",
                     created_at=_now(),
                 ),
             )
@@ -274,7 +275,7 @@ class CallStore:
         recorded = (
             select(func.count(func.distinct(Recording.call_id)))
             .join(Call, Call.id == Recording.call_id)
-            .where(Recording.status == "saved")
+            .where(Recording.status.in_(("saved", "repaired")))
         )
         if since is not None:
             calls = calls.where(Call.started_at >= since)

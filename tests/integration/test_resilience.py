@@ -193,6 +193,14 @@ async def test_asterisk_restart_closes_open_calls_and_takes_new_ones(world_facto
     assert time.monotonic() - t0 < 1.5 + 2.0 + 5.0
     assert {r.failure_reason for r in rows} == {"asterisk_restarted"}
     assert rows[0].answered_at is not None and rows[0].admin == "anna"
+    # Asterisk left the recording unclosed (header sizes 0): rebuilt and archived, marked so.
+    talking_rec = await eventually(
+        lambda: w.store.find_by_channel(talking["channel_id"]),
+        lambda r: bool(r and r.recordings),
+        10,
+        "recording",
+    )
+    assert [(r.status, r.duration_seconds > 0) for r in talking_rec.recordings] == [("repaired", True)]
     reqs = [r for r in await w.requests() if r["path"].endswith("/applications/clinic")]
     assert [r["status"] for r in reqs][-3:] == [404, 404, 200]
     # New calls are handled at once.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav
+from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav, repair_unclosed_wav
 
 T0 = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
 
@@ -113,3 +113,18 @@ async def test_save_async(tmp_path: Path) -> None:
     archive = RecordingArchive(tmp_path / "rec")
     saved = await archive.save_async("c1", "call-c1", "wav", _wav(0.5), T0)
     assert archive.open_path(saved.path_rel).read_bytes() == _wav(0.5)
+
+
+def test_a_wav_asterisk_never_closed_is_repaired() -> None:
+    """A crash leaves Asterisk's WAV with RIFF and data sizes 0; the audio is all there."""
+    good = _wav(3.0)
+    unclosed = good[:4] + b"\0\0\0\0" + good[8:40] + b"\0\0\0\0" + good[44:] + b"\x01"  # half a frame
+    with pytest.raises(InvalidRecording):
+        inspect_wav(unclosed)
+    fixed = repair_unclosed_wav(unclosed)
+    assert fixed == good  # the odd trailing byte is not a whole frame
+    assert inspect_wav(fixed).duration_seconds == pytest.approx(3.0)
+    # Anything else is not guessed at: a closed file, a truncated one, not a WAV at all.
+    assert repair_unclosed_wav(good) is None
+    assert repair_unclosed_wav(good[:-100]) is None
+    assert repair_unclosed_wav(b"ID3" + bytes(100)) is None
