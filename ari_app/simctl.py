@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,14 +42,19 @@ class SimProcess:
             *(launcher or []),
             sys.executable, "-m", "ari_app.pbxsim",
             "--host", "127.0.0.1", "--ari-port", "0", "--control-port", "0",
-            "--seed", str(seed), "--username", username, "--password", password,
+            "--seed", str(seed), f"--username={username}",
             *(extra or []),
         ]  # fmt: skip
+        # Its stderr goes to a file that is gone at once (only our descriptor keeps it), so that
+        # a simulator that dies while starting can say why without filling a pipe later.
+        errors = tempfile.TemporaryFile()
         proc = await asyncio.create_subprocess_exec(
             *args,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            stderr=errors,
+            # The password goes by environment: out of the process list, and a value that starts
+            # with "-" is not taken for an option.
+            env={**os.environ, **(env or {}), "PBXSIM_PASSWORD": password},
             start_new_session=True,  # Ctrl-C in a terminal reaches the demo, which stops us in order
         )
         assert proc.stdout is not None
@@ -56,14 +62,23 @@ class SimProcess:
             while True:
                 line = await asyncio.wait_for(proc.stdout.readline(), ready_timeout)
                 if not line:
-                    raise RuntimeError("the simulated PBX exited before it was ready")
+                    code = await proc.wait()
+                    errors.seek(0)
+                    tail = errors.read()[-2000:].decode(errors="replace").strip()
+                    raise RuntimeError(
+                        f"the simulated PBX exited before it was ready (exit {code})"
+                        + (f":\n{tail}" if tail else "")
+                    )
                 found = _READY.search(line.decode(errors="replace"))
                 if found:
                     break
         except BaseException:
-            proc.kill()
-            await proc.wait()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
             raise
+        finally:
+            errors.close()
         asyncio.get_running_loop().create_task(_drain(proc.stdout))
         return cls(proc, found.group(1), found.group(2))
 

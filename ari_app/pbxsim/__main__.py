@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
@@ -19,13 +20,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--control-port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=1, help="drives the order variations Asterisk shows")
     p.add_argument("--username", required=True)
-    p.add_argument("--password", required=True)
+    p.add_argument(
+        "--password",
+        default=os.environ.get("PBXSIM_PASSWORD"),
+        help="ARI password (default: $PBXSIM_PASSWORD, which keeps it out of the process list)",
+    )
     p.add_argument("--app-name-any", action="store_true",
                    help="a call for an app nobody registered goes to a connected app instead")  # fmt: skip
     p.add_argument("--recordings-dir", default=None, help="default: a temporary directory")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="divides every simulated delay; recordings keep simulated lengths")  # fmt: skip
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.password:
+        p.error("an ARI password is needed: --password or $PBXSIM_PASSWORD")
+    return args
 
 
 async def serve(args: argparse.Namespace) -> None:

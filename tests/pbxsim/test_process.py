@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from ari_app.ari.client import AriClient
+from ari_app.simctl import SimProcess
 from tests.pbxsim.harness import auth_header
 
 READY = re.compile(r"pbxsim ready ari=(http://127\.0\.0\.1:(\d+)/ari) control=(http://127\.0\.0\.1:(\d+))$")
@@ -59,3 +62,23 @@ async def test_runs_as_a_process_and_stops_on_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(proc.wait(), 10)
     assert code == 0
+
+
+async def test_a_password_that_looks_like_an_option_is_passed_safely() -> None:
+    """Generated passwords may start with "-"; the simulator gets it by environment, not argv."""
+    sim = await SimProcess.start(username="u", password="-Looks_like-an-option")
+    try:
+        cmdline = await asyncio.to_thread(Path(f"/proc/{sim.proc.pid}/cmdline").read_bytes)
+        assert b"Looks_like" not in cmdline
+        client = AriClient(sim.ari_url, "u", "-Looks_like-an-option", "clinic")
+        try:
+            await client.ping()
+        finally:
+            await client.close()
+    finally:
+        await sim.stop()
+
+
+async def test_a_simulator_that_cannot_start_says_why() -> None:
+    with pytest.raises(RuntimeError, match=r"exited before it was ready \(exit 2\):\n(.|\n)*--time-scale"):
+        await SimProcess.start(username="u", password="p", extra=["--time-scale", "fast"])
