@@ -82,6 +82,7 @@ class CallCenterApp:
             self.recordings.submit,
             clock=clock,
             on_command=self._on_command,
+            is_our_call=self._is_our_call,
         )
         self.events = EventStream(
             settings.ari.url,
@@ -189,6 +190,7 @@ class CallCenterApp:
                 "calls_resumed",
                 "calls_swept",
                 "pbx_restarts",
+                "bridges_cleaned",
             ):
                 delta = stats[kind] - seen.get(kind, 0)
                 if delta:
@@ -217,6 +219,9 @@ class CallCenterApp:
     def _on_disconnected(self) -> None:
         self.metrics.ari_connected.set(0)
         self.metrics.ari_reconnects.inc()
+
+    async def _is_our_call(self, call_id: str) -> bool:
+        return await self.store.get_call(call_id) is not None
 
     def _on_bad_frame(self, kind: str, detail: str) -> None:
         self.metrics.ari_bad_frames.labels(kind).inc()

@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +48,7 @@ class SwitchboardStats:
     unrouted: int = 0
     calls_started: int = 0
     strays_hung_up: int = 0
+    bridges_cleaned: int = 0
     calls_resumed: int = 0
     stale_starts: int = 0
     calls_swept: int = 0
@@ -64,6 +65,7 @@ class Switchboard:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_command: Callable[[str, float, bool], None] | None = None,
+        is_our_call: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._client = client
         self._new_session = new_session
@@ -71,6 +73,7 @@ class Switchboard:
         self._collect = collect_recording
         self._clock = clock
         self._on_command = on_command
+        self._is_our_call = is_our_call or _never
         self._calls: dict[str, _Call] = {}  # call_id -> call
         self._index: dict[str, str] = {}  # channel/bridge/playback/recording id -> call_id
         self._engaged: dict[str, str] = {}  # admin login -> call_id they are talking on
@@ -308,9 +311,11 @@ class Switchboard:
                 if channel_id not in self._index and channel_id in snap.channels:
                     self._adopt(snap.channels[channel_id])
             for bridge in snap.bridges.values():
-                if bridge.id not in self._index and call_of_bridge(bridge) is not None:
-                    # Ours, and no call has it: left by a call that ended while we were away.
-                    self._spawn(self._destroy_stray_bridge(bridge.id))
+                named_for = call_of_bridge(bridge)
+                if bridge.id not in self._index and named_for is not None:
+                    # Named for a call and no call has it: left by a call that ended while we
+                    # were away, if that call is ours (other apps may name bridges alike).
+                    self._spawn(self._destroy_stray_bridge(bridge.id, named_for))
 
     async def _snapshot(self, attempts: int = 8) -> Snapshot:
         """Asterisk's channels and bridges. While it boots it answers 503, and our app is 404
@@ -368,11 +373,17 @@ class Switchboard:
             for bridge_id in found.bridges:
                 self._index.setdefault(bridge_id, rec.id)
 
-    async def _destroy_stray_bridge(self, bridge_id: str) -> None:
+    async def _destroy_stray_bridge(self, bridge_id: str, call_id: str) -> None:
         try:
+            if not await self._is_our_call(call_id):
+                return
             await self._client.destroy_bridge(bridge_id)
         except AriError:
             pass
+        except Exception as exc:  # the database cannot tell: leave the bridge alone
+            log.info("stray_bridge_kept", bridge=bridge_id, error=f"{type(exc).__name__}: {exc}"[:200])
+            return
+        self.stats.bridges_cleaned += 1
 
     async def sweep_forever(self, interval: float, idle: float) -> None:
         """Calls with no event for ``idle`` seconds are checked against Asterisk: one whose last
@@ -401,3 +412,7 @@ class Switchboard:
         for task in [*tasks, *self._background]:
             task.cancel()
         await asyncio.gather(*tasks, *self._background, return_exceptions=True)
+
+
+async def _never(_: str) -> bool:
+    return False

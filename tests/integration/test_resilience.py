@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from ari_app.ari.client import AriClient
 from ari_app.store.models import Call, CallLeg
-from tests.integration.conftest import World, eventually
+from tests.integration.conftest import PASSWORD, USER, World, eventually
 from tests.integration.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -213,6 +214,30 @@ async def test_asterisk_restart_closes_open_calls_and_takes_new_ones(world_facto
             after["channel_id"]: "answered",
         },
     )
+
+
+async def test_stray_bridges_of_our_calls_are_removed_and_others_kept(world_factory: Any) -> None:
+    """A bridge named for one of our calls that no call holds (the app died between storing the
+    call's end and deleting its bridge) is removed at the next resync; another app's is not."""
+    w: World = await world_factory()
+    await w.ctl.set_phone("admin101", "answer", answer_after=0.2)
+    placed = await w.place(hangup_after=0.3)
+    call = await w.finished(placed["channel_id"])
+    await w.quiet()
+    client = AriClient(w.sim.ari_url, USER, PASSWORD, "other-app")
+    try:
+        await client.create_bridge("mixing", name=f"call-{call.id}")
+        foreign = await client.create_bridge("mixing", name="call-of-another-application")
+        await w.ctl.fault(drop_websocket=True)
+        await eventually(
+            w.ctl.state,
+            lambda s: [b["id"] for b in s["bridges"]] == [foreign.id],
+            10,
+            "our stray bridge removed",
+        )
+        await client.destroy_bridge(foreign.id)
+    finally:
+        await client.close()
 
 
 # --------------------------------------------------------------------------- 4. PostgreSQL outage
