@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import time
 import uuid
@@ -29,7 +30,7 @@ from ari_app.metrics import Metrics
 from ari_app.recording_collector import RecordingCollector
 from ari_app.routing import Target, ring_all
 from ari_app.spool import FactSpool
-from ari_app.store import CallStore, Database, StoreUnavailable
+from ari_app.store import CallStore, Database, until_available
 from ari_app.store.recordings import RecordingArchive
 
 log = structlog.get_logger(__name__)
@@ -159,15 +160,9 @@ class CallCenterApp:
         """Replay what an earlier process spooled, then hand its open calls to the switchboard,
         which takes them over at its first resync (see ari_app.calls.recovery)."""
         replayed = await self.facts.replay()
-        delay = 0.2
-        while True:
-            try:
-                open_calls = await self.store.open_calls(started_before=self._started_at)
-                break
-            except StoreUnavailable as exc:
-                log.warning("recovery_waiting_for_database", error=str(exc)[:200])
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        open_calls = await until_available(
+            functools.partial(self.store.open_calls, started_before=self._started_at), "recovery"
+        )
         log.info("recovery_ready", replayed_facts=replayed, open_calls=len(open_calls))
         self.switchboard.set_recovery(open_calls)
 

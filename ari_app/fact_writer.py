@@ -19,7 +19,7 @@ import structlog
 
 from ari_app.calls import commands as c
 from ari_app.spool import BadLine, FactSpool, Spooled
-from ari_app.store import CallStore, StoreUnavailable
+from ari_app.store import CallStore, StoreUnavailable, until_available
 from ari_app.work_queue import WorkQueue
 
 log = structlog.get_logger(__name__)
@@ -201,14 +201,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
             delay = min(delay * 2, self._retry_max)
 
     async def _until_available(self, read: Callable[[], Awaitable[T]]) -> T:
-        delay = self._retry_initial
-        while True:
-            try:
-                return await read()
-            except StoreUnavailable as exc:
-                log.warning("spool_waiting_for_database", error=str(exc)[:200])
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
+        return await until_available(read, "spool", initial=self._retry_initial, maximum=self._retry_max)
 
     def _drop_finished_segments(self) -> None:
         """A segment no longer written to and wholly in the database is deleted."""

@@ -3,8 +3,8 @@
 A spool is a folder of segment files, one JSON line per fact (``{"seq", "type", "fact"}``),
 appended to an ``O_APPEND`` descriptor with one ``write()`` for all the facts accepted in one
 turn of the event loop, before the loop runs anything else, so an accepted fact is on the
-kernel's side before any reaction to it and survives the process being killed; ``fsync`` runs off the event
-loop at most every ``fsync_interval`` seconds, against power loss. Each process writes its own
+kernel's side before any reaction to it and survives the process being killed; ``fsync`` runs
+off the event loop at most every ``fsync_interval`` seconds, against power loss. Each process writes its own
 segment. The database keeps, per segment, the last sequence number it committed (in the same
 transaction as the facts), so a segment left by a killed process is replayed from exactly the
 first fact the database lacks, and deleted once it is all in. An exclusive lock on the folder
@@ -23,11 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-import structlog
 
 from ari_app.calls import commands as c
-
-log = structlog.get_logger(__name__)
 
 FACT_TYPES: dict[str, type] = {
     cls.__name__: cls

@@ -15,6 +15,11 @@ from ari_app.store.records import CallRecord
 BRIDGE_NAME_PREFIX = "call-"
 
 
+def call_name(call_id: str) -> str:
+    """The name of a call's bridge and of its recording: how a restarted app finds them."""
+    return f"{BRIDGE_NAME_PREFIX}{call_id}"
+
+
 @dataclass(frozen=True)
 class ResumedLeg:
     channel_id: str
@@ -44,7 +49,7 @@ class Snapshot:
     boot: str | None  # Asterisk's startup time: changes when it restarts
 
     def bridges_of(self, call_id: str) -> list[m.Bridge]:
-        name = f"{BRIDGE_NAME_PREFIX}{call_id}"
+        name = call_name(call_id)
         return sorted((b for b in self.bridges.values() if b.name == name), key=lambda b: b.id)
 
 

@@ -63,7 +63,7 @@ class CallSession(CallState):
         step.commands.append(c.Ring(self.inbound_id))
         self.bridge_id = self._new_id()
         self.bridge_done = False
-        step.commands.append(c.CreateBridge(self.bridge_id, self.bridge_name))
+        step.commands.append(c.CreateBridge(self.bridge_id, self.call_name))
         for target in self._plan.targets:
             leg = Leg(self._new_id(), target.admin, target.endpoint)
             self.legs[leg.channel_id] = leg
@@ -121,7 +121,7 @@ class CallSession(CallState):
                 self.bridge_id, self.bridge_ready, self.bridge_done = found.bridge_id, True, False
                 old_bridges.remove(found.bridge_id)
                 if self.policy.record and found.recording_live:
-                    self.recording, self.recording_done = f"call-{self.call_id}", False
+                    self.recording, self.recording_done = self.call_name, False
         if not found.inbound_present:
             self.interrupted = "ended_while_app_down"
         for bridge in old_bridges:
@@ -142,13 +142,13 @@ class CallSession(CallState):
                     self._leg_gone(leg, step, now)
             if found.bridged:
                 if self.policy.record and not found.recording_live and self.bridge_id:
-                    self.recording, self.recording_done = f"call-{self.call_id}", False
+                    self.recording, self.recording_done = self.call_name, False
                     step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
                 return
             self.phase = Phase.CONNECTING  # answered, not yet bridged: finish what was started
             if not self.bridge_id:
                 self.bridge_id, self.bridge_done = self._new_id(), False
-                step.commands.append(c.CreateBridge(self.bridge_id, self.bridge_name))
+                step.commands.append(c.CreateBridge(self.bridge_id, self.call_name))
             step.commands.append(c.Answer(self.inbound_id))
             step.commands.append(c.AddToBridge(self.bridge_id, (self.inbound_id, winner.channel_id)))
             return
@@ -174,16 +174,23 @@ class CallSession(CallState):
         for leg in self._open_legs():
             if leg is not self.winner:
                 leg.hangup_reason = leg.hangup_reason or "interrupted"
+        # What Asterisk wrote of the recording before it went down is kept: it is fetched.
+        self._close_remains(step, now)
+
+    def _close_remains(self, step: c.Step, now: datetime) -> None:
+        """No more events will tell how the call ended: end it, its legs and its bridge as they
+        stand, and fetch whatever was recorded."""
+        if not self.inbound_gone:
+            self.inbound_gone = True
+            self._maybe_call_ended(step, now)
+        for leg in self._open_legs():
             self._leg_gone(leg, step, now)
-        self.bridge_done = True
         if self.recording and not self.recording_done:
-            # What Asterisk wrote before it went down may have been kept: fetch what there is.
             self.recording_done = True
             step.commands.append(
                 c.CollectRecording(self.call_id, self.recording, "wav", None, self.started_at)
             )
-        self.inbound_gone = True
-        self._maybe_call_ended(step, now)
+        self.bridge_done = True
 
     @property
     def done(self) -> bool:
@@ -340,7 +347,7 @@ class CallSession(CallState):
         elif isinstance(cmd, c.AddToBridge) and self.phase is Phase.CONNECTING:
             self.phase = Phase.CONNECTED
             if self.policy.record and self.bridge_id:
-                self.recording = f"call-{self.call_id}"
+                self.recording = self.call_name
                 self.recording_done = False
                 step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
         elif isinstance(cmd, c.CreateBridge):
@@ -389,15 +396,5 @@ class CallSession(CallState):
             self._hangup_inbound(step)
         elif name == "linger" and self.phase is not Phase.DONE:
             # Events were missed (a reconnect, a lost frame): close with what we know.
-            if not self.inbound_gone:
-                self.inbound_gone = True
-                self._maybe_call_ended(step, now)
-            for leg in self._open_legs():
-                self._leg_gone(leg, step, now)
-            if self.recording and not self.recording_done:
-                self.recording_done = True
-                step.commands.append(
-                    c.CollectRecording(self.call_id, self.recording, "wav", None, self.started_at)
-                )
-            self.bridge_done = True
+            self._close_remains(step, now)
             self.phase = Phase.DONE

@@ -10,6 +10,7 @@ from enum import Enum
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg, leg_result
+from ari_app.calls.recovery import call_name
 from ari_app.routing import RoutePlan
 
 ANNOUNCE_LIMIT = 60.0  # a message whose PlaybackFinished was lost must not hold the caller
@@ -72,7 +73,7 @@ class CallState:
         self.answered_at: datetime | None = None
         self.inbound_gone = False
         self.interrupted: str | None = None  # why its end was not seen: app down, PBX restarted
-        self.bridge_name = f"call-{call_id}"
+        self.call_name = call_name(call_id)  # its bridge's name and its recording's
         self._hangup_requested: set[str] = set()
         self._ended_fact_sent = False
         self.started_at = now

@@ -21,7 +21,7 @@ import structlog
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient, AriError, AriNotFound, AriUnavailable
 from ari_app.calls import commands as c
-from ari_app.calls.recovery import Snapshot, assess, call_of_bridge, synthetic_start
+from ari_app.calls.recovery import Snapshot, assess, call_name, call_of_bridge, synthetic_start
 from ari_app.calls.runner import CommandRunner
 from ari_app.calls.session import RELEVANT_EVENTS, CallSession, Input
 from ari_app.store.records import CallRecord
@@ -349,7 +349,7 @@ class Switchboard:
             live = False
             if rec.channel_id in snap.channels and rec.answered_at is not None:
                 try:
-                    await self._client.get_live_recording(f"call-{rec.id}")
+                    await self._client.get_live_recording(call_name(rec.id))
                     live = True
                 except AriError:
                     live = False
@@ -379,7 +379,7 @@ class Switchboard:
                 return
             await self._client.destroy_bridge(bridge_id)
         except AriError:
-            pass
+            return  # gone already
         except Exception as exc:  # the database cannot tell: leave the bridge alone
             log.info("stray_bridge_kept", bridge=bridge_id, error=f"{type(exc).__name__}: {exc}"[:200])
             return

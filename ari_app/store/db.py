@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,6 +36,20 @@ def async_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+async def until_available(
+    read: Callable[[], Awaitable[T]], what: str, *, initial: float = 0.2, maximum: float = 5.0
+) -> T:
+    """``read()``'s result once the database answers: an outage is waited out with backoff."""
+    delay = initial
+    while True:
+        try:
+            return await read()
+        except StoreUnavailable as exc:
+            log.warning("waiting_for_database", what=what, error=str(exc)[:200], retry_in=round(delay, 2))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, maximum)
 
 
 def safe_url(url: str) -> str:

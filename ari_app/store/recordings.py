@@ -9,6 +9,7 @@ import os
 import struct
 import tempfile
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -74,9 +75,8 @@ def repair_unclosed_wav(data: bytes) -> bytes | None:
         return None
     if struct.unpack_from("<I", data, 4)[0] != 0:
         return None
-    pos, block_align = 12, 0
-    while pos + 8 <= len(data):
-        chunk, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+    block_align = 0
+    for pos, chunk, size in _chunks(data):
         if chunk == b"fmt " and size >= 16 and pos + 8 + 16 <= len(data):
             block_align = struct.unpack_from("<H", data, pos + 8 + 12)[0]
         if chunk == b"data":
@@ -89,19 +89,24 @@ def repair_unclosed_wav(data: bytes) -> bytes | None:
             struct.pack_into("<I", out, 4, end - 8)
             struct.pack_into("<I", out, pos + 4, body)
             return bytes(out)
-        pos += 8 + size + (size & 1)
     return None
 
 
-def _data_chunk_size(data: bytes) -> int:
+def _chunks(data: bytes) -> Iterator[tuple[int, bytes, int]]:
+    """A RIFF file's chunks after the WAVE tag: (offset, id, declared size)."""
     pos = 12
     while pos + 8 <= len(data):
-        chunk, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        size = int(struct.unpack_from("<I", data, pos + 4)[0])
+        yield pos, data[pos : pos + 4], size
+        pos += 8 + size + (size & 1)  # chunks are padded to an even length
+
+
+def _data_chunk_size(data: bytes) -> int:
+    for pos, chunk, size in _chunks(data):
         if chunk == b"data":
             if pos + 8 + size > len(data):
                 raise InvalidRecording("truncated data chunk")
-            return int(size)
-        pos += 8 + size + (size & 1)  # chunks are padded to an even length
+            return size
     raise InvalidRecording("no data chunk")
 
 

@@ -65,9 +65,12 @@ class CallStore:
         for stmt in statements:
             await conn.execute(stmt)
 
+    def _insert(self, model: Any, values: dict[str, Any]) -> Any:
+        """An INSERT of this database's dialect (both have ON CONFLICT)."""
+        return (sqlite_insert if self.db.is_sqlite else pg_insert)(model).values(**values)
+
     def _insert_ignore(self, model: Any, values: dict[str, Any]) -> Any:
-        insert = sqlite_insert if self.db.is_sqlite else pg_insert
-        return insert(model).values(**values).on_conflict_do_nothing()
+        return self._insert(model, values).on_conflict_do_nothing()
 
     # ------------------------------------------------------------------ writes
     async def call_started(
@@ -219,13 +222,11 @@ class CallStore:
 
     # ------------------------------------------------------------------ spool positions
     async def set_spool_position(self, segment: str, seq: int) -> None:
-        insert = sqlite_insert if self.db.is_sqlite else pg_insert
-        stmt = insert(SpoolPosition).values(segment=segment, last_seq=seq, updated_at=_now())
+        stmt = self._insert(SpoolPosition, dict(segment=segment, last_seq=seq, updated_at=_now()))
+        larger = func.max if self.db.is_sqlite else func.greatest  # SQLite's two-argument max
         stmt = stmt.on_conflict_do_update(
             index_elements=[SpoolPosition.segment],
-            set_={"last_seq": func.max(SpoolPosition.last_seq, stmt.excluded.last_seq)}
-            if self.db.is_sqlite
-            else {"last_seq": func.greatest(SpoolPosition.last_seq, stmt.excluded.last_seq)},
+            set_={"last_seq": larger(SpoolPosition.last_seq, stmt.excluded.last_seq)},
         )
         await self._write(stmt)
 

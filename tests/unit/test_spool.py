@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,67 +23,65 @@ def started(call_id: str) -> c.CallStarted:
     return c.CallStarted(call_id, f"ch-{call_id}", "2025550142", "", "5551234", "downtown", None, T0)
 
 
-async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path) -> None:
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[CallStore]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
     await db.migrate()
-    store = CallStore(db)
     try:
-        # First process: two facts reach the database, the third only the spool; then it dies
-        # (no clean stop: its segment and lock are simply left behind).
-        first = FactSpool(tmp_path / "spool")
-        first.open()
-        writer = FactWriter(store, "US", spool=first)
-        task = asyncio.create_task(writer.run())
-        writer.submit(started("k1"))
-        writer.submit(c.CallAnswered("k1", "anna", T0))
-        assert await writer.drain(5)
-        task.cancel()
-        writer.submit(c.CallEnded("k1", "answered", T1, "caller"))
-        first.flush()
-        segment = first.segment
-        first.close()
-        assert await store.spool_position(segment) == 2
-        assert (await store.get_call("k1")).outcome is None  # type: ignore[union-attr]
-
-        # Second process: replays what the database lacks, once, then drops the segment.
-        second = FactSpool(tmp_path / "spool")
-        second.open()
-        applied: list[str] = []
-        writer2 = FactWriter(store, "US", spool=second, on_written=lambda f: applied.append(type(f).__name__))
-        task2 = asyncio.create_task(writer2.run())
-        assert await writer2.replay() == 1
-        assert applied == ["CallEnded"]
-        call = await store.get_call("k1")
-        assert call is not None and call.outcome == "answered" and call.talk_seconds == 60.0
-        assert not (tmp_path / "spool" / f"{segment}.jsonl").exists()
-        assert await store.spool_position(segment) == 0
-        assert await writer2.replay() == 0  # nothing left to replay
-        task2.cancel()
-        await writer2.finish(5)
-        assert not list((tmp_path / "spool").glob("*.jsonl"))  # a clean stop leaves no segment
+        yield CallStore(db)
     finally:
         await db.dispose()
 
 
-async def test_a_fact_refused_for_good_is_set_aside_and_not_replayed(tmp_path: Path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    await db.migrate()
-    store = CallStore(db)
-    try:
-        spool = FactSpool(tmp_path / "spool")
-        spool.open()
-        writer = FactWriter(store, "US", spool=spool, retry_initial=0.001, retry_max=0.002)
-        task = asyncio.create_task(writer.run())
-        writer.submit(c.CallEnded("nobody", "missed", T0))  # no such call: refused every time
-        assert await writer.drain(5)
-        task.cancel()
-        rejected = [
-            json.loads(line) for line in (tmp_path / "spool" / "rejected.jsonl").read_text().splitlines()
-        ]
-        assert [r["type"] for r in rejected] == ["CallEnded"] and rejected[0]["fact"]["call_id"] == "nobody"
-        assert await store.spool_position(spool.segment) == 1  # a restart will not replay it
-    finally:
-        await db.dispose()
+async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path, store: CallStore) -> None:
+    # First process: two facts reach the database, the third only the spool; then it dies
+    # (no clean stop: its segment and lock are simply left behind).
+    first = FactSpool(tmp_path / "spool")
+    first.open()
+    writer = FactWriter(store, "US", spool=first)
+    task = asyncio.create_task(writer.run())
+    writer.submit(started("k1"))
+    writer.submit(c.CallAnswered("k1", "anna", T0))
+    assert await writer.drain(5)
+    task.cancel()
+    writer.submit(c.CallEnded("k1", "answered", T1, "caller"))
+    first.flush()
+    segment = first.segment
+    first.close()
+    assert await store.spool_position(segment) == 2
+    assert (await store.get_call("k1")).outcome is None  # type: ignore[union-attr]
+
+    # Second process: replays what the database lacks, once, then drops the segment.
+    second = FactSpool(tmp_path / "spool")
+    second.open()
+    applied: list[str] = []
+    writer2 = FactWriter(store, "US", spool=second, on_written=lambda f: applied.append(type(f).__name__))
+    task2 = asyncio.create_task(writer2.run())
+    assert await writer2.replay() == 1
+    assert applied == ["CallEnded"]
+    call = await store.get_call("k1")
+    assert call is not None and call.outcome == "answered" and call.talk_seconds == 60.0
+    assert not (tmp_path / "spool" / f"{segment}.jsonl").exists()
+    assert await store.spool_position(segment) == 0
+    assert await writer2.replay() == 0  # nothing left to replay
+    task2.cancel()
+    await writer2.finish(5)
+    assert not list((tmp_path / "spool").glob("*.jsonl"))  # a clean stop leaves no segment
+
+
+async def test_a_fact_refused_for_good_is_set_aside_and_not_replayed(
+    tmp_path: Path, store: CallStore
+) -> None:
+    spool = FactSpool(tmp_path / "spool")
+    spool.open()
+    writer = FactWriter(store, "US", spool=spool, retry_initial=0.001, retry_max=0.002)
+    task = asyncio.create_task(writer.run())
+    writer.submit(c.CallEnded("nobody", "missed", T0))  # no such call: refused every time
+    assert await writer.drain(5)
+    task.cancel()
+    rejected = [json.loads(line) for line in (tmp_path / "spool" / "rejected.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in rejected] == ["CallEnded"] and rejected[0]["fact"]["call_id"] == "nobody"
+    assert await store.spool_position(spool.segment) == 1  # a restart will not replay it
 
 
 def test_one_process_per_spool(tmp_path: Path) -> None:
