@@ -28,7 +28,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 2
     admins = len(settings.admins)
     dids = sum(len(b.dids) for b in settings.branches)
-    print(f"{args.config}: ok ({len(settings.branches)} branches, {dids} DIDs, {admins} admins)")
+    print(
+        f"{args.config}: ok ({len(settings.branches)} branches, {dids} DIDs, "
+        f"{len(settings.groups)} groups, {len(settings.topics)} topics, {admins} admins)"
+    )
     return 0
 
 

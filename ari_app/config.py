@@ -6,19 +6,39 @@ PBX engineer can fix the file without reading code.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, time
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import holidays as holiday_calendars
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ari_app.routing.hours import Interval, Schedule
+from ari_app.routing.strategies import Strategy
 
 SCHEMA_VERSION = 1
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _ENDPOINT = re.compile(r"^(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9_.@-]+$")
+_MEDIA = re.compile(r"^(sound|recording|number|digits|characters|tone):\S+$")
+_INTERVAL = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Media = Annotated[str, Field(pattern=_MEDIA.pattern)]
 
 
 class ConfigError(ValueError):
@@ -74,25 +94,180 @@ class CallSettings(_Section):
     # sweep_interval seconds, so one whose last events were missed does not stay tracked.
     sweep_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0
     sweep_idle: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    # Seconds an admin stays in wrap-up after a call before the next one is offered.
+    wrap_up: Annotated[int, Field(ge=0, le=3600)] = 10
+    # One callback task per number: a missed call within this many minutes of an open task
+    # from the same number is added to that task.
+    callback_merge_minutes: Annotated[int, Field(ge=0, le=1440)] = 60
+    # When a callback task is due after a missed call in opening hours (minutes).
+    callback_due_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
 
     @field_validator("missed_media", "failed_media")
     @classmethod
     def _media_uri(cls, v: str) -> str:
-        if not re.match(r"^(sound|recording|number|digits|characters|tone):\S+$", v):
-            raise ValueError("must be an ARI media URI such as sound:vm-nobodyavail")
-        return v
+        return _media(v)
+
+
+def _media(v: str) -> str:
+    if not _MEDIA.match(v):
+        raise ValueError("must be an ARI media URI such as sound:vm-nobodyavail")
+    return v
+
+
+def _intervals(values: list[str]) -> tuple[Interval, ...]:
+    out = []
+    for text in values:
+        match = _INTERVAL.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not an interval such as 08:00-20:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        closes = time(23, 59, 59) if (h2, m2) == (24, 0) else time(h2, m2)
+        if (h2, m2) > (24, 0) or closes <= time(h1, m1):
+            raise ValueError(f"{text!r}: closes must be after opens, the same day")
+        out.append(Interval(time(h1, m1), closes))
+    ordered = sorted(out, key=lambda iv: iv.opens)
+    for a, b in itertools.pairwise(ordered):
+        if b.opens < a.closes:
+            raise ValueError(f"intervals overlap: {values}")
+    return tuple(ordered)
+
+
+class Menu(_Section):
+    """A topic menu on a DID: the caller hears ``prompt`` and presses a topic's digit."""
+
+    prompt: Media
+    topics: list[str]  # topic ids, each reached by its own digit
+    timeout: Annotated[float, Field(gt=0, le=30)] = 5.0  # seconds to wait for a digit after the prompt
 
 
 class Did(_Section):
     number: Annotated[str, Field(pattern=r"^\+?[0-9]{3,20}$")]
     ad_channel: str | None = None
+    groups: list[str] | None = None  # the groups offered its calls first; default: the branch's
+    menu: Menu | None = None
+
+
+class Hours(_Section):
+    """Opening intervals per weekday, local time of the branch ("08:00-13:00"); a day left out is closed."""
+
+    mon: list[str] = Field(default_factory=list)
+    tue: list[str] = Field(default_factory=list)
+    wed: list[str] = Field(default_factory=list)
+    thu: list[str] = Field(default_factory=list)
+    fri: list[str] = Field(default_factory=list)
+    sat: list[str] = Field(default_factory=list)
+    sun: list[str] = Field(default_factory=list)
+
+    @field_validator(*WEEKDAYS)
+    @classmethod
+    def _valid(cls, v: list[str]) -> list[str]:
+        _intervals(v)
+        return v
+
+
+class Holidays(_Section):
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")] | None = None  # `holidays` calendar
+    subdivision: str | None = None  # a state or region of that country, e.g. "NY"
+    closed: list[date] = Field(default_factory=list)  # the clinic's own closed days
+    special: dict[str, list[str]] = Field(default_factory=dict)  # "2026-12-31" = ["09:00-14:00"]
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is not None and v not in holiday_calendars.list_supported_countries():
+            raise ValueError(f"no holiday calendar for {v!r}")
+        return v
+
+    @field_validator("subdivision")
+    @classmethod
+    def _subdivision(cls, v: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        if v is not None:
+            if country is None:
+                raise ValueError("needs a country")
+            if v not in holiday_calendars.list_supported_countries()[country]:
+                raise ValueError(f"{country} has no subdivision {v!r}")
+        return v
+
+    @field_validator("special")
+    @classmethod
+    def _special(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, values in v.items():
+            try:
+                date.fromisoformat(key)
+            except ValueError:
+                raise ValueError(f"{key!r} is not a date such as 2026-12-31") from None
+            _intervals(values)
+        return v
 
 
 class Branch(_Section):
     id: Annotated[str, Field(pattern=_ID)]
     name: str
+    timezone: str = "UTC"
     record: bool = True
+    # Played to the caller (after answering) before the call is offered, where the branch records.
+    recording_notice: Media | None = "sound:clinic/recording-notice"
+    # Outside hours and on holidays: played, then a callback task is made.
+    closed_message: Media = "sound:clinic/closed"
+    # Nobody could take the call in time: "we will call you back", then a callback task.
+    callback_message: Media = "sound:clinic/callback"
+    hours: Hours | None = None  # None: always open
+    holidays: Holidays = Field(default_factory=Holidays)
+    groups: list[str] | None = None  # the groups offered its calls first; default: its own groups
     dids: list[Did] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; an IANA name such as Europe/Berlin") from None
+        return v
+
+    @cached_property
+    def schedule(self) -> Schedule | None:
+        if self.hours is None:
+            return None
+        week = {i: _intervals(getattr(self.hours, day)) for i, day in enumerate(WEEKDAYS)}
+        return Schedule(
+            timezone=self.timezone,
+            week={i: ivs for i, ivs in week.items() if ivs},
+            holiday_country=self.holidays.country,
+            holiday_subdivision=self.holidays.subdivision,
+            closed_days=frozenset(self.holidays.closed),
+            special_days={date.fromisoformat(k): _intervals(v) for k, v in self.holidays.special.items()},
+        )
+
+
+class Group(_Section):
+    """Admins who take calls together: a branch's front desk, or a call center for every branch."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    name: str = ""
+    branch: str | None = None  # None: a call center, not tied to one branch
+    strategy: Strategy = "ring_all"
+    ring_timeout: Annotated[int, Field(ge=5, le=600)] | None = None  # per wave; default calls.ring_timeout
+    priority: Annotated[int, Field(ge=0, le=100)] = 0  # a free admin takes waiting calls of higher first
+    overflow_to: list[str] = Field(default_factory=list)  # groups added after overflow_after seconds
+    overflow_after: Annotated[int, Field(ge=0, le=3600)] = 30
+    max_wait: Annotated[int, Field(ge=10, le=7200)] = 180  # then: callback message and task
+    announce: Literal["position", "wait", "none"] = "position"
+    announce_every: Annotated[int, Field(ge=10, le=600)] = 30
+    moh_class: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")] = "default"
+    prefer_last_admin: bool = True  # a known caller rings the admin who last talked with them first
+
+
+class Topic(_Section):
+    id: Annotated[str, Field(pattern=_ID)]
+    name: str
+    digit: Annotated[str, Field(pattern=r"^[0-9*#]$")]
+    skill: str | None = None  # admins with this skill are offered the call first; default: the id
+
+    @property
+    def needs(self) -> str:
+        return self.skill or self.id
 
 
 class Admin(_Section):
@@ -100,6 +275,9 @@ class Admin(_Section):
     name: str
     endpoint: str
     branch: str
+    groups: list[str] | None = None  # default: every group of its branch
+    skills: list[str] = Field(default_factory=list)
+    order: int = 0  # place in its groups for linear and round-robin
 
     @field_validator("endpoint")
     @classmethod
@@ -117,7 +295,22 @@ class Settings(_Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     calls: CallSettings = Field(default_factory=CallSettings)
     branches: list[Branch] = Field(default_factory=list)
+    groups: list[Group] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
     admins: list[Admin] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_per_branch(cls, data: Any) -> Any:
+        """Without a [[groups]] section each branch is one ring-all group of its own admins."""
+        if isinstance(data, Mapping) and "groups" not in data and isinstance(data.get("branches"), list):
+            groups = [
+                {"id": b["id"], "name": b.get("name", ""), "branch": b["id"]}
+                for b in data["branches"]
+                if isinstance(b, Mapping) and isinstance(b.get("id"), str)
+            ]
+            return {**data, "groups": groups}
+        return data
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
@@ -133,9 +326,35 @@ class Settings(_Section):
             seen[number] = where
         problems += _duplicates("admins", "login", [a.login for a in self.admins])
         problems += _duplicates("admins", "endpoint", [a.endpoint for a in self.admins])
+        group_ids = [g.id for g in self.groups]
+        topic_ids = [t.id for t in self.topics]
+        problems += _duplicates("groups", "id", group_ids)
+        problems += _duplicates("topics", "id", topic_ids)
+        problems += _duplicates("topics", "digit", [t.digit for t in self.topics])
+
+        def unknown(where: str, ids: list[str] | None, known: list[str], what: str) -> None:
+            for k, ref in enumerate(ids or []):
+                if ref not in known:
+                    problems.append(f"{where}[{k}]: no {what} with id {ref!r}")
+
         for i, admin in enumerate(self.admins):
             if admin.branch not in branch_ids:
                 problems.append(f"admins[{i}].branch: no branch with id {admin.branch!r}")
+            unknown(f"admins[{i}].groups", admin.groups, group_ids, "group")
+        for i, group in enumerate(self.groups):
+            if group.branch is not None and group.branch not in branch_ids:
+                problems.append(f"groups[{i}].branch: no branch with id {group.branch!r}")
+            unknown(f"groups[{i}].overflow_to", group.overflow_to, group_ids, "group")
+            if group.id in group.overflow_to:
+                problems.append(f"groups[{i}].overflow_to: a group cannot overflow to itself")
+        for i, branch in enumerate(self.branches):
+            unknown(f"branches[{i}].groups", branch.groups, group_ids, "group")
+            if branch.groups is None and not any(g.branch == branch.id for g in self.groups):
+                problems.append(f"branches[{i}].groups: no group serves branch {branch.id!r}; add one")
+            for j, did in enumerate(branch.dids):
+                unknown(f"branches[{i}].dids[{j}].groups", did.groups, group_ids, "group")
+                if did.menu is not None:
+                    unknown(f"branches[{i}].dids[{j}].menu.topics", did.menu.topics, topic_ids, "topic")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -150,6 +369,38 @@ class Settings(_Section):
 
     def admins_of(self, branch_id: str) -> list[Admin]:
         return [a for a in self.admins if a.branch == branch_id]
+
+    def branch(self, branch_id: str) -> Branch | None:
+        return next((b for b in self.branches if b.id == branch_id), None)
+
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.groups if g.id == group_id), None)
+
+    def topic(self, topic_id: str) -> Topic | None:
+        return next((t for t in self.topics if t.id == topic_id), None)
+
+    def groups_for(self, branch: Branch, did: Did | None = None) -> list[str]:
+        """The groups a call to this branch (and DID) is offered to first."""
+        if did is not None and did.groups is not None:
+            return list(did.groups)
+        if branch.groups is not None:
+            return list(branch.groups)
+        return [g.id for g in self.groups if g.branch == branch.id]
+
+    def members(self, group_id: str) -> list[Admin]:
+        """A group's admins: those who name it, and those of its branch who name no group."""
+        group = self.group(group_id)
+        if group is None:
+            return []
+        return [
+            a
+            for a in self.admins
+            if (a.groups is not None and group_id in a.groups)
+            or (a.groups is None and group.branch is not None and a.branch == group.branch)
+        ]
+
+    def admin(self, login: str) -> Admin | None:
+        return next((a for a in self.admins if a.login == login), None)
 
 
 def _duplicates(section: str, key: str, values: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 from ari_app.__main__ import main
 from ari_app.config import ConfigError, load_secrets, load_settings, parse_settings
 
+_A = {"id": "a", "name": "A"}
 EXAMPLE = Path(__file__).resolve().parents[2] / "ari_app" / "examples" / "clinic.toml"
 
 
@@ -18,11 +19,33 @@ def test_example_is_valid_and_resolves_dids() -> None:
     assert branch is not None and branch.id == "downtown" and did is not None and did.ad_channel == "maps"
     assert [a.login for a in s.admins_of("riverside")] == ["dana", "eli"]
     assert s.branch_for_did("5559999") is None
+    assert [a.login for a in s.members("downtown-desk")] == ["anna", "ben", "chen"]
+    assert [a.login for a in s.members("call-center")] == ["fay"]
+    assert s.groups_for(branch) == ["downtown-desk"]
+    downtown = s.branches[0]
+    assert downtown.schedule is not None and downtown.schedule.timezone == "America/New_York"
+    assert downtown.dids[0].menu is not None and downtown.dids[0].menu.topics == [
+        "booking",
+        "results",
+        "billing",
+    ]
+
+
+def test_without_groups_each_branch_is_a_ring_all_group() -> None:
+    s = parse_settings(
+        {
+            "branches": [_A],
+            "admins": [{"login": "x", "name": "X", "endpoint": "PJSIP/x", "branch": "a"}],
+        },
+        "t.toml",
+    )
+    assert [(g.id, g.branch, g.strategy) for g in s.groups] == [("a", "a", "ring_all")]
+    assert [a.login for a in s.members("a")] == ["x"]
 
 
 def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["check-config", str(EXAMPLE)]) == 0
-    assert "ok (2 branches, 3 DIDs, 5 admins)" in capsys.readouterr().out
+    assert "ok (2 branches, 3 DIDs, 3 groups, 3 topics, 6 admins)" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text(
         '[calls]\nring_timeout = 2\n[[admins]]\nlogin="x"\nname="X"\nendpoint="admin1"\nbranch="nowhere"\n'
@@ -33,6 +56,7 @@ def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert f"{bad}: admins[0].endpoint: must be an Asterisk endpoint such as PJSIP/admin101" in err
 
 
+# fmt: off
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
@@ -43,11 +67,74 @@ def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path
         ),
         ({"version": 2}, "version: Input should be 1"),
         (
+            {"branches": [{**_A, "timezone": "Mars/Base"}]},
+            "branches[0].timezone: unknown time zone",
+        ),
+        (
+            {"branches": [{**_A, "hours": {"mon": ["9-5"]}}]},
+            "branches[0].hours.mon: '9-5' is not an interval",
+        ),
+        (
+            {"branches": [{**_A, "hours": {"mon": ["18:00-09:00"]}}]},
+            "branches[0].hours.mon: '18:00-09:00': closes must be after opens",
+        ),
+        (
+            {"branches": [{**_A, "hours": {"monday": []}}]},
+            "branches[0].hours.monday: unknown key",
+        ),
+        (
+            {"branches": [{**_A, "holidays": {"country": "XX"}}]},
+            "branches[0].holidays.country: no holiday calendar for 'XX'",
+        ),
+        (
+            {"branches": [{**_A, "holidays": {"country": "US", "subdivision": "ZZ"}}]},
+            "branches[0].holidays.subdivision: US has no subdivision 'ZZ'",
+        ),
+        ({"groups": [{"id": "g", "strategy": "loudest"}]}, "groups[0].strategy: Input should be 'ring_all'"),
+        (
+            {"groups": [{"id": "g", "overflow_to": ["nowhere"]}]},
+            "groups[0].overflow_to[0]: no group with id 'nowhere'",
+        ),
+        (
+            {"groups": [{"id": "g", "overflow_to": ["g"]}]},
+            "groups[0].overflow_to: a group cannot overflow to itself",
+        ),
+        ({"groups": [{"id": "g", "branch": "x"}]}, "groups[0].branch: no branch with id 'x'"),
+        (
+            {"topics": [{"id": "a", "name": "A", "digit": "1"}, {"id": "b", "name": "B", "digit": "1"}]},
+            "topics[1].digit: '1' duplicates topics[0]",
+        ),
+        (
+            {"groups": [], "branches": [_A]},
+            "branches[0].groups: no group serves branch 'a'",
+        ),
+        (
+            {
+                "branches": [
+                    {
+                        "id": "a",
+                        "name": "A",
+                        "dids": [{"number": "555", "menu": {"prompt": "sound:x", "topics": ["t"]}}],
+                    }
+                ]
+            },
+            "branches[0].dids[0].menu.topics[0]: no topic with id 't'",
+        ),
+        (
+            {
+                "admins": [
+                    {"login": "x", "name": "X", "endpoint": "PJSIP/x", "branch": "a", "groups": ["g"]}
+                ],
+                "branches": [_A],
+            },
+            "admins[0].groups[0]: no group with id 'g'",
+        ),
+        (
             {"calls": {"missed_media": "vm-nobodyavail"}},
             "calls.missed_media: must be an ARI media URI",
         ),
         (
-            {"branches": [{"id": "a", "name": "A", "dids": [{"number": "12ab"}]}]},
+            {"branches": [{**_A, "dids": [{"number": "12ab"}]}]},
             "branches[0].dids[0].number:",
         ),
         (
@@ -61,7 +148,7 @@ def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path
         ),
         (
             {
-                "branches": [{"id": "a", "name": "A"}],
+                "branches": [_A],
                 "admins": [{"login": "x", "name": "X", "endpoint": "PJSIP/1", "branch": "zz"}],
             },
             "admins[0].branch: no branch with id 'zz'",
