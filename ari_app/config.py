@@ -69,6 +69,46 @@ class AriSettings(_Section):
         return v.rstrip("/")
 
 
+class AsteriskSettings(_Section):
+    """What ``ari-app asterisk-config`` renders into asterisk-config/ besides branches and admins."""
+
+    sip_bind: Annotated[str, Field(pattern=r"^[0-9.]+:[0-9]{1,5}$")] = "0.0.0.0:5060"
+    trunk_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")] = "carrier.invalid"
+    trunk_match: list[Annotated[str, Field(pattern=r"^[0-9.]+(/[0-9]{1,2})?$")]] = Field(
+        default_factory=lambda: ["127.0.0.1"]
+    )  # addresses identified as the carrier
+    codecs: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = Field(
+        default_factory=lambda: ["ulaw", "alaw"]
+    )
+    http_bind: str = "0.0.0.0"
+    http_port: Annotated[int, Field(ge=1, le=65535)] = 8088
+    ami_port: Annotated[int, Field(ge=1, le=65535)] = 5038
+    qualify_frequency: Annotated[int, Field(ge=0, le=3600)] = 30
+    # While the app is down the dialplan rings the branch's admins itself, this long.
+    fallback_ring: Annotated[int, Field(ge=5, le=600)] = 30
+    # How Asterisk reaches this app's FastAGI service; None: the dialplan does not use it.
+    agi_host: str | None = "127.0.0.1"
+
+
+class FastAgiSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 4573
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0  # a client silent this long is dropped
+
+
+class AmiSettings(_Section):
+    """Admin phones' registration through the Asterisk Manager Interface (optional)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5038
+    username_env: str = "AMI_USERNAME"
+    password_env: str = "AMI_PASSWORD"
+    action_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    ping_interval: Annotated[float, Field(gt=0, le=600)] = 15.0
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///data/ari-app.db"
     url_env: str = "DATABASE_URL"
@@ -290,6 +330,9 @@ class Admin(_Section):
 class Settings(_Section):
     version: Literal[1] = 1
     ari: AriSettings = Field(default_factory=AriSettings)
+    asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
+    ami: AmiSettings = Field(default_factory=AmiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
