@@ -121,6 +121,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def cmd_asterisk_config(args: argparse.Namespace) -> int:
+    import difflib
+
+    from ari_app.asterisk_config import render
+
+    try:
+        files = render(load_settings(args.config))
+    except ConfigError as exc:
+        print(str(ConfigError(args.config, exc.problems)), file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if not args.check:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text, encoding="utf-8")
+        print(f"{args.config}: wrote {len(files)} files to {out}")
+        return 0
+    differ = 0
+    for name, text in files.items():
+        path = out / name
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            differ += 1
+            print(f"{path}: differs from the render of {args.config}")
+            diff = difflib.unified_diff(
+                current.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                str(path),
+                f"{path} (rendered)",
+            )
+            sys.stderr.writelines(diff)
+    return 1 if differ else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ari-app", description="Clinic call-center server for Asterisk ARI")
     sub = p.add_subparsers(dest="command", required=True)
@@ -128,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate a configuration file and exit")
     c.add_argument("config")
     c.set_defaults(func=cmd_check_config)
+
+    ac = sub.add_parser("asterisk-config", help="render the Asterisk configuration files from a config file")
+    ac.add_argument("config")
+    ac.add_argument("--out", default="asterisk-config", help="where the files go (default: asterisk-config)")
+    ac.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file there differs")
+    ac.set_defaults(func=cmd_asterisk_config)
 
     mg = sub.add_parser("migrate", help="bring the database schema up to date")
     mg.add_argument("--config", required=True)

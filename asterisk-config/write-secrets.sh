@@ -1,7 +1,18 @@
 #!/bin/sh
 # Writes the credential files that the committed configuration includes, from the
 # environment, then starts Asterisk in the foreground. Nothing secret is kept in git.
-set -eu
+#
+#   ARI_USERNAME, ARI_PASSWORD   the app's ARI user (ari_users.conf); required
+#   AMI_USERNAME, AMI_PASSWORD   an AMI user for phone presence (manager_users.conf); optional
+#   PHONE_PASSWORDS              the admin phones' SIP passwords (pjsip_auth.conf):
+#                                whitespace-separated name=password pairs, the name being the
+#                                phone's PJSIP endpoint, e.g. "admin101=s3cret admin102=0ther".
+#                                Passwords may hold no whitespace and no ';'.
+#
+# The phones are the endpoints of pjsip.conf with an auth=<name>-auth line. A phone with no
+# password in PHONE_PASSWORDS gets no auth section: it cannot register or call (a warning
+# says so); names that pjsip.conf does not have are ignored.
+set -euf   # -f: a '*' in a password is not a file pattern
 conf=/etc/asterisk
 : "${ARI_USERNAME:?set ARI_USERNAME}"
 : "${ARI_PASSWORD:?set ARI_PASSWORD}"
@@ -20,4 +31,19 @@ read = system,call,agent
 write = system
 EOC
 fi
+: > "$conf/pjsip_auth.conf"
+for phone in $(sed -n 's/^auth=\(.*\)-auth$/\1/p' "$conf/pjsip.conf"); do
+  password=""
+  for entry in ${PHONE_PASSWORDS:-}; do
+    if [ "${entry%%=*}" = "$phone" ]; then password=${entry#*=}; fi
+  done
+  case $password in
+    "") echo "write-secrets.sh: no password for phone $phone in PHONE_PASSWORDS; it cannot register" >&2
+        continue ;;
+    *";"*) echo "write-secrets.sh: the password of phone $phone has a ';'" >&2
+        exit 1 ;;
+  esac
+  printf '[%s-auth](phone-auth)\nusername=%s\npassword=%s\n\n' "$phone" "$phone" "$password" \
+    >> "$conf/pjsip_auth.conf"
+done
 exec asterisk -f -vvv
