@@ -87,6 +87,37 @@ class AriClient:
         path = f"/applications/{_q(self.app)}"
         return await self._rest.typed(m.Application, "GET", "/applications/{app}", path)
 
+    async def subscribe(self, sources: Sequence[str], *, app: str | None = None) -> m.Application:
+        """Subscribe the app (this client's by default) to event sources such as
+        ``endpoint:PJSIP/admin101`` or ``endpoint:PJSIP``; returns the app as it is after.
+
+        AriBadRequest: no source, or a scheme Asterisk does not know; AriNotFound: the app is not
+        registered (no websocket and nothing subscribed); AriUnprocessable: the source does not
+        exist. Asterisk keeps the sources before the one that failed. Each call adds one
+        subscription per source: as many ``unsubscribe`` calls undo it. The subscriptions
+        outlive the events websocket (only ``endpoint:``, all endpoints, ends with it).
+        """
+        return await self._subscription("POST", sources, app)
+
+    async def unsubscribe(self, sources: Sequence[str], *, app: str | None = None) -> m.Application:
+        """Undo one ``subscribe`` of each source; AriUnprocessable when one is not subscribed."""
+        return await self._subscription("DELETE", sources, app)
+
+    async def _subscription(self, method: str, sources: Sequence[str], app: str | None) -> m.Application:
+        if isinstance(sources, str):
+            raise TypeError("sources must be a sequence of event source URIs, not one string")
+        if not sources:
+            raise ValueError("at least one event source is needed")
+        # Asterisk reads only the last eventSource parameter and splits it on commas (dropping
+        # quotes and backslashes): one parameter carries them all, so none may hold those.
+        if any(ch in source for source in sources for ch in ',"\\'):
+            raise ValueError("an event source must not contain a comma, a quote or a backslash")
+        path = f"/applications/{_q(app or self.app)}/subscription"
+        params = {"eventSource": ",".join(sources)}
+        return await self._rest.typed(
+            m.Application, method, "/applications/{app}/subscription", path, params=params
+        )
+
     # ------------------------------------------------------------------ channels
     async def list_channels(self) -> list[m.Channel]:
         return await self._rest.typed(list[m.Channel], "GET", "/channels", "/channels")

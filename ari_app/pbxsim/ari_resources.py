@@ -6,8 +6,9 @@ from aiohttp import web
 
 from ari_app.ari import models as m
 from ari_app.pbxsim.dialing import Pbx
+from ari_app.pbxsim.endpoints import MAX_SOURCES, split_sources
 from ari_app.pbxsim.ids import ASTERISK_ID, timestamp
-from ari_app.pbxsim.replies import int_param, json_reply, list_param, need, no_content
+from ari_app.pbxsim.replies import int_param, json_body, json_reply, list_param, need, no_content
 from ari_app.pbxsim.state import SimError
 
 BUILD_DATE = "2026-11-22 10:30:06 UTC"
@@ -24,6 +25,8 @@ class ResourceRoutes:
             web.get("/ari/asterisk/ping", self.ping),
             web.get("/ari/applications", self.applications),
             web.get("/ari/applications/{app}", self.application),
+            web.post("/ari/applications/{app}/subscription", self.subscription),
+            web.delete("/ari/applications/{app}/subscription", self.subscription),
             web.get("/ari/bridges", self.list_bridges),
             web.post("/ari/bridges", self.create_bridge),
             web.post(b, self.create_bridge),
@@ -69,7 +72,8 @@ class ResourceRoutes:
     def _application(self, name: str) -> m.Application:
         return m.Application(
             name=name, channel_ids=self.pbx.app_channels(name), bridge_ids=self.pbx.app_bridges(name),
-            endpoint_ids=[], device_names=[], events_allowed=[], events_disallowed=[],
+            endpoint_ids=self.pbx.app_endpoint_ids(name), device_names=[], events_allowed=[],
+            events_disallowed=[],
         )  # fmt: skip
 
     async def applications(self, _: web.Request) -> web.Response:
@@ -77,8 +81,18 @@ class ResourceRoutes:
 
     async def application(self, request: web.Request) -> web.Response:
         name = request.match_info["app"]
-        if not self.pbx.app_exists(name):
+        if not self.pbx.app_registered(name):
             raise SimError(404, "Application not found")
+        return json_reply(self._application(name))
+
+    async def subscription(self, request: web.Request) -> web.Response:
+        """POST subscribes, DELETE unsubscribes; both answer the Application as it is after."""
+        name = request.match_info["app"]
+        sources = await _event_sources(request)
+        if request.method == "POST":
+            self.pbx.subscribe(name, sources)
+        else:
+            self.pbx.unsubscribe(name, sources)
         return json_reply(self._application(name))
 
     # ------------------------------------------------------------------ bridges
@@ -181,12 +195,7 @@ class ResourceRoutes:
 
     # ------------------------------------------------------------------ endpoints
     def _endpoint(self, name: str) -> m.Endpoint:
-        phone = self.pbx.phones[name]
-        ids = [c.id for c in self.pbx.channels.values() if c.endpoint == name]
-        return m.Endpoint(
-            technology="PJSIP", resource=name, channel_ids=ids,
-            state="offline" if phone.behaviour == "offline" else "online",
-        )  # fmt: skip
+        return self.pbx.endpoint_snapshot(name)
 
     async def endpoints(self, request: web.Request) -> web.Response:
         tech = request.match_info.get("tech")
@@ -199,3 +208,20 @@ class ResourceRoutes:
         if request.match_info["tech"] != "PJSIP" or name not in self.pbx.phones:
             raise SimError(404, "Endpoint not found")
         return json_reply(self._endpoint(name))
+
+
+async def _event_sources(request: web.Request) -> list[str]:
+    """``eventSource`` as res_ari_applications.c reads it: of several query parameters only the
+    last counts, split on commas; an ``eventSource`` in a JSON body (string or list) wins."""
+    sources: list[str] = []
+    given = request.query.getall("eventSource", [])
+    if given:
+        sources = split_sources(given[-1])
+        if len(sources) >= MAX_SOURCES:
+            raise SimError(400, "Too many values for event_source")
+    field = (await json_body(request)).get("eventSource")
+    if isinstance(field, list):
+        sources = [item if isinstance(item, str) else "" for item in field]
+    elif field is not None:
+        sources = [field if isinstance(field, str) else ""]
+    return sources

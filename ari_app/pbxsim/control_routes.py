@@ -72,11 +72,25 @@ class ControlRoutes:
     async def set_phone(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         data = await _body(request)
-        phone = self.pbx.phones.get(name) or Phone(name, caller_name=name, caller_number=name)
-        behaviour = data.get("behaviour", phone.behaviour)
-        if behaviour not in BEHAVIOURS:
+        existing = self.pbx.phones.get(name)
+        phone = existing or Phone(name, caller_name=name, caller_number=name)
+        was_registered = phone.registered
+        behaviour = data.get("behaviour")
+        if behaviour is not None and behaviour not in BEHAVIOURS:
             raise SimError(400, f"behaviour: one of {sorted(BEHAVIOURS)}")
-        phone.behaviour = behaviour
+        registered = data.get("registered")
+        if registered is not None and not isinstance(registered, bool):
+            raise SimError(400, "registered: must be true or false")
+        if behaviour == "offline":
+            if registered:
+                raise SimError(400, 'registered: true contradicts behaviour "offline"')
+            registered = False
+        elif behaviour is not None:
+            phone.online_behaviour = behaviour
+            registered = True if registered is None else registered  # as before: it is back online
+        if registered is None:
+            registered = was_registered
+        phone.behaviour = phone.online_behaviour if registered else "offline"
         if "answer_after" in data:
             phone.answer_after = _seconds(data, "answer_after") or 0.0
         if "hangup_after" in data:
@@ -85,11 +99,14 @@ class ControlRoutes:
         phone.caller_number = _text(data, "caller_number", phone.caller_number)
         phone.context = _text(data, "context", phone.context)
         self.pbx.phones[name] = phone
+        self.pbx.phone_updated(phone, created=existing is None, was_registered=was_registered)
         return web.json_response(phone.to_json())
 
     async def delete_phone(self, request: web.Request) -> web.Response:
-        if self.pbx.phones.pop(request.match_info["name"], None) is None:
+        name = request.match_info["name"]
+        if self.pbx.phones.pop(name, None) is None:
             raise SimError(404, "no such phone")
+        self.pbx.phone_removed(name)
         return web.json_response({"ok": True})
 
     async def phone_hangup(self, request: web.Request) -> web.Response:

@@ -47,8 +47,27 @@ class Lifecycle(Recording):
         )  # fmt: skip
         call.channel_id, call.app = cid, target
         self.channels[cid] = ch
+        self._trunk_dialplan(ch, context, did)
         self.emit(target, m.StasisStart, args=[did], channel=ch.snap())
         return call
+
+    def _trunk_dialplan(self, ch: SimChannel, context: str, did: str) -> None:
+        """What those subscribed to the trunk's endpoint see before the app gets the channel: it
+        is created at priority 1, runs the recorded dialplan's NoOp, then Stasis() (which clears
+        STASISSTATUS). The app itself is subscribed only from its StasisStart."""
+        born = ch.snap()
+        born.dialplan = m.DialplanCEP(context, did, 1, "", "")
+        listeners = self.channel_added(ch, born)
+        if not listeners:
+            return
+        noop = ch.snap()
+        noop.dialplan = m.DialplanCEP(context, did, 1, "NoOp", "")
+        for snap, app_name in ((noop, "NoOp"), (ch.snap(), "Stasis")):
+            self.to_listeners(
+                listeners, m.ChannelDialplan, channel=snap,
+                dialplan_app=app_name, dialplan_app_data=snap.dialplan.app_data,
+            )  # fmt: skip
+        self.to_listeners(listeners, m.ChannelVarset, variable="STASISSTATUS", value="", channel=ch.snap())
 
     def new_leg(self, *, endpoint: str, app: str, kind: str, channel_id: str | None,
                 variables: dict[str, str]) -> SimChannel:  # fmt: skip
@@ -71,6 +90,7 @@ class Lifecycle(Recording):
         for var, value in variables.items():
             self.assign(ch, var, value, report=False)
         self.channels[ch.id] = ch
+        self.channel_added(ch, ch.snap())
         return ch
 
     def enter_stasis(self, ch: SimChannel, args: list[str]) -> None:
@@ -79,6 +99,7 @@ class Lifecycle(Recording):
             return
         if not self.app_exists(ch.app):
             del self.channels[ch.id]  # Stasis() fails for an app nobody registered: no event
+            self.channel_removed(ch)
             return
         data = ",".join([ch.app, *args])
         ch.dialplan = m.DialplanCEP(
@@ -173,6 +194,7 @@ class Lifecycle(Recording):
             fields["tech_cause"] = tech_cause
         self.emit(ch.app, m.ChannelDestroyed, channel=ch.snap(), **fields)
         del self.channels[ch.id]
+        self.channel_removed(ch)  # the channel leaves its endpoint as it is freed
         self._record_end(ch, how, by, cause)
 
     def _request_shape(self, how: str) -> dict[str, Any]:

@@ -12,10 +12,10 @@ import math
 from pathlib import Path
 
 from ari_app.ari import models as m
+from ari_app.pbxsim.endpoints import Endpoints
 from ari_app.pbxsim.ids import new_uuid
 from ari_app.pbxsim.recording_files import RecordingFiles
 from ari_app.pbxsim.state import SimCall, SimError, SimPlayback
-from ari_app.pbxsim.world import World
 
 # Stock sound lengths in seconds; any other sound plays for DEFAULT_SOUND.
 SOUND_SECONDS = {
@@ -33,7 +33,7 @@ DEFAULT_SOUND = 2.0
 SAY_SECONDS = 0.5  # per digit / character / number word
 
 
-class Media(World):
+class Media(Endpoints):
     def __init__(self, *, seed: int, time_scale: float = 1.0, recordings_dir: Path) -> None:
         super().__init__(seed=seed, time_scale=time_scale)
         self.files = RecordingFiles(recordings_dir)

@@ -23,17 +23,27 @@ class Phone:
     """An admin phone behind ``PJSIP/<name>``: what its user does when it rings."""
 
     name: str
-    behaviour: str = "no_answer"  # answer | no_answer | busy | offline
+    behaviour: str = "no_answer"  # answer | no_answer | busy | offline (= not registered)
     answer_after: float = 1.0
     hangup_after: float | None = None  # the admin hangs up this long after answering
     caller_name: str = ""
     caller_number: str = ""
     context: str = "admins"
+    online_behaviour: str = ""  # what it does when registered; kept while it is offline
+
+    def __post_init__(self) -> None:
+        if not self.online_behaviour:
+            self.online_behaviour = "no_answer" if self.behaviour == "offline" else self.behaviour
+
+    @property
+    def registered(self) -> bool:
+        return self.behaviour != "offline"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "behaviour": self.behaviour,
+            "registered": self.registered,
             "answer_after": self.answer_after,
             "hangup_after": self.hangup_after,
             "caller_name": self.caller_name,

@@ -96,6 +96,7 @@ class EventHub:
             if self.sockets.get(app) is conn:
                 del self.sockets[app]
                 self.world.sinks.pop(app, None)
+                self.world.app_left(app)
 
     async def _write(self, conn: AppSocket) -> None:
         while True:

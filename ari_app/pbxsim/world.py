@@ -84,6 +84,9 @@ class World:
         names |= {app for b in self.bridges.values() for app in b.apps()}
         return sorted(n for n in names if self.app_exists(n))
 
+    def app_left(self, app: str) -> None:
+        """The app's websocket went away (stasis_app_unregister); subclasses drop what it ends."""
+
     def stasis_target(self, app: str) -> str | None:
         """Which app a ``Stasis(app)`` reaches; with app_name_any, any connected app will do."""
         if self.app_exists(app):
@@ -124,6 +127,10 @@ class World:
         bridge = fields.get("bridge")
         if isinstance(bridge, m.Bridge):
             entry["bridge"] = bridge.id
+        endpoint = fields.get("endpoint")
+        if isinstance(endpoint, m.Endpoint):
+            entry["endpoint"] = f"{endpoint.technology}/{endpoint.resource}"
+            entry["endpoint_state"] = endpoint.state
         entry.update({k: fields[k] for k in _LOGGED_FIELDS if k in fields})
         self.event_log.append(entry)
         if len(self.event_log) > LOG_LIMIT:

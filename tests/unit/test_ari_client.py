@@ -13,7 +13,14 @@ import pytest
 from aiohttp import web
 
 from ari_app.ari import models as m
-from ari_app.ari.client import AriClient, AriConflict, AriNotFound, AriUnavailable
+from ari_app.ari.client import (
+    AriBadRequest,
+    AriClient,
+    AriConflict,
+    AriNotFound,
+    AriUnavailable,
+    AriUnprocessable,
+)
 from ari_app.ari.events import EventStream
 from ari_app.pbxsim.server import PbxSim
 
@@ -84,6 +91,47 @@ async def test_rest_operations_and_error_mapping(sim: PbxSim) -> None:
         await asyncio.wait_for(task, 2)
         await client.close()
     assert stream.stats.events == len(events) > 0
+
+
+async def test_endpoint_subscription_and_its_events(sim: PbxSim) -> None:
+    client = AriClient(sim.ari_url, "clinic", SECRET, "clinic", timeout=2)
+    events: list[m.Event] = []
+    stream = EventStream(sim.ari_url, "clinic", SECRET, "clinic", on_event=events.append, on_connected=_noop)
+    task = asyncio.create_task(stream.run())
+    try:
+        with pytest.raises(AriNotFound, match="Application not found"):
+            await client.subscribe(["endpoint:PJSIP/admin101"])  # no websocket yet: not registered
+        assert await stream.wait_connected(3)
+        await _control(sim, "PUT", "/control/phones/admin101", {"behaviour": "no_answer"})
+        app = await client.subscribe(["endpoint:PJSIP/admin101", "endpoint:PJSIP"])
+        assert isinstance(app, m.Application) and app.endpoint_ids == ["PJSIP", "PJSIP/admin101"]
+        assert (await client.get_application()).endpoint_ids == ["PJSIP", "PJSIP/admin101"]
+        with pytest.raises(AriBadRequest, match="Invalid event source URI scheme") as bad:
+            await client.subscribe(["PJSIP/admin101"])
+        assert bad.value.route == "/applications/{app}/subscription" and bad.value.status == 400
+        with pytest.raises(AriUnprocessable, match="Event source does not exist"):
+            await client.subscribe(["endpoint:PJSIP/admin999"])
+        with pytest.raises(AriNotFound):
+            await client.subscribe(["endpoint:PJSIP"], app="nobody")
+        for wrong in ([], ["endpoint:PJSIP/a,b"], "endpoint:PJSIP"):
+            with pytest.raises((ValueError, TypeError)):
+                await client.subscribe(wrong)
+        app = await client.unsubscribe(["endpoint:PJSIP"])
+        assert app.endpoint_ids == ["PJSIP/admin101"]
+        with pytest.raises(AriUnprocessable, match="Event source was not subscribed to"):
+            await client.unsubscribe(["endpoint:PJSIP"])
+        await _control(sim, "PUT", "/control/phones/admin101", {"registered": False})
+        for _ in range(100):
+            if any(isinstance(e, m.EndpointStateChange) for e in events) and stream.stats.unknown:
+                break
+            await asyncio.sleep(0.02)
+        change = next(e for e in events if isinstance(e, m.EndpointStateChange))
+        assert change.endpoint == m.Endpoint("PJSIP", "admin101", [], "offline")
+        assert stream.stats.unknown == 1  # PeerStatusChange: not in the models, counted and skipped
+    finally:
+        await stream.stop()
+        await asyncio.wait_for(task, 2)
+        await client.close()
 
 
 async def _noop() -> None:
