@@ -17,18 +17,21 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from ari_app.api.desk import desk_routes
 from ari_app.api.http import HealthState, build_api
 from ari_app.ari import models as m
-from ari_app.ari.client import AriClient
+from ari_app.ari.client import AriClient, AriError
 from ari_app.ari.events import EventStream
 from ari_app.calls import commands as c
+from ari_app.calls.arrival import arrival, build_dispatcher
+from ari_app.calls.desk import FrontDesk
 from ari_app.calls.session import CallPolicy, CallSession
 from ari_app.calls.switchboard import Switchboard
 from ari_app.config import Secrets, Settings
+from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.fact_writer import FactWriter
 from ari_app.metrics import Metrics
 from ari_app.recording_collector import RecordingCollector
-from ari_app.routing import Target, ring_all
 from ari_app.spool import FactSpool
 from ari_app.store import CallStore, Database, until_available
 from ari_app.store.recordings import RecordingArchive
@@ -84,6 +87,7 @@ class CallCenterApp:
             clock=clock,
             on_command=self._on_command,
             is_our_call=self._is_our_call,
+            desk=lambda deliver: FrontDesk(settings, build_dispatcher(settings), clock, deliver),
         )
         self.events = EventStream(
             settings.ari.url,
@@ -96,6 +100,26 @@ class CallCenterApp:
             on_bad_frame=self._on_bad_frame,
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
+        # Phones' registration: a second ARI app subscribed to the admins' endpoints. Not the
+        # call-control app: an endpoint subscription also forwards its channels' events, which
+        # would reach call control twice for every admin leg it dials.
+        self.presence_app = f"{settings.ari.app}-presence"
+        self.presence_events = EventStream(
+            settings.ari.url,
+            secrets.ari_username,
+            secrets.ari_password,
+            self.presence_app,
+            on_event=self._on_presence_event,
+            on_connected=self._on_presence_connected,
+            backoff_max=5.0,
+        )
+        self.fastagi = FastAgiServer(
+            settings,
+            StoreNameLookup(self.db.session, region=settings.calls.default_region),
+            registry=self.metrics.registry,
+            clock=clock,
+        )
+        self.fastagi_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._call_facts: dict[str, tuple[str, datetime, datetime | None]] = {}
@@ -118,6 +142,7 @@ class CallCenterApp:
             loop.create_task(self.recordings.run(), name="recordings"),
             loop.create_task(self._recover(), name="recover"),
             loop.create_task(self.events.run(), name="ari-events"),
+            loop.create_task(self.presence_events.run(), name="ari-presence"),
             loop.create_task(self._watch(), name="watch"),
             loop.create_task(self._measure_lag(), name="loop-lag"),
             loop.create_task(
@@ -131,6 +156,8 @@ class CallCenterApp:
             self.secrets.api_tokens,
             self.data_dir / "recordings",
         )
+        if self.switchboard.desk is not None:
+            api.add_routes(desk_routes(self.switchboard.desk, self._clock))
         self._runner = web.AppRunner(api, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http.host, self.settings.http.port)
@@ -138,11 +165,16 @@ class CallCenterApp:
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
+        agi = self.settings.fastagi
+        if agi.enabled:
+            self.fastagi_port = await self.fastagi.start(agi.host, agi.port)
         log.info(
             "app_started", http_port=self.http_port, ari=self.settings.ari.url, app=self.settings.ari.app
         )
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
+        await self.fastagi.close()
+        await self.presence_events.stop()
         await self.events.stop()
         await self.switchboard.close()
         await self.recordings.drain(drain_timeout)
@@ -192,6 +224,11 @@ class CallCenterApp:
                     self.metrics.switchboard_events.labels(kind).inc(delta)
                 seen[kind] = stats[kind]
             self.metrics.facts_pending.set(self.facts.pending)
+            desk = self.switchboard.desk
+            if desk is not None:
+                for state, count in desk.counts().items():
+                    self.metrics.admins.labels(state).set(count)
+                self.metrics.queue_waiting.set(desk.waiting())
             self._db_ok = await self.db.ping()
             await asyncio.sleep(1.0)
 
@@ -215,6 +252,37 @@ class CallCenterApp:
         self.metrics.ari_connected.set(0)
         self.metrics.ari_reconnects.inc()
 
+    # ------------------------------------------------------------------ phones' registration
+    def _on_presence_event(self, ev: m.Event) -> None:
+        desk = self.switchboard.desk
+        if isinstance(ev, m.EndpointStateChange) and desk is not None:
+            e = ev.endpoint
+            desk.set_registered(f"{e.technology}/{e.resource}", e.state != "offline")
+
+    async def _on_presence_connected(self) -> None:
+        """Subscribe to every admin phone (again after each reconnect), then read their states."""
+        desk = self.switchboard.desk
+        endpoints = sorted({a.endpoint for a in self.settings.admins if a.endpoint.startswith("PJSIP/")})
+        if desk is None or not endpoints:
+            return
+        try:
+            await self.client.subscribe([f"endpoint:{e}" for e in endpoints], app=self.presence_app)
+        except AriError as exc:
+            # A phone not configured on Asterisk (422) must not stop the others being watched.
+            log.warning("endpoint_subscription_failed", status=exc.status, error=str(exc))
+            for endpoint in endpoints:
+                with contextlib.suppress(AriError):
+                    await self.client.subscribe([f"endpoint:{endpoint}"], app=self.presence_app)
+        try:
+            known = {
+                f"{e.technology}/{e.resource}": e.state for e in await self.client.list_endpoints("PJSIP")
+            }
+        except AriError as exc:
+            log.warning("endpoint_states_unread", status=exc.status, error=str(exc))
+            return
+        for endpoint in endpoints:
+            desk.set_registered(endpoint, known.get(endpoint, "offline") != "offline")
+
     async def _is_our_call(self, call_id: str) -> bool:
         return await self.store.get_call(call_id) is not None
 
@@ -230,9 +298,8 @@ class CallCenterApp:
     ) -> CallSession:
         s = self.settings
         did = start.args[0] if start.args else start.channel.dialplan.exten
-        found = s.branch_for_did(did)
-        branch = found[0] if found else None
-        admins = [Target(a.login, a.endpoint) for a in s.admins_of(branch.id)] if branch else []
+        arrived = arrival(s, did, now)
+        branch = arrived.branch
         policy = CallPolicy(
             ring_timeout=s.calls.ring_timeout,
             record=bool(branch and branch.record),
@@ -240,20 +307,24 @@ class CallCenterApp:
             failed_media=s.calls.failed_media,
         )
         self.metrics.calls_started.inc()
-        return CallSession(
+        session = CallSession(
             call_id=call_id,
             start=start,
             did=did,
             branch=branch.id if branch else None,
-            ad_channel=found[1].ad_channel if found else None,
-            plan=ring_all(branch is not None, admins, engaged),
+            ad_channel=arrived.did.ad_channel if arrived.did else None,
+            routing=arrived.routing,
             policy=policy,
             new_id=lambda: str(uuid.uuid4()),
             now=now,
         )
+        session.groups, session.overflow = arrived.groups, arrived.overflow
+        return session
 
     def _on_fact(self, fact: c.Fact) -> None:
         self.facts.submit(fact)
+        if isinstance(fact, c.CallbackNeeded):
+            self.metrics.callbacks.labels(fact.reason).inc()
         if isinstance(fact, c.CallStarted):
             self._call_facts[fact.call_id] = (fact.branch or "unknown", fact.at, None)
         elif isinstance(fact, c.CallAnswered) and fact.call_id in self._call_facts:

@@ -23,6 +23,7 @@ from ari_app.logging import setup_logging
 from ari_app.simctl import SimControl, SimProcess
 
 DEMO_RING_TIMEOUT = 8
+DEMO_MAX_WAIT = 20
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "examples" / "clinic.toml"
 UNKNOWN_DID = "5559999"
 
@@ -39,13 +40,29 @@ def _settings(args: argparse.Namespace, ari_url: str) -> Settings:
         base = load_settings(args.config)
     else:
         base = load_settings(EXAMPLE_CONFIG)
+    # The demo runs at any hour: its branches are open around the clock, and a caller nobody
+    # takes waits DEMO_MAX_WAIT seconds at most (the queue, overflow and callbacks still show).
+    groups = [
+        g.model_copy(
+            update={
+                "max_wait": min(g.max_wait, DEMO_MAX_WAIT),
+                "overflow_after": min(g.overflow_after, DEMO_RING_TIMEOUT),
+                "announce_every": min(g.announce_every, 10),
+                "ring_timeout": min(g.ring_timeout or DEMO_RING_TIMEOUT, DEMO_RING_TIMEOUT),
+            }
+        )
+        for g in base.groups
+    ]
     return base.model_copy(
         update={
             "ari": base.ari.model_copy(update={"url": ari_url}),
             "http": base.http.model_copy(update={"port": args.http_port}),
+            "fastagi": base.fastagi.model_copy(update={"port": 0}),
             "calls": base.calls.model_copy(
                 update={"ring_timeout": min(base.calls.ring_timeout, DEMO_RING_TIMEOUT)}
             ),
+            "branches": [b.model_copy(update={"hours": None}) for b in base.branches],
+            "groups": groups,
         }
     )
 

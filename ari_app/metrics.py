@@ -30,6 +30,9 @@ class Metrics:
     switchboard_events: Counter
     facts_spooled: Gauge
     store_waiting_seconds: Gauge
+    admins: Gauge
+    queue_waiting: Gauge
+    callbacks: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -106,6 +109,21 @@ class Metrics:
             store_waiting_seconds=Gauge(
                 f"{ns}_store_waiting_seconds",
                 "How long the fact writer has been waiting for the database (0: it is not)",
+                registry=registry,
+            ),
+            admins=Gauge(
+                f"{ns}_admins",
+                "Admins by presence: available, ringing, on_call, wrap_up, paused, offline",
+                ["state"],
+                registry=registry,
+            ),
+            queue_waiting=Gauge(
+                f"{ns}_queue_waiting", "Callers waiting on hold for a free admin", registry=registry
+            ),
+            callbacks=Counter(
+                f"{ns}_callbacks_needed",
+                "Calls that ended without an admin and need a callback, by reason",
+                ["reason"],
                 registry=registry,
             ),
         )

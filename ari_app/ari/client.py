@@ -87,6 +87,12 @@ class AriClient:
         path = f"/applications/{_q(self.app)}"
         return await self._rest.typed(m.Application, "GET", "/applications/{app}", path)
 
+    async def list_endpoints(self, tech: str | None = None) -> list[m.Endpoint]:
+        if tech is None:
+            return await self._rest.typed(list[m.Endpoint], "GET", "/endpoints", "/endpoints")
+        path = f"/endpoints/{_q(tech)}"
+        return await self._rest.typed(list[m.Endpoint], "GET", "/endpoints/{tech}", path)
+
     async def subscribe(self, sources: Sequence[str], *, app: str | None = None) -> m.Application:
         """Subscribe the app (this client's by default) to event sources such as
         ``endpoint:PJSIP/admin101`` or ``endpoint:PJSIP``; returns the app as it is after.

@@ -42,6 +42,35 @@ class Dial:
 class CreateBridge:
     bridge_id: str
     name: str = ""  # "call-<call id>": tells a restarted app which call a bridge was for
+    kind: str = "mixing"  # or "holding": a waiting caller hears music on hold there
+
+
+@dataclass(frozen=True)
+class RemoveFromBridge:
+    bridge_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class StartBridgeMoh:
+    bridge_id: str
+    moh_class: str = "default"
+
+
+@dataclass(frozen=True)
+class StartMoh:
+    channel_id: str
+    moh_class: str = "default"
+
+
+@dataclass(frozen=True)
+class StopMoh:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    playback_id: str
 
 
 @dataclass(frozen=True)
@@ -97,12 +126,60 @@ class CollectRecording:
     started_at: datetime | None = None  # the call's start: the archive folder is its UTC date
 
 
+# ----------------------------------------------------------------- asked of the switchboard
+
+
+@dataclass(frozen=True)
+class SeekAdmin:
+    """Ask for the call's next wave of admins; answered with ``WaveOffered``.
+
+    The first ask starts the call's search (its groups, topic); ``reset`` starts a new round
+    (admins already rung may be rung again); ``widen`` adds the overflow groups first.
+    ``transfer_to``: ("admin", login) or ("group", id): the search is for that target only.
+    """
+
+    call_id: str
+    topic: str | None = None
+    reset: bool = False
+    widen: bool = False
+    transfer_to: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Widen:
+    """Add the overflow groups to the call's search, for its next wave."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class StopSeeking:
+    """The call no longer looks for an admin (connected, given up, or ended)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class AnnounceQueue:
+    """Tell a waiting caller their position or expected wait (the switchboard knows both)."""
+
+    call_id: str
+    channel_id: str
+    kind: str  # "position" | "wait"
+    playback_id: str
+
+
 Command = (
     Ring
     | Answer
     | CreateLeg
     | Dial
     | CreateBridge
+    | RemoveFromBridge
+    | StartBridgeMoh
+    | StartMoh
+    | StopMoh
+    | StopPlayback
     | AddToBridge
     | RecordBridge
     | Play
@@ -111,6 +188,10 @@ Command = (
     | StartTimer
     | CancelTimer
     | CollectRecording
+    | SeekAdmin
+    | Widen
+    | StopSeeking
+    | AnnounceQueue
 )
 
 # --------------------------------------------------------------------------- facts
@@ -192,6 +273,49 @@ class RecordingSaved:
     repaired: bool = False  # Asterisk stopped before closing the file; its header was rebuilt
 
 
+@dataclass(frozen=True)
+class NoticePlayed:
+    """The branch's recording notice was played to the caller in full."""
+
+    call_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TopicChosen:
+    call_id: str
+    topic: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallQueued:
+    """Nobody was free: the caller was put on hold to wait."""
+
+    call_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallTransferred:
+    call_id: str
+    from_admin: str
+    to: str  # "admin:<login>" or "group:<id>"
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallbackNeeded:
+    """Nobody talked with this caller: someone must call them back."""
+
+    call_id: str
+    number: str
+    branch: str | None
+    reason: str  # closed_hours | holiday | max_wait | abandoned | no_admins | unknown_did | failed
+    due_at: datetime
+    at: datetime
+
+
 Fact = (
     CallStarted
     | LegCreated
@@ -201,6 +325,11 @@ Fact = (
     | CallEnded
     | RecordingFailedFact
     | RecordingSaved
+    | NoticePlayed
+    | TopicChosen
+    | CallQueued
+    | CallTransferred
+    | CallbackNeeded
 )
 
 # ------------------------------------------------------------- inputs besides ARI events
@@ -245,6 +374,28 @@ class AdminEngaged:
     """Another call connected this admin: stop ringing them for this one."""
 
     admin: str
+
+
+@dataclass(frozen=True)
+class WaveOffered:
+    """The switchboard's answer to ``SeekAdmin``: whom to ring now, or why nobody."""
+
+    targets: tuple[tuple[str, str], ...]  # (admin login, endpoint)
+    ring_timeout: int = 20
+    reason: str | None = None  # no_admins | nobody_logged_in | all_busy | all_tried
+
+
+@dataclass(frozen=True)
+class AdminFree:
+    """An admin this waiting call may have became free: ask for a wave again."""
+
+
+@dataclass(frozen=True)
+class TransferRequested:
+    """An admin asks to hand the connected caller to another admin or a group."""
+
+    to: tuple[str, str]  # ("admin", login) | ("group", id)
+    by: str
 
 
 @dataclass

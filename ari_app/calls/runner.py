@@ -89,7 +89,17 @@ class CommandRunner:
         if isinstance(cmd, c.Dial):
             return lambda: cl.dial(cmd.channel_id, caller=cmd.caller, timeout=cmd.timeout)
         if isinstance(cmd, c.CreateBridge):
-            return lambda: cl.create_bridge("mixing", bridge_id=cmd.bridge_id, name=cmd.name or None)
+            return lambda: cl.create_bridge(cmd.kind, bridge_id=cmd.bridge_id, name=cmd.name or None)
+        if isinstance(cmd, c.RemoveFromBridge):
+            return lambda: cl.remove_channel(cmd.bridge_id, cmd.channel_id)
+        if isinstance(cmd, c.StartBridgeMoh):
+            return lambda: cl.start_bridge_moh(cmd.bridge_id, cmd.moh_class)
+        if isinstance(cmd, c.StartMoh):
+            return lambda: cl.start_moh(cmd.channel_id, cmd.moh_class)
+        if isinstance(cmd, c.StopMoh):
+            return lambda: cl.stop_moh(cmd.channel_id)
+        if isinstance(cmd, c.StopPlayback):
+            return lambda: cl.stop_playback(cmd.playback_id)
         if isinstance(cmd, c.AddToBridge):
             return lambda: cl.add_channels(cmd.bridge_id, cmd.channel_ids)
         if isinstance(cmd, c.RecordBridge):

@@ -1,22 +1,31 @@
 """One inbound call as a state machine: events in, commands and facts out. Pure: no I/O, no clock.
 
-Flow (ring-all): StasisStart -> ring the caller, pre-create the mixing bridge, create one leg
-per free admin (channel ids chosen by us) -> dial each leg once both its create reply and its
-StasisStart are in (dialling earlier races into 409 "Channel not in Stasis application") ->
-the first leg Up wins: answer the caller, bridge, hang up the others, record -> either side
-hangs up -> tear everything down ourselves (Asterisk does not hang up a dialled leg when its
-caller leaves).
+Flow: StasisStart -> closed (hours, holiday): answer, the closed message with when the branch
+opens again, a callback task, hang up. Open: where the branch records, answer and play its
+recording notice; where the DID has a topic menu, play it and take one digit (the topic) ->
+offering: ring the caller, pre-create the mixing bridge, and ask the switchboard for a wave of
+admins (``SeekAdmin`` -> ``WaveOffered``: the group's strategy, the queue's order, presence) ->
+one leg per admin of the wave (channel ids chosen by us), each dialled once both its create
+reply and its StasisStart are in (dialling earlier races into 409 "Channel not in Stasis
+application") -> a wave nobody answers is followed by the next; nobody free: the caller is
+answered and waits in a holding bridge with music on hold, hearing their position or expected
+wait, until an admin is free (``AdminFree``), the overflow groups join (``Widen``), or the
+maximum wait passes (the callback message and a callback task) -> the first leg Up wins:
+answer the caller, bridge, hang up the others, record -> a transfer hands the caller to
+another admin or group in the same bridge -> either side hangs up -> tear everything down
+ourselves (Asterisk does not hang up a dialled leg when its caller leaves).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
 from ari_app.calls.recovery import Resumed
-from ari_app.calls.state import LINGER_LIMIT, CallPolicy, CallState, Phase
+from ari_app.calls.state import ANNOUNCE_LIMIT, LINGER_LIMIT, CallPolicy, CallRouting, CallState, Phase
 
 RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
 
@@ -33,6 +42,7 @@ RELEVANT_EVENTS: frozenset[type] = frozenset(
         m.RecordingFinished,
         m.RecordingFailed,
         m.BridgeDestroyed,
+        m.ChannelDtmfReceived,
     }
 )
 
@@ -44,33 +54,71 @@ Input = (
     | c.AdminEngaged
     | c.ChannelVanished
     | c.PbxRestarted
+    | c.WaveOffered
+    | c.AdminFree
+    | c.TransferRequested
 )
 
-__all__ = ["RELEVANT_EVENTS", "CallPolicy", "CallSession", "Input", "Phase"]
+__all__ = ["RELEVANT_EVENTS", "CallPolicy", "CallRouting", "CallSession", "Input", "Phase"]
 
 
 class CallSession(CallState):
     # ------------------------------------------------------------------ entry points
     def begin(self, now: datetime) -> c.Step:
         step = c.Step(facts=[self._start])
-        if not self._plan.offerable:
-            reason = self._plan.reason or "no_admins"
-            if reason == "all_engaged":
-                self._announce(step, "missed", self.policy.missed_media, reason)
+        r = self.routing
+        if not r.open:
+            reason = r.closed_reason or "closed_hours"
+            if reason in ("unknown_did", "no_groups"):
+                self._announce(step, "failed", self.policy.failed_media, reason, now, callback=reason)
             else:
-                self._announce(step, "failed", self.policy.failed_media, reason)
+                media = ",".join(r.closed_media) or r.callback_media
+                self._announce(step, "closed", media, reason, now, callback=reason)
             return step
+        if r.notice is not None:
+            self._greet(step, "notice", r.notice)
+        elif r.menu_prompt is not None and r.menu:
+            self._greet(step, "menu", r.menu_prompt)
+        else:
+            self._start_offering(step, now)
+        return step
+
+    def _greet(self, step: c.Step, stage: str, media: str) -> None:
+        self.phase = Phase.GREETING
+        self.greeting_stage = stage
+        if not self.answered_by_us:
+            self.answered_by_us = True
+            step.commands.append(c.Answer(self.inbound_id))
+        self.greeting_playback = self._new_id()
+        step.commands.append(c.Play(self.inbound_id, self.greeting_playback, media))
+        step.commands.append(c.StartTimer("greeting", ANNOUNCE_LIMIT))
+
+    def _greeting_over(self, step: c.Step, now: datetime) -> None:
+        """The notice or the menu prompt finished (or failed, or took too long)."""
+        stage, self.greeting_playback = self.greeting_stage, None
+        step.commands.append(c.CancelTimer("greeting"))
+        if stage == "notice":
+            if self.routing.menu_prompt is not None and self.routing.menu:
+                self._greet(step, "menu", self.routing.menu_prompt)
+            else:
+                self._start_offering(step, now)
+        elif stage == "menu":
+            self.greeting_stage = "menu_wait"
+            step.commands.append(c.StartTimer("menu", self.routing.menu_timeout))
+
+    def _start_offering(self, step: c.Step, now: datetime) -> None:
+        self.phase = Phase.OFFERING
+        self.greeting_stage = None
+        r = self.routing
         step.commands.append(c.Ring(self.inbound_id))
         self.bridge_id = self._new_id()
         self.bridge_done = False
         step.commands.append(c.CreateBridge(self.bridge_id, self.call_name))
-        for target in self._plan.targets:
-            leg = Leg(self._new_id(), target.admin, target.endpoint)
-            self.legs[leg.channel_id] = leg
-            step.facts.append(c.LegCreated(self.call_id, leg.channel_id, leg.admin, leg.endpoint, now))
-            step.commands.append(self._create_leg(leg))
-        step.commands.append(c.StartTimer("ring", self.policy.ring_timeout + RING_GRACE))
-        return step
+        self.seeking = True
+        step.commands.append(c.SeekAdmin(self.call_id, topic=self.topic))
+        step.commands.append(c.StartTimer("max_wait", r.max_wait))
+        if r.overflow_after is not None:
+            step.commands.append(c.StartTimer("overflow", r.overflow_after))
 
     def handle(self, item: Input, now: datetime) -> c.Step:
         step = c.Step()
@@ -88,6 +136,14 @@ class CallSession(CallState):
             for leg in self._open_legs():
                 if leg.admin == item.admin and self.phase is Phase.OFFERING:
                     self._hangup_leg(leg, "engaged", step)
+        elif isinstance(item, c.WaveOffered):
+            self._on_wave(item, step, now)
+        elif isinstance(item, c.AdminFree):
+            if self.phase is Phase.OFFERING and self.seeking and not self.wave_open:
+                step.commands.append(c.CancelTimer("retry"))
+                step.commands.append(c.SeekAdmin(self.call_id, reset=True))
+        elif isinstance(item, c.TransferRequested):
+            self._on_transfer(item, step, now)
         else:
             self._on_event(item, step, now)
         self._check_progress(step, now)
@@ -159,9 +215,7 @@ class CallSession(CallState):
                 self._hangup_leg(leg, "interrupted", step)
             else:
                 self._leg_gone(leg, step, now)
-        offered = self.begin(now)
-        step.commands.extend(offered.commands)
-        step.facts.extend(f for f in offered.facts if not isinstance(f, c.CallStarted))
+        self._start_offering(step, now)
 
     def _interrupt(self, reason: str, step: c.Step, now: datetime) -> None:
         """Everything of the call vanished at once (Asterisk restarted): close what we know."""
@@ -221,6 +275,14 @@ class CallSession(CallState):
         if isinstance(ev, m.PlaybackFinished):
             if ev.playback.id == self.playback_id and not self.inbound_gone:
                 self._hangup_inbound(step)
+            elif ev.playback.id == self.greeting_playback and self.phase is Phase.GREETING:
+                if self.greeting_stage == "notice":
+                    step.facts.append(c.NoticePlayed(self.call_id, now))
+                self._greeting_over(step, now)
+            return
+        if isinstance(ev, m.ChannelDtmfReceived):
+            if ev.channel.id == self.inbound_id:
+                self._on_digit(ev.digit, step, now)
             return
         if isinstance(ev, m.RecordingStarted):
             return
@@ -291,6 +353,88 @@ class CallSession(CallState):
                 self._admin_left(step, now)
             self._leg_gone(leg, step, now)
 
+    # ------------------------------------------------------------------ menu, waves, queue
+    def _on_digit(self, digit: str, step: c.Step, now: datetime) -> None:
+        if self.phase is not Phase.GREETING or self.greeting_stage not in ("menu", "menu_wait"):
+            return  # digits during the notice, or once offered, choose nothing
+        topic = self.routing.menu.get(digit)
+        if topic is None:
+            return
+        self.topic = topic
+        step.facts.append(c.TopicChosen(self.call_id, topic, now))
+        if self.greeting_playback is not None:
+            step.commands.append(c.StopPlayback(self.greeting_playback))
+            self.greeting_playback = None
+        step.commands.append(c.CancelTimer("greeting"))
+        self._start_offering(step, now)
+
+    def _on_wave(self, wave: c.WaveOffered, step: c.Step, now: datetime) -> None:
+        if self.phase is not Phase.OFFERING or not self.seeking:
+            return
+        if wave.targets:
+            self.wave_open = True
+            for admin, endpoint in wave.targets:
+                leg = Leg(self._new_id(), admin, endpoint)
+                self.legs[leg.channel_id] = leg
+                step.facts.append(c.LegCreated(self.call_id, leg.channel_id, leg.admin, leg.endpoint, now))
+                step.commands.append(self._create_leg(leg))
+            step.commands.append(c.StartTimer("ring", wave.ring_timeout + RING_GRACE))
+            return
+        if self.transfer_to is not None:
+            # The transfer's target cannot take the call: it goes to the call's own groups.
+            self.transfer_to = None
+            step.commands.append(c.StopSeeking(self.call_id))
+            step.commands.append(c.SeekAdmin(self.call_id, topic=self.topic))
+            return
+        if wave.reason == "no_admins" and self.answered_at is None and self.holding_id is None:
+            if self.routing.overflow_after is not None:
+                # Nobody in the call's own groups: the overflow groups at once.
+                step.commands.append(c.CancelTimer("overflow"))
+                step.commands.append(c.SeekAdmin(self.call_id, widen=True))
+                self.routing = _without_overflow(self.routing)
+                return
+            self._announce(step, "failed", self.policy.failed_media, "no_admins", now, callback="no_admins")
+            return
+        self._hold(step, now)
+        if wave.reason == "all_tried":
+            step.commands.append(c.StartTimer("retry", self.routing.retry))
+
+    def _hold(self, step: c.Step, now: datetime) -> None:
+        """Nobody free now: the caller waits in a holding bridge with music on hold."""
+        if self.holding_id is not None:
+            return
+        r = self.routing
+        if not self.answered_by_us:
+            self.answered_by_us = True
+            step.commands.append(c.Answer(self.inbound_id))
+        if self.in_mixing and self.bridge_id:
+            step.commands.append(c.StopMoh(self.inbound_id))
+            step.commands.append(c.RemoveFromBridge(self.bridge_id, self.inbound_id))
+            self.in_mixing = False
+        self.holding_id = self._new_id()
+        step.commands.append(c.CreateBridge(self.holding_id, self.call_name, kind="holding"))
+        step.commands.append(c.AddToBridge(self.holding_id, (self.inbound_id,)))
+        step.commands.append(c.StartBridgeMoh(self.holding_id, r.moh_class))
+        if self.held_since is None:
+            self.held_since = now
+            step.facts.append(c.CallQueued(self.call_id, now))
+        if r.announce != "none":
+            step.commands.append(c.StartTimer("queue_announce", r.announce_every))
+
+    def _on_transfer(self, req: c.TransferRequested, step: c.Step, now: datetime) -> None:
+        if self.phase is not Phase.CONNECTED or self.winner is None or self.hangup_side:
+            return
+        old = self.winner
+        self.transfers += 1
+        self.transfer_to = req.to
+        self.transfer_from = old.admin
+        self.winner = None
+        self._hangup_leg(old, "transferred", step)
+        self.phase = Phase.OFFERING
+        step.commands.append(c.StartMoh(self.inbound_id, self.routing.moh_class))
+        self.seeking = True
+        step.commands.append(c.SeekAdmin(self.call_id, topic=self.topic, transfer_to=req.to))
+
     # ------------------------------------------------------------------ legs
     def _create_leg(self, leg: Leg) -> c.CreateLeg:
         variables = [("CALLERID(num)", self.caller_number)]
@@ -327,13 +471,28 @@ class CallSession(CallState):
             return
         self.winner = leg
         self.phase = Phase.CONNECTING
-        self.answered_at = now
+        self.wave_open = False
         step.facts.append(c.LegProgress(leg.channel_id, answered_at=now))
-        step.facts.append(c.CallAnswered(self.call_id, leg.admin, now))
-        step.commands.append(c.CancelTimer("ring"))
-        step.commands.append(c.Answer(self.inbound_id))
+        if self.answered_at is None:
+            self.answered_at = now
+            step.facts.append(c.CallAnswered(self.call_id, leg.admin, now))
+        if self.transfer_from is not None and self.transfer_to is not None:
+            kind, target = self.transfer_to
+            step.facts.append(c.CallTransferred(self.call_id, self.transfer_from, f"{kind}:{target}", now))
+        self.transfer_to = self.transfer_from = None
+        self._stop_seeking(step)
         assert self.bridge_id is not None
-        step.commands.append(c.AddToBridge(self.bridge_id, (self.inbound_id, leg.channel_id)))
+        if self.in_mixing:
+            step.commands.append(c.StopMoh(self.inbound_id))
+            step.commands.append(c.AddToBridge(self.bridge_id, (leg.channel_id,)))
+        else:
+            if not self.answered_by_us:
+                self.answered_by_us = True
+                step.commands.append(c.Answer(self.inbound_id))
+            if self.holding_id is not None:
+                step.commands.append(c.RemoveFromBridge(self.holding_id, self.inbound_id))
+            step.commands.append(c.AddToBridge(self.bridge_id, (self.inbound_id, leg.channel_id)))
+            self._leave_hold(step)
         for other in self._open_legs():
             if other is not leg:
                 self._hangup_leg(other, "lost", step)
@@ -344,9 +503,14 @@ class CallSession(CallState):
             leg = self.legs[cmd.channel_id]
             leg.created = True
             self._maybe_dial(leg, step, now)
-        elif isinstance(cmd, c.AddToBridge) and self.phase is Phase.CONNECTING:
+        elif (
+            isinstance(cmd, c.AddToBridge)
+            and cmd.bridge_id == self.bridge_id
+            and self.phase is Phase.CONNECTING
+        ):
             self.phase = Phase.CONNECTED
-            if self.policy.record and self.bridge_id:
+            self.in_mixing = True
+            if self.policy.record and self.bridge_id and self.recording is None:
                 self.recording = self.call_name
                 self.recording_done = False
                 step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
@@ -364,10 +528,13 @@ class CallSession(CallState):
                 self._leg_gone(leg, step, now)  # never existed: no events will come
             else:
                 self._hangup_leg(leg, "failed", step)
-        elif isinstance(cmd, c.CreateBridge):
+        elif isinstance(cmd, c.CreateBridge) and cmd.bridge_id == self.bridge_id:
             self.bridge_done = True
             self.bridge_id = None
-            self._announce(step, "failed", self.policy.failed_media, f"ari_error: {f.detail}")
+            reason = f"ari_error: {f.detail}"
+            self._announce(step, "failed", self.policy.failed_media, reason, now, callback="failed")
+        elif isinstance(cmd, c.Play) and cmd.playback_id == self.greeting_playback:
+            self._greeting_over(step, now)  # a prompt that cannot be played is skipped
         elif isinstance(cmd, (c.Answer, c.AddToBridge)) and self.phase is Phase.CONNECTING:
             if not f.gone:
                 self.failure_reason = f"ari_error: {f.detail}"
@@ -376,7 +543,7 @@ class CallSession(CallState):
         elif isinstance(cmd, c.RecordBridge):
             self.recording_done = True
             step.facts.append(c.RecordingFailedFact(self.call_id, cmd.name, cmd.fmt, f.detail))
-        elif isinstance(cmd, c.Play):
+        elif isinstance(cmd, c.Play) and cmd.playback_id == self.playback_id:
             self._hangup_inbound(step)
         elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:
             self.bridge_done = True
@@ -388,13 +555,34 @@ class CallSession(CallState):
                 self._leg_gone(self.legs[cmd.channel_id], step, now)
 
     def _on_timer(self, name: str, step: c.Step, now: datetime) -> None:
+        r = self.routing
         if name == "ring" and self.phase is Phase.OFFERING:
             for leg in self._open_legs():
                 self._hangup_leg(leg, "no_answer", step)
-            self._announce(step, "missed", self.policy.missed_media, None)
+        elif name == "greeting" and self.phase is Phase.GREETING and self.greeting_playback:
+            self._greeting_over(step, now)  # its PlaybackFinished was lost
+        elif name == "menu" and self.phase is Phase.GREETING:
+            self._start_offering(step, now)  # no digit: no topic
+        elif name == "retry" and self.phase is Phase.OFFERING and not self.wave_open:
+            step.commands.append(c.SeekAdmin(self.call_id, reset=True))
+        elif name == "overflow" and self.phase is Phase.OFFERING:
+            if self.wave_open:
+                step.commands.append(c.Widen(self.call_id))
+            else:
+                step.commands.append(c.SeekAdmin(self.call_id, widen=True))
+        elif name == "max_wait" and self.phase is Phase.OFFERING and self.answered_at is None:
+            self._announce(step, "missed", r.callback_media, "max_wait", now, callback="max_wait")
+        elif name == "queue_announce" and self.phase is Phase.OFFERING and self.holding_id:
+            kind = "wait" if r.announce == "wait" else "position"
+            step.commands.append(c.AnnounceQueue(self.call_id, self.inbound_id, kind, self._new_id()))
+            step.commands.append(c.StartTimer("queue_announce", r.announce_every))
         elif name == "announce" and self.phase is Phase.ANNOUNCING:
             self._hangup_inbound(step)
         elif name == "linger" and self.phase is not Phase.DONE:
             # Events were missed (a reconnect, a lost frame): close with what we know.
             self._close_remains(step, now)
             self.phase = Phase.DONE
+
+
+def _without_overflow(r: CallRouting) -> CallRouting:
+    return replace(r, overflow_after=None)

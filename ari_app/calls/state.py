@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum
 
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg, leg_result
 from ari_app.calls.recovery import call_name
-from ari_app.routing import RoutePlan
 
 ANNOUNCE_LIMIT = 60.0  # a message whose PlaybackFinished was lost must not hold the caller
 LINGER_LIMIT = 30.0  # after the call ended: wait this long for stray events and the recording
 
 
 class Phase(Enum):
-    OFFERING = "offering"
+    GREETING = "greeting"  # answered: the recording notice, then the topic menu
+    OFFERING = "offering"  # ringing admins, or waiting for one on hold
     CONNECTING = "connecting"  # a leg answered; answer + bridge under way
     CONNECTED = "connected"
     ANNOUNCING = "announcing"  # playing the missed/failed message
@@ -34,6 +34,33 @@ class CallPolicy:
     failed_media: str
 
 
+@dataclass(frozen=True)
+class CallRouting:
+    """What this call's branch, DID and groups ask for, decided when it arrives."""
+
+    open: bool = True
+    closed_reason: str | None = None  # closed_hours | holiday | unknown_did | no_groups
+    closed_media: tuple[str, ...] = ()  # the closed message, when it opens again, the callback promise
+    next_open: datetime | None = None
+    notice: str | None = None  # the recording notice, where the branch records
+    menu_prompt: str | None = None
+    menu: Mapping[str, str] = field(default_factory=dict)  # digit -> topic id
+    menu_timeout: float = 5.0
+    callback_media: str = "sound:clinic/callback"
+    callback_due: float = 15 * 60.0  # seconds after the call: when its callback task is due
+    overflow_after: int | None = None  # None: no overflow groups
+    max_wait: int = 180
+    announce: str = "position"  # position | wait | none
+    announce_every: int = 30
+    moh_class: str = "default"
+    retry: float = 5.0  # after a round nobody answered, ring again this much later
+
+    def due(self, now: datetime) -> datetime:
+        if not self.open and self.next_open is not None:
+            return self.next_open
+        return now + timedelta(seconds=self.callback_due)
+
+
 class CallState:
     def __init__(
         self,
@@ -43,7 +70,7 @@ class CallState:
         did: str,
         branch: str | None,
         ad_channel: str | None,
-        plan: RoutePlan,
+        routing: CallRouting,
         policy: CallPolicy,
         new_id: Callable[[], str],
         now: datetime,
@@ -56,8 +83,24 @@ class CallState:
         self.did = did
         self.policy = policy
         self._new_id = new_id
-        self._plan = plan
-        self.phase = Phase.OFFERING
+        self.routing = routing
+        self.branch = branch
+        self.phase = Phase.GREETING
+        self.answered_by_us = False  # we answered the caller's channel (notice, menu, hold)
+        self.topic: str | None = None
+        self.greeting_playback: str | None = None  # notice or menu prompt now playing
+        self.greeting_stage: str | None = None  # "notice" | "menu" | "menu_wait"
+        self.seeking = False  # the switchboard holds a search for this call
+        self.wave_open = False  # a wave of legs is out, not yet all ended
+        self.holding_id: str | None = None  # the holding bridge while the caller waits
+        self.held_since: datetime | None = None
+        self.in_mixing = False  # the caller is in the mixing bridge (connected, or a transfer)
+        self.transfer_to: tuple[str, str] | None = None
+        self.transfer_from: str | None = None
+        self.transfers = 0
+        self.callback_reason: str | None = None
+        self.groups: tuple[str, ...] = ()  # offered first (set from the call's arrival)
+        self.overflow: tuple[str, ...] = ()
         self.legs: dict[str, Leg] = {}
         self.bridge_id: str | None = None
         self.bridge_done = True
@@ -104,8 +147,11 @@ class CallState:
             return
         self.hangup_side = "caller"
         self._hangup_requested.add(self.inbound_id)
-        if self.phase in (Phase.OFFERING,):
+        if self.phase in (Phase.GREETING, Phase.OFFERING) and self.answered_at is None:
             self._set_outcome("abandoned")
+            self._need_callback(step, "abandoned", now)
+            self._teardown(step, leg_reason="cancelled")
+        elif self.phase is Phase.OFFERING:  # waiting for a transfer's target
             self._teardown(step, leg_reason="cancelled")
         elif self.phase in (Phase.CONNECTING, Phase.CONNECTED):
             self._teardown(step, leg_reason="lost")
@@ -130,21 +176,58 @@ class CallState:
 
     def _teardown(self, step: c.Step, leg_reason: str) -> None:
         self.phase = Phase.ENDING
-        step.commands.append(c.CancelTimer("ring"))
+        self._stop_seeking(step)
         for leg in self._open_legs():
             self._hangup_leg(leg, leg_reason, step)
         if self.bridge_id and not self.bridge_done:
             step.commands.append(c.DestroyBridge(self.bridge_id))
+        self._leave_hold(step)
 
-    def _announce(self, step: c.Step, outcome: str, media: str, reason: str | None) -> None:
-        """Nobody will take the call: answer, play a stock message, then hang up."""
+    def _stop_seeking(self, step: c.Step) -> None:
+        for timer in ("ring", "retry", "overflow", "max_wait", "queue_announce", "menu"):
+            step.commands.append(c.CancelTimer(timer))
+        if self.seeking:
+            self.seeking = False
+            step.commands.append(c.StopSeeking(self.call_id))
+
+    def _leave_hold(self, step: c.Step) -> None:
+        if self.holding_id is not None:
+            step.commands.append(c.DestroyBridge(self.holding_id))
+            self.holding_id = None
+
+    def _need_callback(self, step: c.Step, reason: str, now: datetime) -> None:
+        """Nobody will talk with this caller now: a callback task (once per call)."""
+        if self.callback_reason is not None or self.answered_at is not None:
+            return
+        self.callback_reason = reason
+        step.facts.append(
+            c.CallbackNeeded(
+                self.call_id, self.caller_number, self.branch, reason, self.routing.due(now), now
+            )
+        )
+
+    def _announce(
+        self,
+        step: c.Step,
+        outcome: str,
+        media: str,
+        reason: str | None,
+        now: datetime,
+        callback: str | None = None,
+    ) -> None:
+        """Nobody will take the call: answer, play a message, then hang up; and, where
+        ``callback`` says why, make sure the caller is called back."""
         self._set_outcome(outcome, reason)
+        if callback is not None:
+            self._need_callback(step, callback, now)
         self._teardown(step, leg_reason="no_answer")
         if self.inbound_gone or self.hangup_side:
             return
         self.phase = Phase.ANNOUNCING
         self.playback_id = self._new_id()
-        step.commands.append(c.Answer(self.inbound_id))
+        if not self.answered_by_us:
+            self.answered_by_us = True
+            step.commands.append(c.Answer(self.inbound_id))
         step.commands.append(c.Play(self.inbound_id, self.playback_id, media))
         step.commands.append(c.StartTimer("announce", ANNOUNCE_LIMIT))
 
@@ -189,12 +272,11 @@ class CallState:
             self.phase = Phase.ENDING
 
     def _check_progress(self, step: c.Step, now: datetime) -> None:
-        if self.phase is Phase.OFFERING and self.legs and not self._open_legs():
-            results = {leg_result(leg, won=False) for leg in self.legs.values()}
-            if results == {"failed"}:
-                self._announce(step, "failed", self.policy.failed_media, "legs_failed")
-            else:
-                self._announce(step, "missed", self.policy.missed_media, None)
+        if self.phase is Phase.OFFERING and self.wave_open and not self._open_legs():
+            # Nobody of this wave answered: the next wave (or the queue).
+            self.wave_open = False
+            step.commands.append(c.CancelTimer("ring"))
+            step.commands.append(c.SeekAdmin(self.call_id))
         if self.phase is Phase.ENDING and self._ended_fact_sent and not self._open_legs():
             if self.bridge_done and self.recording_done:
                 self.phase = Phase.DONE

@@ -21,6 +21,7 @@ import structlog
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient, AriError, AriNotFound, AriUnavailable
 from ari_app.calls import commands as c
+from ari_app.calls.desk import FrontDesk
 from ari_app.calls.recovery import Snapshot, assess, call_name, call_of_bridge, synthetic_start
 from ari_app.calls.runner import CommandRunner
 from ari_app.calls.session import RELEVANT_EVENTS, CallSession, Input
@@ -66,6 +67,7 @@ class Switchboard:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_command: Callable[[str, float, bool], None] | None = None,
         is_our_call: Callable[[str], Awaitable[bool]] | None = None,
+        desk: Callable[[Callable[[str, Any], bool]], FrontDesk] | None = None,
     ) -> None:
         self._client = client
         self._new_session = new_session
@@ -86,6 +88,16 @@ class Switchboard:
         self._resync_lock = asyncio.Lock()
         self._destroyed: OrderedDict[str, None] = OrderedDict()  # recent unknown ChannelDestroyed
         self.stats = SwitchboardStats()
+        # Presence and the queue; without one every call is told nobody can take it.
+        self.desk = desk(self.deliver) if desk is not None else None
+
+    def deliver(self, call_id: str, item: Any) -> bool:
+        """Put an input into a call's inbox; False when the call is not tracked."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return False
+        call.inbox.put_nowait(item)
+        return True
 
     # ------------------------------------------------------------------ inputs
     @property
@@ -161,6 +173,8 @@ class Switchboard:
         now = self._clock()
         session = self._new_session(call_id, ev, self.engaged_admins(), now)
         self.stats.calls_started += 1
+        if self.desk is not None:
+            self.desk.call_started(call_id, session.caller_number)
         self._track(call_id, session, session.begin(now))
 
     def _track(self, call_id: str, session: CallSession, first: c.Step) -> None:
@@ -198,12 +212,33 @@ class Switchboard:
             log_.info("call_finished", outcome=session.outcome, tracked=len(self._calls))
 
     async def _apply(self, call_id: str, call: _Call, runner: CommandRunner, step: c.Step) -> None:
+        desk = self.desk
+        legs = call.session.legs
         for fact in step.facts:
             self._note_engagement(call_id, fact)
+            if desk is not None:
+                desk.on_fact(call_id, fact, lambda leg_id: legs[leg_id].admin if leg_id in legs else None)
             self._on_fact(fact)
         ari_commands: list[c.Command] = []
         for cmd in step.commands:
-            if isinstance(cmd, c.StartTimer):
+            if isinstance(cmd, c.SeekAdmin):
+                s = call.session
+                offered = (
+                    desk.seek(cmd, s.groups, s.overflow)
+                    if desk is not None
+                    else c.WaveOffered((), reason="no_admins")
+                )
+                call.inbox.put_nowait(offered)
+            elif isinstance(cmd, c.Widen):
+                if desk is not None:
+                    desk.widen(cmd.call_id)
+            elif isinstance(cmd, c.StopSeeking):
+                if desk is not None:
+                    desk.stop_seeking(cmd.call_id)
+            elif isinstance(cmd, c.AnnounceQueue):
+                if desk is not None:
+                    ari_commands.append(desk.announcement(cmd))
+            elif isinstance(cmd, c.StartTimer):
                 self._start_timer(call, cmd)
             elif isinstance(cmd, c.CancelTimer):
                 handle = call.timers.pop(cmd.name, None)
@@ -226,7 +261,9 @@ class Switchboard:
         for key in (
             *session.channel_ids(),
             session.bridge_id,
+            session.holding_id,
             session.playback_id,
+            session.greeting_playback,
             session.recording,
         ):
             if key:
@@ -234,10 +271,14 @@ class Switchboard:
 
     def _forget(self, call_id: str, session: CallSession) -> None:
         self._calls.pop(call_id, None)
+        if self.desk is not None:
+            self.desk.call_finished(call_id)
         for key in (
             *session.channel_ids(),
             session.bridge_id,
+            session.holding_id,
             session.playback_id,
+            session.greeting_playback,
             session.recording,
         ):
             if key and self._index.get(key) == call_id:
@@ -408,6 +449,8 @@ class Switchboard:
             self._on_new_channel(start)
 
     async def close(self) -> None:
+        if self.desk is not None:
+            self.desk.close()
         tasks = [call.task for call in self._calls.values() if call.task]
         for task in [*tasks, *self._background]:
             task.cancel()

@@ -32,6 +32,7 @@ class Presence(Enum):
     AVAILABLE = "available"
     PAUSED = "paused"
     ON_CALL = "on_call"
+    RINGING = "ringing"  # offered a call, its phone ringing
     WRAP_UP = "wrap_up"
     OFFLINE = "offline"  # the phone is not registered
 

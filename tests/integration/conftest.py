@@ -37,6 +37,8 @@ host = "127.0.0.1"
 port = {http_port}
 [storage]
 data_dir = "{data_dir}"
+[fastagi]
+port = 0
 [calls]
 ring_timeout = {ring_timeout}
 missed_media = "sound:vm-nobodyavail"
@@ -46,6 +48,7 @@ failed_media = "sound:please-try-call-later"
 id = "downtown"
 name = "Downtown"
 record = true
+recording_notice = "sound:beep"
 dids = [{{ number = "5551234", ad_channel = "website" }}]
 [[branches]]
 id = "empty"
@@ -66,6 +69,7 @@ login = "chen"
 name = "Chen"
 endpoint = "PJSIP/admin103"
 branch = "downtown"
+{extra}
 """
 
 
@@ -223,6 +227,7 @@ async def world_factory(
         ring_timeout: int = 5,
         sim_args: list[str] | None = None,
         calls_extra: str = "",
+        extra: str = "",
         db_url: str | None = None,
     ) -> World:
         sim = await SimProcess.start(username=USER, password=PASSWORD, seed=11, extra=sim_args)
@@ -240,6 +245,7 @@ async def world_factory(
                 data_dir=data_dir,
                 ring_timeout=ring_timeout,
                 calls_extra=calls_extra,
+                extra=extra,
             )
         )
         app = await start_app(config, data_dir, db_url or clean_database_url, port)

@@ -96,33 +96,55 @@ async def test_answered_admin_hangs_up(world_factory: Any) -> None:
     assert sim_call["answered_at"] and sim_call["ended_at"]
 
 
-async def test_missed_nobody_answers(world_factory: Any) -> None:
-    w: World = await world_factory(ring_timeout=5)
+# Short queue limits: a caller nobody takes waits 10 s on hold, then hears the callback message.
+SHORT_QUEUE = """
+[[groups]]
+id = "downtown"
+branch = "downtown"
+max_wait = 10
+announce_every = 10
+[[groups]]
+id = "empty"
+branch = "empty"
+"""
+
+
+async def test_missed_nobody_answers_waits_on_hold_then_callback(world_factory: Any) -> None:
+    w: World = await world_factory(ring_timeout=5, extra=SHORT_QUEUE)
     placed = await w.place()
-    call = await w.finished(placed["channel_id"], timeout=25)
+    call = await w.finished(placed["channel_id"], timeout=30)
     await w.quiet()
-    assert call.outcome == "missed" and call.admin is None and call.answered_at is None
+    assert call.outcome == "missed" and call.failure_reason == "max_wait"
+    assert call.admin is None and call.answered_at is None
     assert {leg.result for leg in call.legs} == {"no_answer"}
     assert all(leg.cause == 19 for leg in call.legs)
     reqs = await w.requests()
     inbound = placed["channel_id"]
-    # No answer from anyone: the caller is answered only to hear the stock message, then hung up.
-    assert sent(reqs, "POST", f"/channels/{inbound}/play", media="sound:vm-nobodyavail")
+    # The wave rang out; nobody else free: on hold with music until the maximum wait.
+    (holding,) = sent(reqs, "POST", "/bridges", type="holding")
+    bridge = holding["query"]["bridgeId"]
+    assert sent(reqs, "POST", f"/bridges/{bridge}/addChannel", channel=inbound)
+    assert sent(reqs, "POST", f"/bridges/{bridge}/moh")
+    # Then the callback message, and the caller is hung up.
+    assert sent(reqs, "POST", f"/channels/{inbound}/play", media="sound:clinic/callback")
     assert sent(reqs, "DELETE", f"/channels/{inbound}")
-    assert not sent(reqs, "POST", "/addChannel")
+    assert not sent(reqs, "POST", "/addChannel", channel=f"{inbound},")
     assert call.recordings == []
 
 
 async def test_missed_every_phone_busy(world_factory: Any) -> None:
-    w: World = await world_factory()
+    w: World = await world_factory(extra=SHORT_QUEUE)
     for name in ("admin101", "admin102", "admin103"):
         await w.ctl.set_phone(name, "busy")
     placed = await w.place()
-    call = await w.finished(placed["channel_id"])
+    call = await w.finished(placed["channel_id"], timeout=30)
     await w.quiet()
-    assert call.outcome == "missed"
+    assert call.outcome == "missed" and call.failure_reason == "max_wait"
     assert {leg.result for leg in call.legs} == {"busy"} and {leg.cause for leg in call.legs} == {17}
-    assert (call.wait_seconds or 99) < 5  # busy is known at once: no ring timeout wait
+    # Busy is known at once: the caller waits on hold (rung again every retry), not in ringback.
+    assert len(call.legs) >= 6
+    reqs = await w.requests()
+    assert sent(reqs, "POST", "/bridges", type="holding")
 
 
 async def test_abandoned_while_ringing(world_factory: Any) -> None:
@@ -130,7 +152,8 @@ async def test_abandoned_while_ringing(world_factory: Any) -> None:
     placed = await w.place(abandon_after=1.0)
     call = await w.finished(placed["channel_id"])
     await w.quiet()  # Asterisk leaves dialled legs ringing: only our DELETEs clear them
-    assert call.outcome == "abandoned" and call.hangup_side == "caller" and call.end_cause == 127
+    # The branch records: the caller was answered for the notice, so leaving is a BYE (16).
+    assert call.outcome == "abandoned" and call.hangup_side == "caller" and call.end_cause == 16
     assert {leg.result for leg in call.legs} == {"cancelled"}
     reqs = await w.requests()
     assert len([r for r in sent(reqs, "DELETE") if "/channels/" in r["path"]]) == 3

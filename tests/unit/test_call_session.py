@@ -9,8 +9,8 @@ import pytest
 
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
-from ari_app.calls.session import CallPolicy, CallSession, Phase
-from ari_app.routing import Target, ring_all
+from ari_app.calls.session import CallPolicy, CallRouting, CallSession, Phase
+from ari_app.routing.dispatch import AdminRuntime, Dispatcher, GroupRule
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 POLICY = CallPolicy(
@@ -62,33 +62,82 @@ def gone(cid: str, dcause: int = 16, **req: object) -> list[m.Event]:
 
 
 class Driver:
-    def __init__(self, admins: int = 2, engaged: frozenset[str] = frozenset(), policy: CallPolicy = POLICY):
+    """One session with a real dispatcher behind it, answering its SeekAdmin as the switchboard does."""
+
+    def __init__(
+        self,
+        admins: int = 2,
+        engaged: frozenset[str] = frozenset(),
+        policy: CallPolicy = POLICY,
+        routing: CallRouting | None = None,
+        strategy: str = "ring_all",
+    ):
         ids = (f"id{n}" for n in itertools.count())
-        targets = [Target(f"a{i}", f"PJSIP/admin10{i}") for i in range(admins)]
-        plan = ring_all(True, targets, engaged) if admins else ring_all(True, [], engaged)
         self.now = T0
+        rule = GroupRule("g", strategy, 0, 15)  # type: ignore[arg-type]
+        self.dispatcher = Dispatcher(
+            [rule, GroupRule("over", "ring_all", 0, 15)],
+            [AdminRuntime(f"a{i}", f"PJSIP/admin10{i}", ("g",), order=i) for i in range(admins)]
+            + [AdminRuntime("x9", "PJSIP/admin900", ("over",))],
+            wrap_up=0,
+        )
+        for admin in engaged:
+            self.dispatcher.answered(admin, "other-call", T0)
         self.s = CallSession(
             call_id="call1", start=stasis_start("in", ["5551234"]), did="5551234", branch="b1",
-            ad_channel="site", plan=plan, policy=policy, new_id=lambda: next(ids), now=self.now,
+            ad_channel="site", routing=routing or CallRouting(), policy=policy,
+            new_id=lambda: next(ids), now=self.now,
         )  # fmt: skip
+        self.s.groups, self.s.overflow = ("g",), ("over",)
         self.commands: list[c.Command] = []
         self.facts: list[c.Fact] = []
-        self._take(self.s.begin(self.now))
+        first = self._take(self.s.begin(self.now))
+        self._answer(first.commands, auto=False)  # as before: the first legs' replies come later
+
+    def _answer(self, commands: list[c.Command], auto: bool = True) -> list[c.Command]:
+        """What the switchboard does with routing commands: ask the dispatcher, feed the answer."""
+        out: list[c.Command] = []
+        d = self.dispatcher
+        for cmd in commands:
+            if isinstance(cmd, c.SeekAdmin):
+                if cmd.transfer_to:
+                    kind, target = cmd.transfer_to
+                    d.done(cmd.call_id)
+                    d.seek(cmd.call_id, () if kind == "admin" else (target,), (), self.now,
+                           only=target if kind == "admin" else None)  # fmt: skip
+                else:
+                    d.seek(cmd.call_id, self.s.groups, self.s.overflow, self.now)
+                if cmd.widen:
+                    d.widen(cmd.call_id)
+                if cmd.reset:
+                    d.reset(cmd.call_id)
+                wave = d.next_wave(cmd.call_id, self.now)
+                offered = c.WaveOffered(tuple((t.admin, t.endpoint) for t in wave.targets), 15, wave.reason)
+                out += self.feed(offered, dt=0, auto=auto)
+            elif isinstance(cmd, c.Widen):
+                d.widen(cmd.call_id)
+            elif isinstance(cmd, c.StopSeeking):
+                d.done(cmd.call_id)
+        return out
 
     def _take(self, step: c.Step) -> c.Step:
         self.commands += step.commands
         self.facts += step.facts
         return step
 
-    def feed(self, *items: object, dt: float = 0.5) -> list[c.Command]:
+    def feed(self, *items: object, dt: float = 0.5, auto: bool = True) -> list[c.Command]:
         out: list[c.Command] = []
         for item in items:
             self.now += timedelta(seconds=dt)
             step = self._take(self.s.handle(item, self.now))  # type: ignore[arg-type]
             out += step.commands
+            for fact in step.facts:
+                if isinstance(fact, c.LegEnded) and fact.leg_id in self.s.legs:
+                    self.dispatcher.leg_ended(self.s.legs[fact.leg_id].admin, "call1")
+            out += self._answer(step.commands)
             # The runner reports every ARI command's success back, as it does in production.
-            for cmd in step.commands:
-                if not isinstance(cmd, (c.StartTimer, c.CancelTimer, c.CollectRecording)):
+            for cmd in step.commands if auto else []:
+                if not isinstance(cmd, _NOT_ARI):
                     out += self.feed(c.CommandDone(cmd), dt=0)
         return out
 
@@ -106,6 +155,11 @@ class Driver:
         return {f.leg_id: f.result for f in self.of(c.LegEnded)}
 
 
+_NOT_ARI = (
+    c.StartTimer, c.CancelTimer, c.CollectRecording, c.SeekAdmin, c.Widen, c.StopSeeking, c.AnnounceQueue,
+)  # fmt: skip
+
+
 def ring_up(d: Driver) -> list[str]:
     """Create replies and StasisStart for every leg, then each rings."""
     legs = d.legs()
@@ -120,7 +174,10 @@ def ring_up(d: Driver) -> list[str]:
 def test_start_rings_caller_prebuilds_bridge_and_creates_one_leg_per_free_admin() -> None:
     d = Driver(admins=3, engaged=frozenset({"a1"}))
     kinds = [type(x).__name__ for x in d.commands]
-    assert kinds == ["Ring", "CreateBridge", "CreateLeg", "CreateLeg", "StartTimer"]
+    assert kinds == [
+        "Ring", "CreateBridge", "SeekAdmin", "StartTimer", "CreateLeg", "CreateLeg", "StartTimer",
+    ]  # fmt: skip
+    assert [x.name for x in d.of(c.StartTimer)] == ["max_wait", "ring"]
     assert [x.endpoint for x in d.of(c.CreateLeg)] == ["PJSIP/admin100", "PJSIP/admin102"]
     leg = d.of(c.CreateLeg)[0]
     assert leg.app_args == ("dialed", "in") and leg.originator == "in"
@@ -144,8 +201,8 @@ def test_first_answer_wins_bridge_record_and_losers_hung_up() -> None:
     d = Driver(admins=3)
     a, b, l3 = ring_up(d)
     out = d.feed(state(b, "Up"))
-    kinds = [type(x).__name__ for x in out]
-    assert kinds[:4] == ["CancelTimer", "Answer", "AddToBridge", "Hangup"]
+    kinds = [type(x).__name__ for x in out if not isinstance(x, (c.CancelTimer, c.StopSeeking))]
+    assert kinds[:3] == ["Answer", "AddToBridge", "Hangup"]
     assert c.AddToBridge(d.s.bridge_id or "", ("in", b)) in out
     assert {x.channel_id for x in out if isinstance(x, c.Hangup)} == {a, l3}
     assert any(isinstance(x, c.RecordBridge) for x in out)
@@ -197,25 +254,51 @@ def test_admin_hangs_up_first() -> None:
         ),
     ],
 )
-def test_all_legs_fail_then_caller_hears_message_and_call_is_missed(events, result: str, cause: int) -> None:
+def test_nobody_answers_the_wave_caller_waits_on_hold_then_rung_again(events, result: str, cause: int):
     d = Driver(admins=2)
     legs = ring_up(d)
     out: list[c.Command] = []
     for leg in legs:
         out += d.feed(*events(leg))
-    assert [type(x).__name__ for x in out if not isinstance(x, (c.CancelTimer, c.DestroyBridge))] == [
-        "Answer", "Play", "StartTimer",
-    ]  # fmt: skip
-    play = next(x for x in out if isinstance(x, c.Play))
-    assert play.media == "sound:vm-nobodyavail"
     assert set(d.leg_results().values()) == {result}
-    assert d.feed(
-        m.PlaybackFinished(
-            **E, playback=m.Playback(id=play.playback_id, media_uri="", target_uri="", state="done")
-        )
-    ) == [c.Hangup("in")]
+    # Everyone was tried this round: the caller is answered and waits in a holding bridge.
+    held = [x for x in out if not isinstance(x, (c.CancelTimer, c.SeekAdmin))]
+    assert [type(x).__name__ for x in held] == [
+        "Answer", "CreateBridge", "AddToBridge", "StartBridgeMoh", "StartTimer", "StartTimer",
+    ]  # fmt: skip
+    holding = d.s.holding_id
+    assert c.CreateBridge(holding or "", "call-call1", kind="holding") in held
+    assert [x.name for x in held if isinstance(x, c.StartTimer)] == ["queue_announce", "retry"]
+    assert any(isinstance(f, c.CallQueued) for f in d.facts)
+    # The retry starts a new round: both ring again, the caller stays on hold meanwhile.
+    again = d.feed(c.TimerFired("retry"))
+    assert len([x for x in again if isinstance(x, c.CreateLeg)]) == 2
+    # The queue's announcement is asked of the switchboard (it knows the position).
+    ann = d.feed(c.TimerFired("queue_announce"))
+    assert [type(x).__name__ for x in ann] == ["AnnounceQueue", "StartTimer"]
+    # An answer from hold: out of the holding bridge, into the mixing bridge with the admin.
+    first = d.legs()[2]
+    d.feed(c.CommandDone(next(x for x in d.of(c.CreateLeg) if x.channel_id == first)))
+    d.feed(stasis_start(first, ["dialed", "in"], "Down"))
+    up = d.feed(state(first, "Up"))
+    assert c.RemoveFromBridge(holding or "", "in") in up
+    assert c.AddToBridge(d.s.bridge_id or "", ("in", first)) in up
+    assert c.DestroyBridge(holding or "") in up and not any(isinstance(x, c.Answer) for x in up)
+
+
+def test_max_wait_plays_the_callback_message_and_makes_a_callback_task() -> None:
+    d = Driver(admins=1, engaged=frozenset({"a0"}))
+    assert d.s.holding_id is not None
+    out = d.feed(c.TimerFired("max_wait"), dt=180)
+    play = next(x for x in out if isinstance(x, c.Play))
+    assert play.media == "sound:clinic/callback"
+    (task,) = d.of(c.CallbackNeeded)
+    assert (task.number, task.branch, task.reason) == ("5550001", "b1", "max_wait")
+    assert task.due_at == d.now + timedelta(minutes=15)
+    done = m.Playback(id=play.playback_id, media_uri="", target_uri="", state="done")
+    d.feed(m.PlaybackFinished(**E, playback=done))
     d.feed(*gone("in", soft=True, cause=32))
-    assert d.ended().outcome == "missed"
+    assert (d.ended().outcome, d.ended().failure_reason) == ("missed", "max_wait")
 
 
 def test_caller_abandons_while_ringing_we_hang_up_every_leg() -> None:
@@ -228,36 +311,43 @@ def test_caller_abandons_while_ringing_we_hang_up_every_leg() -> None:
         d.feed(*gone(leg, soft=True, cause=32))
     assert d.ended().outcome == "abandoned" and d.ended().end_cause == 127
     assert set(d.leg_results().values()) == {"cancelled"}
+    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
     assert d.s.phase is Phase.DONE
 
 
-def test_ring_timeout_backstop_hangs_up_legs_and_plays_message() -> None:
+def test_ring_timeout_backstop_hangs_up_the_wave() -> None:
     d = Driver(admins=1)
     (a,) = ring_up(d)
     out = d.feed(c.TimerFired("ring"))
-    assert c.Hangup(a) in out and any(isinstance(x, c.Play) for x in out)
+    assert c.Hangup(a) in out and not any(isinstance(x, c.Play) for x in out)
 
 
-def test_no_admin_for_did_fails_with_message() -> None:
+def test_no_admin_in_its_groups_widens_to_the_overflow_groups_at_once() -> None:
+    d = Driver(admins=0, routing=CallRouting(overflow_after=30))
+    assert [x for x in d.commands if isinstance(x, c.SeekAdmin)][-1].widen
+    (leg,) = d.of(c.CreateLeg)
+    assert leg.endpoint == "PJSIP/admin900"
+
+
+def test_no_admin_and_no_overflow_fails_with_message_and_a_callback_task() -> None:
     d = Driver(admins=0)
-    assert [type(x).__name__ for x in d.commands if not isinstance(x, c.CancelTimer)] == [
-        "Answer",
-        "Play",
-        "StartTimer",
-    ]
-    assert d.of(c.Play)[0].media == "sound:oops"
+    (play,) = d.of(c.Play)
+    assert play.media == "sound:oops"
+    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["no_admins"]
     d.feed(*gone("in", soft=True, cause=32))
     assert (d.ended().outcome, d.ended().failure_reason) == ("failed", "no_admins")
 
 
-def test_every_admin_engaged_is_missed_not_failed() -> None:
+def test_every_admin_engaged_waits_in_the_queue_until_one_is_free() -> None:
     d = Driver(admins=2, engaged=frozenset({"a0", "a1"}))
-    assert d.of(c.Play)[0].media == "sound:vm-nobodyavail"
-    d.feed(*gone("in", soft=True, cause=32))
-    assert d.ended().outcome == "missed"
+    assert d.s.holding_id is not None and not d.of(c.CreateLeg)
+    # a1's other call ends: the switchboard nudges this waiting call, which rings a1.
+    d.dispatcher.talk_ended("a1", "other-call", d.now)
+    out = d.feed(c.AdminFree())
+    assert [x.endpoint for x in out if isinstance(x, c.CreateLeg)] == ["PJSIP/admin101"]
 
 
-def test_dial_409_marks_leg_failed_and_all_failed_legs_fail_the_call() -> None:
+def test_dial_409_marks_leg_failed_and_the_call_waits_for_the_next_round() -> None:
     d = Driver(admins=1)
     (a,) = d.legs()
     d.feed(stasis_start(a, ["dialed", "in"], "Down"))
@@ -266,7 +356,7 @@ def test_dial_409_marks_leg_failed_and_all_failed_legs_fail_the_call() -> None:
     assert out[0] == c.Hangup(a)
     d.feed(*gone(a, soft=True, cause=32))
     assert d.leg_results() == {a: "failed"}
-    assert any(isinstance(x, c.Play) and x.media == "sound:oops" for x in d.commands)
+    assert d.s.holding_id is not None and d.s.phase is Phase.OFFERING
 
 
 def test_admin_engaged_elsewhere_drops_their_ringing_leg() -> None:

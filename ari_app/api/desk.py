@@ -1,0 +1,84 @@
+"""HTTP API of the front desk: admins' presence, transfers, and the queue (bearer token, as the rest).
+
+``PUT /api/admins/{login}/presence`` with ``{"state": "paused", "reason": "lunch"}`` or
+``{"state": "available"}``; ``POST /api/admins/{login}/transfer`` with ``{"to_admin": "ben"}``
+or ``{"to_group": "call-center"}`` hands the caller that admin is talking with on.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ari_app.api.http import error
+from ari_app.calls.desk import FrontDesk, PresenceError
+
+
+async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "bad_json", "the body must be a JSON object")
+    if not isinstance(data, dict):
+        return error(400, "bad_json", "the body must be a JSON object")
+    return data
+
+
+def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
+    async def admins(_: web.Request) -> web.Response:
+        return web.json_response({"admins": desk.presences(), "counts": desk.counts()})
+
+    async def presence(request: web.Request) -> web.Response:
+        data = await _body(request)
+        if isinstance(data, web.Response):
+            return data
+        unknown = sorted(set(data) - {"state", "reason"})
+        if unknown:
+            return error(400, "bad_field", f"unknown field(s): {', '.join(unknown)}")
+        state, reason = data.get("state"), data.get("reason")
+        if not isinstance(state, str) or (reason is not None and not isinstance(reason, str)):
+            return error(400, "bad_state", "state must be 'available' or 'paused'; reason a string")
+        try:
+            return web.json_response(desk.set_presence(request.match_info["login"], state, reason))
+        except PresenceError as exc:
+            status = 404 if str(exc).startswith("no admin") else 400
+            return error(status, "presence_refused", str(exc))
+
+    async def transfer(request: web.Request) -> web.Response:
+        data = await _body(request)
+        if isinstance(data, web.Response):
+            return data
+        targets = [(k.removeprefix("to_"), v) for k, v in data.items() if k in ("to_admin", "to_group")]
+        if len(targets) != 1 or len(data) != 1 or not isinstance(targets[0][1], str):
+            return error(400, "bad_target", 'send exactly one of {"to_admin": login} or {"to_group": id}')
+        try:
+            call_id = desk.transfer(request.match_info["login"], (targets[0][0], targets[0][1]))
+        except PresenceError as exc:
+            return error(409 if "not on a call" in str(exc) else 400, "transfer_refused", str(exc))
+        return web.json_response({"call_id": call_id, "to": f"{targets[0][0]}:{targets[0][1]}"}, status=202)
+
+    async def queue(_: web.Request) -> web.Response:
+        now: datetime = clock()
+        d = desk.dispatcher
+        waiting: list[dict[str, Any]] = [
+            {
+                "call_id": s.call_id,
+                "groups": list(s.groups),
+                "position": d.position(s.call_id),
+                "waiting_seconds": round((now - s.since).total_seconds(), 1),
+                "ringing": sorted(s.ringing),
+            }
+            for s in d.seekers.values()
+        ]
+        waiting.sort(key=lambda w: (int(w["position"]), -float(w["waiting_seconds"])))
+        return web.json_response({"calls": waiting})
+
+    return [
+        web.get("/api/admins", admins),
+        web.put("/api/admins/{login}/presence", presence),
+        web.post("/api/admins/{login}/transfer", transfer),
+        web.get("/api/queue", queue),
+    ]

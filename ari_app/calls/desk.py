@@ -1,0 +1,242 @@
+"""The front desk: admins' presence and the calls seeking them, between the switchboard and routing.
+
+The switchboard hands it the routing commands a session emits (``SeekAdmin``, ``Widen``,
+``StopSeeking``, ``AnnounceQueue``) and every fact; it keeps the dispatcher's picture of who
+is ringing, talking, wrapping up, paused or offline, and tells waiting calls when an admin
+they may take becomes free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from ari_app.calls import commands as c
+from ari_app.config import Settings
+from ari_app.routing.dispatch import Dispatcher
+from ari_app.routing.strategies import Presence
+
+log = structlog.get_logger(__name__)
+
+LAST_ADMIN_MEMORY = 50_000  # callers remembered with the admin who last talked with them
+PAUSE_REASON_MAX = 60
+
+
+class PresenceError(ValueError):
+    """A presence change that cannot be made (unknown admin, bad state)."""
+
+
+class FrontDesk:
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        clock: Callable[[], datetime],
+        deliver: Callable[[str, c.WaveOffered | c.AdminFree | c.TransferRequested], bool],
+    ) -> None:
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self._clock = clock
+        self._deliver = deliver
+        self._last_admin: OrderedDict[str, str] = OrderedDict()  # caller number -> admin login
+        self._numbers: dict[str, str] = {}  # call id -> caller number
+        self._skills = {t.id: t.needs for t in settings.topics}
+        self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
+        self.on_change: Callable[[], None] | None = None  # presence gauges
+
+    # ------------------------------------------------------------------ calls
+    def call_started(self, call_id: str, caller_number: str) -> None:
+        self._numbers[call_id] = caller_number
+
+    def remember(self, caller_number: str, admin: str) -> None:
+        self._last_admin[caller_number] = admin
+        self._last_admin.move_to_end(caller_number)
+        while len(self._last_admin) > LAST_ADMIN_MEMORY:
+            self._last_admin.popitem(last=False)
+
+    def seek(self, cmd: c.SeekAdmin, groups: tuple[str, ...], overflow: tuple[str, ...]) -> c.WaveOffered:
+        d, now = self.dispatcher, self._clock()
+        if cmd.transfer_to is not None:
+            kind, target = cmd.transfer_to
+            d.done(cmd.call_id)
+            if kind == "admin":
+                d.seek(cmd.call_id, (), (), now, only=target)
+            else:
+                d.seek(cmd.call_id, (target,), (), now)
+        else:
+            number = self._numbers.get(cmd.call_id, "")
+            d.seek(
+                cmd.call_id,
+                groups,
+                overflow,
+                now,
+                skill=self._skills.get(cmd.topic) if cmd.topic else None,
+                preferred=self._last_admin.get(number) if number else None,
+            )
+        if cmd.widen:
+            d.widen(cmd.call_id)
+        if cmd.reset:
+            d.reset(cmd.call_id)
+        wave = d.next_wave(cmd.call_id, now)
+        self._changed()
+        return c.WaveOffered(
+            tuple((t.admin, t.endpoint) for t in wave.targets), wave.ring_timeout, wave.reason
+        )
+
+    def widen(self, call_id: str) -> None:
+        self.dispatcher.widen(call_id)
+
+    def stop_seeking(self, call_id: str) -> None:
+        self.dispatcher.done(call_id)
+        self.nudge()
+
+    def call_finished(self, call_id: str) -> None:
+        self._numbers.pop(call_id, None)
+        if call_id in self.dispatcher.seekers:
+            self.dispatcher.done(call_id)
+            self.nudge()
+
+    def announcement(self, cmd: c.AnnounceQueue) -> c.Play:
+        d = self.dispatcher
+        if cmd.kind == "wait":
+            minutes = max(1, round(d.expected_wait(cmd.call_id, self._clock()) / 60))
+            media = ["sound:queue-holdtime", f"number:{minutes}", "sound:queue-minutes"]
+        else:
+            pos = d.position(cmd.call_id)
+            if pos <= 1:
+                media = ["sound:queue-youarenext"]
+            else:
+                media = ["sound:queue-thereare", f"number:{pos}", "sound:queue-callswaiting"]
+        media.append("sound:queue-thankyou")
+        return c.Play(cmd.channel_id, cmd.playback_id, ",".join(media))
+
+    # ------------------------------------------------------------------ facts
+    def on_fact(self, call_id: str, fact: c.Fact, admin_of_leg: Callable[[str], str | None]) -> None:
+        d, now = self.dispatcher, self._clock()
+        if isinstance(fact, c.LegProgress) and fact.answered_at is not None:
+            admin = admin_of_leg(fact.leg_id)
+            if admin:
+                d.answered(admin, call_id, now)
+                number = self._numbers.get(call_id)
+                if number:
+                    self.remember(number, admin)
+                self._changed()
+        elif isinstance(fact, c.LegEnded):
+            admin = admin_of_leg(fact.leg_id)
+            if admin is None:
+                return
+            runtime = d.admins.get(admin)
+            if runtime is not None and runtime.on_call == call_id:
+                d.talk_ended(admin, call_id, now)
+                self._schedule_wrap_end(admin)
+            else:
+                d.leg_ended(admin, call_id)
+            self._changed()
+            self.nudge()
+
+    def _schedule_wrap_end(self, admin: str) -> None:
+        old = self._wrap_timers.pop(admin, None)
+        if old:
+            old.cancel()
+        seconds = self.dispatcher.wrap_up.total_seconds()
+        if seconds <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        self._wrap_timers[admin] = loop.call_later(seconds + 0.01, self._wrap_over, admin)
+
+    def _wrap_over(self, admin: str) -> None:
+        self._wrap_timers.pop(admin, None)
+        self._changed()
+        self.nudge()
+
+    # ------------------------------------------------------------------ presence
+    def nudge(self) -> None:
+        """Tell the best waiting call of each free admin to ask again."""
+        for call_id in self.dispatcher.waiting_for(self._clock()):
+            self._deliver(call_id, c.AdminFree())
+
+    def set_presence(self, login: str, state: str, reason: str | None = None) -> dict[str, Any]:
+        d, now = self.dispatcher, self._clock()
+        if login not in d.admins:
+            raise PresenceError(f"no admin {login!r}")
+        if state == "paused":
+            text = (reason or "paused").strip()[:PAUSE_REASON_MAX] or "paused"
+            d.set_paused(login, text, now)
+        elif state == "available":
+            d.set_paused(login, None, now)
+            if d.admins[login].wrap_until is not None:
+                d.end_wrap_up(login, now)  # "ready": wrap-up ended early by the admin
+        else:
+            raise PresenceError(f"state must be 'available' or 'paused', not {state!r}")
+        log.info("presence_set", admin=login, state=state)
+        self._changed()
+        self.nudge()
+        return self.presence_of(login)
+
+    def set_registered(self, endpoint: str, registered: bool) -> None:
+        runtime = self.dispatcher.by_endpoint(endpoint)
+        if runtime is None or runtime.registered == registered:
+            return
+        self.dispatcher.set_registered(runtime.login, registered, self._clock())
+        log.info("phone_registration", admin=runtime.login, registered=registered)
+        self._changed()
+        if registered:
+            self.nudge()
+
+    def presence_of(self, login: str) -> dict[str, Any]:
+        a = self.dispatcher.admins[login]
+        now = self._clock()
+        presence = a.presence(now)
+        out: dict[str, Any] = {"login": login, "state": presence.value, "registered": a.registered}
+        if a.paused is not None:
+            out["pause_reason"] = a.paused
+        if presence is Presence.WRAP_UP and a.wrap_until is not None:
+            out["wrap_up_left"] = round((a.wrap_until - now).total_seconds(), 1)
+        if a.on_call:
+            out["call_id"] = a.on_call
+        out["calls_today"] = a.state(now).calls_today
+        return out
+
+    def presences(self) -> list[dict[str, Any]]:
+        return [self.presence_of(login) for login in self.dispatcher.admins]
+
+    def counts(self) -> dict[str, int]:
+        now = self._clock()
+        out = {p.value: 0 for p in Presence}
+        for a in self.dispatcher.admins.values():
+            out[a.presence(now).value] += 1
+        return out
+
+    def waiting(self) -> int:
+        return sum(1 for s in self.dispatcher.seekers.values() if s.waiting)
+
+    def transfer(self, by: str, to: tuple[str, str]) -> str:
+        """Hand the caller ``by`` is talking with to an admin or a group; the call's id."""
+        d = self.dispatcher
+        if by not in d.admins:
+            raise PresenceError(f"no admin {by!r}")
+        kind, target = to
+        if kind == "admin" and target not in d.admins:
+            raise PresenceError(f"no admin {target!r}")
+        if kind == "group" and target not in d.rules:
+            raise PresenceError(f"no group {target!r}")
+        if kind == "admin" and target == by:
+            raise PresenceError("cannot transfer a call to yourself")
+        call_id = d.admins[by].on_call
+        if call_id is None or not self._deliver(call_id, c.TransferRequested(to, by)):
+            raise PresenceError(f"{by} is not on a call")
+        return call_id
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def close(self) -> None:
+        for handle in self._wrap_timers.values():
+            handle.cancel()
+        self._wrap_timers.clear()
