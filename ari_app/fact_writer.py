@@ -64,6 +64,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         retry_max: float = 5.0,
         gather: float = 0.0,
         on_written: Callable[[c.Fact], None] | None = None,
+        callback_merge_minutes: int = 60,
     ) -> None:
         super().__init__()
         self._store = store
@@ -73,6 +74,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         self._retry_max = retry_max
         self._gather = gather
         self._on_written = on_written
+        self._callback_merge = callback_merge_minutes  # a number's missed calls within: one task
         self._committed: dict[str, int] = {}  # segment -> last seq in the database
         self.failures = 0
         self.waiting_since: float | None = None  # monotonic time the store became unavailable
@@ -265,3 +267,22 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
             await s.recording_failed(f.call_id, name=f.name, fmt=f.fmt, error=f.error)
         elif isinstance(f, c.RecordingSaved):
             await s.recording_saved(**dataclasses.asdict(f))  # the fact's fields are the columns
+        elif isinstance(f, c.NoticePlayed):
+            await s.notice_played(f.call_id, at=f.at)
+        elif isinstance(f, c.TopicChosen):
+            await s.topic_chosen(f.call_id, topic=f.topic, at=f.at)
+        elif isinstance(f, c.CallQueued):
+            await s.call_queued(f.call_id, at=f.at)
+        elif isinstance(f, c.CallTransferred):
+            await s.call_transferred(f.call_id, from_admin=f.from_admin, to=f.to, at=f.at)
+        elif isinstance(f, c.CallbackNeeded):
+            await s.callback_needed(
+                f.call_id,
+                number=f.number,
+                number_e164=to_e164(f.number, self._region),
+                branch=f.branch,
+                reason=f.reason,
+                due_at=f.due_at,
+                at=f.at,
+                merge_minutes=self._callback_merge,
+            )

@@ -37,6 +37,11 @@ FACT_TYPES: dict[str, type] = {
         c.CallEnded,
         c.RecordingFailedFact,
         c.RecordingSaved,
+        c.NoticePlayed,
+        c.TopicChosen,
+        c.CallQueued,
+        c.CallTransferred,
+        c.CallbackNeeded,
     )
 }
 SEGMENT_SUFFIX = ".jsonl"

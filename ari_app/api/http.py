@@ -1,4 +1,4 @@
-"""HTTP API: health (open), metrics and call history with recordings (bearer token).
+"""HTTP API: health (open), metrics, call history with recordings and callback tasks (bearer token).
 
 Errors are JSON ``{"error": "<stable id>", "detail": "..."}``. Recordings are served only to
 authenticated clients, from inside the archive, never from a public path.
@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ari_app.store import CallStore
+from ari_app.store import CALLBACK_STATUSES, CallStore
 from ari_app.store.recordings import RecordingArchive
 
 OUTCOMES = ("answered", "missed", "abandoned", "failed", "interrupted")
@@ -125,10 +125,51 @@ def build_api(
             return error(410, "recording_missing", "the recording file is no longer in the archive")
         return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "no-store"})
 
+    async def list_callbacks(request: web.Request) -> web.Response:
+        q = request.query
+        try:
+            limit = int(q.get("limit", "100"))
+            if not 1 <= limit <= 500:
+                raise ValueError
+        except ValueError:
+            return error(400, "bad_limit", "limit must be an integer from 1 to 500")
+        status = q.get("status") or None
+        if status is not None and status != "open" and status not in CALLBACK_STATUSES:
+            return error(400, "bad_status", f"status must be open or one of {', '.join(CALLBACK_STATUSES)}")
+        tasks = await store.list_callbacks(status=status, branch=q.get("branch") or None, limit=limit)
+        return web.Response(
+            text=_dump({"callbacks": [asdict(t) for t in tasks]}), content_type="application/json"
+        )
+
+    async def get_callback(request: web.Request) -> web.Response:
+        task = await store.get_callback(request.match_info["task_id"])
+        if task is None:
+            return error(404, "callback_not_found", "no callback task with that id")
+        return web.Response(text=_dump(asdict(task)), content_type="application/json")
+
+    async def set_callback_status(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return error(400, "bad_body", 'send JSON: {"status": "<status>"}')
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, str) or status not in CALLBACK_STATUSES:
+            return error(400, "bad_status", f"status must be one of {', '.join(CALLBACK_STATUSES)}")
+        try:
+            task = await store.set_callback_status(request.match_info["task_id"], status)
+        except ValueError as exc:
+            return error(400, "bad_transition", str(exc))
+        if task is None:
+            return error(404, "callback_not_found", "no callback task with that id")
+        return web.Response(text=_dump(asdict(task)), content_type="application/json")
+
     app = web.Application(middlewares=[auth], client_max_size=64 * 1024)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/calls/{call_id}", get_call)
     app.router.add_get("/api/calls/{call_id}/recording", get_recording)
+    app.router.add_get("/api/callbacks", list_callbacks)
+    app.router.add_get("/api/callbacks/{task_id}", get_callback)
+    app.router.add_post("/api/callbacks/{task_id}/status", set_callback_status)
     return app

@@ -1,12 +1,14 @@
-"""Persistence: calls, legs and recordings in SQLite (embedded) or PostgreSQL."""
+"""Persistence: calls, legs, recordings and callback tasks in SQLite (embedded) or PostgreSQL."""
 
 from ari_app.store.db import Database, StoreUnavailable, until_available
-from ari_app.store.records import CallRecord, LegRecord, RecordingRecord
-from ari_app.store.repository import CallStore
+from ari_app.store.records import CallbackTaskRecord, CallRecord, LegRecord, RecordingRecord
+from ari_app.store.repository import CALLBACK_STATUSES, CallStore
 
 __all__ = [
+    "CALLBACK_STATUSES",
     "CallRecord",
     "CallStore",
+    "CallbackTaskRecord",
     "Database",
     "LegRecord",
     "RecordingRecord",

@@ -1,10 +1,23 @@
-"""Tables: calls, their admin legs, their recordings. Times are timezone-aware UTC."""
+"""Tables: calls, their admin legs, recordings, transfers and callback tasks. Times are aware UTC."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -54,6 +67,12 @@ class Call(Base):
     hangup_side: Mapped[str | None] = mapped_column(String(16))
     end_cause: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    notice_played: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    topic: Mapped[str | None] = mapped_column(String(64))
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # first put on hold
+    transfers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The task calling this caller back (no FOREIGN KEY: see migration 0003).
+    callback_task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -102,6 +121,45 @@ class Recording(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     call: Mapped[Call] = relationship(back_populates="recordings")
+
+
+class CallTransfer(Base):
+    """An admin handed the caller on to ``to`` ("admin:<login>" or "group:<id>")."""
+
+    __tablename__ = "call_transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    from_admin: Mapped[str] = mapped_column(String(64))
+    to: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    # One transfer of a call per instant: a replayed fact inserts nothing.
+    __table_args__ = (UniqueConstraint("call_id", "at", name="uq_call_transfers_call_at"),)
+
+
+class CallbackTask(Base):
+    """Someone must call this number back: one task covers the missed calls of one number."""
+
+    __tablename__ = "callback_tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(64))
+    number_e164: Mapped[str | None] = mapped_column(String(20))
+    branch: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))  # the latest call's
+    status: Mapped[str] = mapped_column(String(16))  # new read answered handled_outside closed rejected
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the earliest call's
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())  # when the first call needed it
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)  # how many missed calls it covers
+    last_call_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_callback_tasks_e164_status", "number_e164", "status"),
+        Index("ix_callback_tasks_number_status", "number", "status"),
+        Index("ix_callback_tasks_due_at", "due_at"),
+    )
 
 
 class SpoolPosition(Base):

@@ -53,5 +53,26 @@ class CallRecord:
     hangup_side: str | None
     end_cause: int | None
     failure_reason: str | None
+    notice_played: bool
+    topic: str | None
+    queued_at: datetime | None  # when the caller was first put on hold
+    transfers: int
+    callback_task_id: str | None
     legs: list[LegRecord]
     recordings: list[RecordingRecord]
+
+
+@dataclass(frozen=True)
+class CallbackTaskRecord:
+    id: str
+    number: str
+    number_e164: str | None
+    branch: str | None
+    reason: str
+    status: str
+    due_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    last_call_at: datetime
+    call_ids: list[str]  # the missed calls it covers, oldest first

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
-from ari_app.store.models import Call, CallLeg, Recording, SpoolPosition
-from ari_app.store.records import CallRecord, LegRecord, RecordingRecord
+from ari_app.store.models import Call, CallbackTask, CallLeg, CallTransfer, Recording, SpoolPosition
+from ari_app.store.records import CallbackTaskRecord, CallRecord, LegRecord, RecordingRecord
 
-_R = TypeVar("_R", CallRecord, LegRecord, RecordingRecord)
+_R = TypeVar("_R", CallRecord, LegRecord, RecordingRecord, CallbackTaskRecord)
+
+OPEN_CALLBACK = ("new", "read")  # still to be worked: a new missed call is added to such a task
+CALLBACK_STATUSES = ("new", "read", "answered", "handled_outside", "closed", "rejected")
+# status -> the statuses it may become; setting the status a task already has changes nothing.
+CALLBACK_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("read", "answered", "handled_outside", "closed", "rejected"),
+    "read": ("answered", "handled_outside", "closed", "rejected"),
+    "closed": ("new",),  # reopened
+}
 
 
 def _now() -> datetime:
@@ -64,6 +74,28 @@ class CallStore:
         conn = await batch.connection()
         for stmt in statements:
             await conn.execute(stmt)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """The connection of this task's batch, else of a transaction of its own."""
+        batch = self._batch.get()
+        if batch is not None:
+            yield await batch.connection()
+            return
+        async with self.batch():
+            own = self._batch.get()
+            assert own is not None
+            yield await own.connection()
+
+    async def _update_call(self, call_id: str, values: dict[str, Any]) -> None:
+        """Update the call's row; LookupError when it is not there yet (its start is still to
+        come, so the fact is retried). ``values`` must leave a replayed fact changing nothing."""
+        async with self._connection() as conn:
+            result = await conn.execute(
+                update(Call).where(Call.id == call_id).values(**values, updated_at=_now())
+            )
+        if result.rowcount == 0:
+            raise LookupError(f"call {call_id} is not stored yet")
 
     def _insert(self, model: Any, values: dict[str, Any]) -> Any:
         """An INSERT of this database's dialect (both have ON CONFLICT)."""
@@ -220,6 +252,133 @@ class CallStore:
         values = dict(call_id=call_id, name=name, format=fmt, status="failed", error=error, created_at=_now())
         await self._write(self._insert_ignore(Recording, values))
 
+    async def notice_played(self, call_id: str, *, at: datetime) -> None:
+        await self._update_call(call_id, {"notice_played": True})
+
+    async def topic_chosen(self, call_id: str, *, topic: str, at: datetime) -> None:
+        await self._update_call(call_id, {"topic": func.coalesce(Call.topic, topic)})  # the first wins
+
+    async def call_queued(self, call_id: str, *, at: datetime) -> None:
+        await self._update_call(call_id, {"queued_at": func.coalesce(Call.queued_at, at)})
+
+    async def call_transferred(self, call_id: str, *, from_admin: str, to: str, at: datetime) -> None:
+        """One row per transfer (a replay inserts none: unique on call and time); the call's
+        ``transfers`` is their count."""
+        async with self._connection() as conn:
+            if await conn.scalar(select(Call.id).where(Call.id == call_id)) is None:
+                raise LookupError(f"call {call_id} is not stored yet")
+            values = dict(call_id=call_id, from_admin=from_admin, to=to, at=at)
+            await conn.execute(self._insert_ignore(CallTransfer, values))
+            count = select(func.count()).where(CallTransfer.call_id == call_id).scalar_subquery()
+            await self._update_call(call_id, {"transfers": count})  # in the same transaction
+
+    async def callback_needed(
+        self,
+        call_id: str,
+        *,
+        number: str,
+        number_e164: str | None,
+        branch: str | None,
+        reason: str,
+        due_at: datetime,
+        at: datetime,
+        merge_minutes: int = 60,
+    ) -> str:
+        """Add this call to its number's open callback task, or make one; returns the task's id.
+
+        One task per number: an open task (new or read) of the same number (compared in E.164
+        when the number parses, else as given) that was made or last hit within
+        ``merge_minutes`` before ``at`` takes the call (attempts + 1, the earliest due time, the
+        latest reason); otherwise a new task is made. A call already linked changes nothing.
+
+        Concurrency: the fact writer is the only process that writes tasks and its batches run
+        one after another, so two of these never race each other. The open task is read with
+        SELECT ... FOR UPDATE (PostgreSQL; SQLite serialises writers anyway), so a status change
+        from the API waits for this transaction, and a task closed just before is seen closed
+        and not merged into.
+        """
+        async with self._connection() as conn:
+            row = (await conn.execute(select(Call.callback_task_id).where(Call.id == call_id))).first()
+            if row is None:
+                raise LookupError(f"call {call_id} is not stored yet")
+            if row.callback_task_id is not None:
+                return str(row.callback_task_id)  # a replayed fact
+            now = _now()
+            task_id = await conn.scalar(
+                select(CallbackTask.id)
+                .where(
+                    _same_number(number, number_e164),
+                    CallbackTask.status.in_(OPEN_CALLBACK),
+                    CallbackTask.last_call_at >= at - timedelta(minutes=merge_minutes),
+                )
+                .order_by(CallbackTask.last_call_at.desc(), CallbackTask.id)
+                .limit(1)
+                .with_for_update()
+            )
+            if task_id is not None:
+                await conn.execute(
+                    update(CallbackTask)
+                    .where(CallbackTask.id == task_id)
+                    .values(
+                        attempts=CallbackTask.attempts + 1,
+                        last_call_at=case(
+                            (CallbackTask.last_call_at < at, at), else_=CallbackTask.last_call_at
+                        ),
+                        due_at=case((CallbackTask.due_at > due_at, due_at), else_=CallbackTask.due_at),
+                        reason=reason,
+                        branch=func.coalesce(CallbackTask.branch, branch),
+                        updated_at=now,
+                    )
+                )
+            else:
+                task_id = str(uuid.uuid4())
+                await conn.execute(
+                    self._insert(
+                        CallbackTask,
+                        dict(
+                            id=task_id,
+                            number=number,
+                            number_e164=number_e164,
+                            branch=branch,
+                            reason=reason,
+                            status="new",
+                            due_at=due_at,
+                            created_at=at,
+                            updated_at=now,
+                            attempts=1,
+                            last_call_at=at,
+                        ),
+                    )
+                )
+            await conn.execute(
+                update(Call).where(Call.id == call_id).values(callback_task_id=task_id, updated_at=now)
+            )
+            return str(task_id)
+
+    async def set_callback_status(self, task_id: str, status: str) -> CallbackTaskRecord | None:
+        """Move a task to ``status``; None when there is no such task. ValueError for a status
+        that does not exist or a move that is not allowed (see ``CALLBACK_TRANSITIONS``)."""
+        if status not in CALLBACK_STATUSES:
+            raise ValueError(f"unknown status {status!r}: one of {', '.join(CALLBACK_STATUSES)}")
+        # One conditional UPDATE: the check and the move cannot be split by another writer (and
+        # on SQLite the transaction takes the write lock at once).
+        sources = [old for old, targets in CALLBACK_TRANSITIONS.items() if status in targets]
+        async with self._connection() as conn:
+            moved = await conn.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == task_id, CallbackTask.status.in_(sources))
+                .values(status=status, updated_at=_now())
+            )
+            if moved.rowcount == 0:
+                current = await conn.scalar(select(CallbackTask.status).where(CallbackTask.id == task_id))
+                if current is None:
+                    return None
+                if current != status:
+                    allowed = CALLBACK_TRANSITIONS.get(current, ())
+                    can = f"allowed: {', '.join(allowed)}" if allowed else f"{current} is final"
+                    raise ValueError(f"status {current} cannot change to {status} ({can})")
+        return await self.get_callback(task_id)
+
     # ------------------------------------------------------------------ spool positions
     async def set_spool_position(self, segment: str, seq: int) -> None:
         stmt = self._insert(SpoolPosition, dict(segment=segment, last_seq=seq, updated_at=_now()))
@@ -285,6 +444,51 @@ class CallStore:
             counts = {str(k): int(v) for k, v in (await s.execute(calls)).all()}
             counts["recorded"] = int((await s.execute(recorded)).scalar_one())
         return counts
+
+    async def get_callback(self, task_id: str) -> CallbackTaskRecord | None:
+        tasks = await self._callbacks(select(CallbackTask).where(CallbackTask.id == task_id))
+        return tasks[0] if tasks else None
+
+    async def list_callbacks(
+        self, *, status: str | None = None, branch: str | None = None, limit: int = 100
+    ) -> list[CallbackTaskRecord]:
+        """Open tasks first, the soonest due first (the order to work them in); then the others,
+        the latest due first. ``status`` is one of ``CALLBACK_STATUSES``, or "open" (new or read)."""
+        is_open = CallbackTask.status.in_(OPEN_CALLBACK)
+        stmt = select(CallbackTask).order_by(
+            case((is_open, 0), else_=1),
+            case((is_open, CallbackTask.due_at)).asc(),
+            CallbackTask.due_at.desc(),
+            CallbackTask.id,
+        )
+        if status == "open":
+            stmt = stmt.where(is_open)
+        elif status is not None:
+            stmt = stmt.where(CallbackTask.status == status)
+        if branch is not None:
+            stmt = stmt.where(CallbackTask.branch == branch)
+        return await self._callbacks(stmt.limit(limit))
+
+    async def _callbacks(self, stmt: Any) -> list[CallbackTaskRecord]:
+        async with self._session() as s:
+            tasks = list((await s.execute(stmt)).scalars())
+            calls: dict[str, list[str]] = {t.id: [] for t in tasks}
+            if tasks:
+                linked = (
+                    select(Call.callback_task_id, Call.id)
+                    .where(Call.callback_task_id.in_(list(calls)))
+                    .order_by(Call.started_at, Call.id)
+                )
+                for task_id, call_id in (await s.execute(linked)).all():
+                    calls[str(task_id)].append(call_id)
+        return [_plain(CallbackTaskRecord, t, call_ids=calls[t.id]) for t in tasks]
+
+
+def _same_number(number: str, number_e164: str | None) -> Any:
+    """Tasks of this number: in E.164 when it parses, else the number as given."""
+    if number_e164:
+        return CallbackTask.number_e164 == number_e164
+    return (CallbackTask.number_e164.is_(None)) & (CallbackTask.number == number)
 
 
 def _plain(cls: type[_R], row: object, **extra: Any) -> _R:

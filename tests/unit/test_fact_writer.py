@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ari_app.calls import commands as c
 from ari_app.fact_writer import FactWriter, mask_number, to_e164
-from ari_app.store import StoreUnavailable
+from ari_app.spool import FactSpool
+from ari_app.store import CallStore, Database, StoreUnavailable
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -96,3 +98,91 @@ async def test_a_fact_the_store_keeps_refusing_is_set_aside_not_blocking() -> No
     task.cancel()
     assert [name for name, _ in store.calls] == ["call_ended"]
     assert [type(f).__name__ for f in writer.rejected] == ["LegCreated"]
+
+
+def _routing_facts(call_id: str, number: str = "+1 202 555 0142") -> list[c.Fact]:
+    return [
+        c.CallStarted(call_id, f"ch-{call_id}", number, "", "5551234", "downtown", None, T0),
+        c.NoticePlayed(call_id, T0 + timedelta(seconds=5)),
+        c.TopicChosen(call_id, "billing", T0 + timedelta(seconds=8)),
+        c.CallQueued(call_id, T0 + timedelta(seconds=9)),
+        c.CallTransferred(call_id, "anna", "group:billing", T0 + timedelta(seconds=60)),
+        c.CallbackNeeded(call_id, number, "downtown", "max_wait", T0 + timedelta(minutes=15), T0),
+    ]
+
+
+async def test_routing_facts_go_to_their_store_methods() -> None:
+    class Recorder(FlakyStore):
+        def __init__(self) -> None:
+            super().__init__(failures=0)
+            self.kwargs: dict[str, dict[str, Any]] = {}
+
+        def __getattr__(self, name: str) -> Any:
+            inner = super().__getattr__(name)
+
+            async def write(*args: Any, **kwargs: Any) -> None:
+                self.kwargs[name] = kwargs
+                await inner(*args, **kwargs)
+
+            return write
+
+    store = Recorder()
+    writer = FactWriter(store, "US", callback_merge_minutes=30)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    for fact in _routing_facts("k1"):
+        writer.submit(fact)
+    assert await writer.drain(5)
+    task.cancel()
+    assert [name for name, _ in store.calls] == [
+        "call_started", "notice_played", "topic_chosen", "call_queued", "call_transferred", "callback_needed",
+    ]  # fmt: skip
+    assert store.kwargs["callback_needed"] == dict(
+        number="+1 202 555 0142", number_e164="+12025550142", branch="downtown", reason="max_wait",
+        due_at=T0 + timedelta(minutes=15), at=T0, merge_minutes=30,
+    )  # fmt: skip
+    assert store.kwargs["call_transferred"] == dict(
+        from_admin="anna", to="group:billing", at=T0 + timedelta(seconds=60)
+    )
+
+
+async def test_routing_facts_are_written_and_survive_a_spool_replay(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
+    await db.migrate()
+    store = CallStore(db)
+    try:
+        # First process: the first call's facts reach the database; the second call's reach only
+        # the spool before the process dies.
+        first = FactSpool(tmp_path / "spool")
+        first.open()
+        writer = FactWriter(store, "US", spool=first)
+        task = asyncio.create_task(writer.run())
+        for fact in _routing_facts("k1"):
+            writer.submit(fact)
+        assert await writer.drain(5)
+        task.cancel()
+        for fact in _routing_facts("k2", number="2025550142"):
+            writer.submit(fact)
+        first.flush()
+        first.close()
+        assert await store.get_call("k2") is None
+
+        second = FactSpool(tmp_path / "spool")
+        second.open()
+        writer2 = FactWriter(store, "US", spool=second)
+        task2 = asyncio.create_task(writer2.run())
+        assert await writer2.replay() == 6
+        task2.cancel()
+        second.close()
+        calls = [await store.get_call(call_id) for call_id in ("k1", "k2")]
+        for call in calls:
+            assert call is not None
+            assert (call.notice_played, call.topic, call.queued_at, call.transfers) == (
+                True, "billing", T0 + timedelta(seconds=9), 1,
+            )  # fmt: skip
+        # Both calls came from one number (written two ways) within the hour: one task.
+        [task_record] = await store.list_callbacks()
+        assert task_record.number_e164 == "+12025550142" and task_record.attempts == 2
+        assert task_record.call_ids == ["k1", "k2"]
+        assert {call.callback_task_id for call in calls if call} == {task_record.id}
+    finally:
+        await db.dispose()
