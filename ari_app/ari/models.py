@@ -103,6 +103,32 @@ class Variable(Struct):
     value: str
 
 
+class AdditionalParam(Struct):
+    parameter_name: str
+    parameter_value: str
+
+
+class RequiredDestination(Struct, omit_defaults=True):
+    """What a REFER asked for: ``destination`` (blind) or ``protocol_id`` (attended: a Call-ID)."""
+
+    destination: str | UnsetType = UNSET
+    protocol_id: str | UnsetType = UNSET
+    additional_protocol_params: list[AdditionalParam] | UnsetType = UNSET
+
+
+class ReferTo(Struct, omit_defaults=True):
+    requested_destination: RequiredDestination
+    destination_channel: Channel | UnsetType = UNSET
+    connected_channel: Channel | UnsetType = UNSET
+    bridge: Bridge | UnsetType = UNSET
+
+
+class ReferredBy(Struct, omit_defaults=True):
+    source_channel: Channel
+    connected_channel: Channel | UnsetType = UNSET
+    bridge: Bridge | UnsetType = UNSET
+
+
 # --------------------------------------------------------------------------- events
 
 
@@ -193,12 +219,51 @@ class ChannelUnhold(Event, tag=True):
     channel: Channel
 
 
+class ChannelTransfer(Event, tag=True):
+    """A REFER on a channel whose ``PJSIP_TRANSFER_HANDLING()`` is ``ari-only``: the app does the
+    transfer. ``state`` is absent on the first one; each ``transfer_progress`` sends another."""
+
+    refer_to: ReferTo
+    referred_by: ReferredBy
+    state: str | UnsetType = UNSET
+
+
 class BridgeCreated(Event, tag=True):
     bridge: Bridge
 
 
 class BridgeDestroyed(Event, tag=True):
     bridge: Bridge
+
+
+class BridgeBlindTransfer(Event, tag=True):
+    channel: Channel
+    exten: str
+    context: str
+    result: str
+    is_external: bool
+    transferee: Channel | UnsetType = UNSET
+    replace_channel: Channel | UnsetType = UNSET
+    bridge: Bridge | UnsetType = UNSET
+
+
+class BridgeAttendedTransfer(Event, tag=True):
+    transferer_first_leg: Channel
+    transferer_second_leg: Channel
+    result: str
+    is_external: bool
+    destination_type: str
+    replace_channel: Channel | UnsetType = UNSET
+    transferee: Channel | UnsetType = UNSET
+    transfer_target: Channel | UnsetType = UNSET
+    transferer_first_leg_bridge: Bridge | UnsetType = UNSET
+    transferer_second_leg_bridge: Bridge | UnsetType = UNSET
+    destination_bridge: str | UnsetType = UNSET
+    destination_application: str | UnsetType = UNSET
+    destination_link_first_leg: Channel | UnsetType = UNSET
+    destination_link_second_leg: Channel | UnsetType = UNSET
+    destination_threeway_channel: Channel | UnsetType = UNSET
+    destination_threeway_bridge: Bridge | UnsetType = UNSET
 
 
 class Dial(Event, tag=True):
@@ -258,8 +323,11 @@ AnyEvent = (
     | ChannelDtmfReceived
     | ChannelHold
     | ChannelUnhold
+    | ChannelTransfer
     | BridgeCreated
     | BridgeDestroyed
+    | BridgeBlindTransfer
+    | BridgeAttendedTransfer
     | Dial
     | PlaybackStarted
     | PlaybackContinuing

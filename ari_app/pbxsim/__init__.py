@@ -3,7 +3,8 @@
 The model is built in layers, each adding one kind of thing: ``world`` (objects, clock, event
 stream), ``endpoints`` (endpoint snapshots and the apps subscribed to them), ``media``
 (playbacks), ``bridging`` (bridges), ``recorder`` (bridge recordings), ``lifecycle`` (channels
-from birth to ChannelDestroyed) and ``dialing`` (phones and callers: ``Pbx``).
+from birth to ChannelDestroyed), ``transfers`` (a phone's REFER) and ``dialing`` (phones and
+callers: ``Pbx``).
 ``ari_channels``/``ari_resources`` serve it as ARI, ``control_routes`` as the control API,
 ``websockets`` carries the events, and ``server.PbxSim`` runs it all.
 """

@@ -15,6 +15,7 @@ from ari_app.pbxsim.dialing import Pbx
 from ari_app.pbxsim.replies import (
     NO_FLUSH,
     int_param,
+    json_body,
     json_reply,
     list_param,
     need,
@@ -52,6 +53,7 @@ class ChannelRoutes:
             web.post(base + "/{id}/play/{pid}", self.play),
             web.get(base + "/{id}/variable", self.get_var),
             web.post(base + "/{id}/variable", self.set_var),
+            web.post(base + "/{id}/transfer_progress", self.transfer_progress),
         ]
 
     def _ready(self, request: web.Request) -> SimChannel:
@@ -171,6 +173,16 @@ class ChannelRoutes:
             raise SimError(400, "Variable name is required")
         ch = self.pbx.control(request.match_info["id"])
         self.pbx.assign(ch, name, request.query.get("value", ""))
+        return no_content()
+
+    async def transfer_progress(self, request: web.Request) -> web.Response:
+        # find_control (404 / 409) first, then the states; a body's "states" counts too.
+        ch = self.pbx.control(request.match_info["id"])
+        states = request.query.get("states", "")
+        body = await json_body(request)
+        if "states" in body:  # ast_json_string_get: a non-string is no value at all
+            states = body["states"] if isinstance(body["states"], str) else ""
+        self.pbx.transfer_progress(ch, states)
         return no_content()
 
 

@@ -100,8 +100,9 @@ class Bridging(Media):
             raise SimError(422, "Channel not in this bridge")
         self.leave_bridge(ch, bridge, "remove")
 
-    def leave_bridge(self, ch: SimChannel, bridge: SimBridge, why: str) -> None:
-        """``why``: hangup (the app keeps its bridge subscription), remove, or destroy."""
+    def leave_bridge(self, ch: SimChannel, bridge: SimBridge, why: str, *, settle: bool = True) -> None:
+        """``why``: hangup (the app keeps its bridge subscription), remove, or destroy.
+        ``settle=False``: part of a swap; the caller re-evaluates the bridge once it is done."""
         if ch.id not in bridge.channels:
             return
         if bridge.bridge_type == "mixing":
@@ -121,7 +122,8 @@ class Bridging(Media):
             for other in self._members(bridge):
                 other.connected = m.CallerID("", "")
                 self.emit(other.app, m.ChannelConnectedLine, channel=other.snap())
-        self.retech(bridge)
+        if settle:
+            self.retech(bridge)
 
     def _members(self, bridge: SimBridge) -> list[SimChannel]:
         return [self.channels[c] for c in bridge.channels if c in self.channels]
@@ -139,9 +141,17 @@ class Bridging(Media):
                 if not names:
                     continue
                 self.varset(ch, "BRIDGEPEER", ",".join(names))
-                if with_callid:
-                    single = len(names) == 1 and len(peers) == 1
-                    self.varset(ch, "BRIDGEPVTCALLID", peers[0].protocol_id if single else "")
+                if not with_callid:
+                    continue
+                single = len(names) == 1 and len(peers) == 1
+                if single and peers[0].kind == "local":
+                    # A Local peer has no private call id: BRIDGEPVTCALLID is unset, which
+                    # publishes "" only when there was one to remove.
+                    if ch.variables.pop("BRIDGEPVTCALLID", ""):
+                        self.emit(ch.app, m.ChannelVarset, variable="BRIDGEPVTCALLID", value="",
+                                  channel=ch.snap())  # fmt: skip
+                    continue
+                self.varset(ch, "BRIDGEPVTCALLID", peers[0].protocol_id if single else "")
 
     def _update_connected(self, bridge: SimBridge) -> None:
         members = self._members(bridge)
@@ -163,19 +173,24 @@ class Bridging(Media):
             bridge.technology = "softmix"
             return
         bridge.technology = "simple_bridge"
-        if size == 2 and bridge.native and all(c.media and c.state == "Up" for c in members):
+        # A framehook on a leg (a REFER the app handles) rules out native RTP bridging.
+        if size == 2 and bridge.native and all(c.media and c.state == "Up" and not c.hooks for c in members):
             bridge.tech_timer = self.after(NATIVE_SETTLE, lambda: self._go_native(bridge))
 
     def _go_native(self, bridge: SimBridge) -> None:
         members = self._members(bridge)
-        if len(members) == 2 and bridge.recorder is None and all(c.state == "Up" for c in members):
+        if (
+            len(members) == 2
+            and bridge.recorder is None
+            and all(c.state == "Up" and not c.hooks for c in members)
+        ):
             bridge.technology = "native_rtp"
 
     # ------------------------------------------------------------------ talk
     def note_talk(self, bridge: SimBridge) -> None:
         """A caller bridged with an admin phone: the simulator's call record starts the talk."""
         members = self._members(bridge)
-        phones = [c for c in members if c.kind != "inbound"]
+        phones = [c for c in members if c.kind not in ("inbound", "local")]
         for ch in members:
             call = ch.call
             if call is None or not phones or bridge.bridge_type != "mixing":

@@ -53,6 +53,8 @@ class ControlRoutes:
             web.put("/control/phones/{name}", self.set_phone),
             web.delete("/control/phones/{name}", self.delete_phone),
             web.post("/control/phones/{name}/hangup", self.phone_hangup),
+            web.post("/control/phones/{name}/refer", self.phone_refer),
+            web.get("/control/transfers", self.transfers),
             web.get("/control/calls", self.calls),
             web.post("/control/calls", self.place_call),
             web.post("/control/calls/{call_id}/hangup", self.caller_hangup),
@@ -98,6 +100,12 @@ class ControlRoutes:
         phone.caller_name = _text(data, "caller_name", phone.caller_name)
         phone.caller_number = _text(data, "caller_number", phone.caller_number)
         phone.context = _text(data, "context", phone.context)
+        allow = data.get("allow_transfer", phone.allow_transfer)
+        if not isinstance(allow, bool):
+            raise SimError(400, "allow_transfer: must be true or false")
+        phone.allow_transfer = allow
+        if "bye_after_refer" in data:
+            phone.bye_after_refer = _seconds(data, "bye_after_refer") or 0.0
         self.pbx.phones[name] = phone
         self.pbx.phone_updated(phone, created=existing is None, was_registered=was_registered)
         return web.json_response(phone.to_json())
@@ -111,6 +119,17 @@ class ControlRoutes:
 
     async def phone_hangup(self, request: web.Request) -> web.Response:
         return web.json_response({"ended": self.pbx.phone_hangup(request.match_info["name"])})
+
+    async def phone_refer(self, request: web.Request) -> web.Response:
+        data = await _body(request)
+        to = _text(data, "to", "")
+        if not to:
+            raise SimError(400, "to: the Refer-To user part (an extension) is required")
+        transfer = self.pbx.refer(request.match_info["name"], to)
+        return web.json_response(transfer.to_json())
+
+    async def transfers(self, _: web.Request) -> web.Response:
+        return web.json_response({"transfers": [t.to_json() for t in self.pbx.transfers.values()]})
 
     # ------------------------------------------------------------------ callers
     async def place_call(self, request: web.Request) -> web.Response:

@@ -12,16 +12,15 @@ from __future__ import annotations
 from functools import partial
 
 from ari_app.ari import models as m
-from ari_app.pbxsim.lifecycle import Lifecycle
 from ari_app.pbxsim.state import SimChannel, SimError
+from ari_app.pbxsim.transfers import TIMER_B, Transfers
 
 # Orders of (Dial "", Ringing, Dial RINGING) seen in the traces.
 RING_ORDERS = (("dial", "state", "ringing"), ("state", "ringing", "dial"), ("dial", "ringing", "state"))
-TIMER_B = 32.0  # SIP gives up on an INVITE nobody answers (64 x T1)
 ORIGINATE_TIMEOUT = 30  # POST /channels default
 
 
-class Pbx(Lifecycle):
+class Pbx(Transfers):
     # ------------------------------------------------------------------ creating and dialling
     def create_channel(self, *, endpoint: str, app: str, args: list[str], channel_id: str | None,
                        variables: dict[str, str]) -> SimChannel:  # fmt: skip
@@ -131,14 +130,15 @@ class Pbx(Lifecycle):
         self.later(seconds, abandon, owner=ch)
 
     def phone_hangup(self, name: str) -> int:
-        """The admin at ``name`` hangs up: a BYE on a call, a 486 to a ringing one."""
+        """The admin at ``name`` hangs up: a BYE on a call, a 486 to a ringing one (also a call a
+        transfer's Local channel made to the phone)."""
         ended = 0
         for ch in [c for c in self.channels.values() if c.kind != "inbound" and c.endpoint == name]:
             if ch.ending or not ch.dialed:
                 continue
             self.end_channel(ch, "bye" if ch.state == "Up" else "busy", by="phone")
             ended += 1
-        return ended
+        return ended + self.target_hangup(name)
 
     def send_dtmf(self, call_id: str, digits: str, gap: float = 0.25) -> None:
         """The caller presses keys: one ChannelDtmfReceived per digit, ``gap`` seconds apart."""

@@ -43,7 +43,7 @@ CHANNEL_TOPIC: frozenset[type[m.Event]] = frozenset(
     {
         m.ChannelCreated, m.ChannelDestroyed, m.ChannelStateChange, m.ChannelDialplan,
         m.ChannelVarset, m.ChannelConnectedLine, m.ChannelCallerId, m.ChannelHangupRequest,
-        m.ChannelDtmfReceived, m.ChannelHold, m.ChannelUnhold, m.Dial,
+        m.ChannelDtmfReceived, m.ChannelHold, m.ChannelUnhold, m.ChannelTransfer, m.Dial,
         m.PlaybackStarted, m.PlaybackContinuing, m.PlaybackFinished,
     }
 )  # fmt: skip
@@ -240,11 +240,15 @@ class Endpoints(World):
         if cls not in CHANNEL_TOPIC or not self.endpoint_subs:
             return
         ch = self._source_channel(fields)
-        if ch is not None and ch.app == app:  # once per publication, not per app it went to
+        # Once per publication, not per app it went to; a Local channel has no PJSIP endpoint.
+        if ch is not None and ch.app == app and ch.kind != "local":
             self.to_listeners(self.endpoint_listeners(ch.endpoint), cls, **fields)
 
     def _source_channel(self, fields: dict[str, Any]) -> SimChannel | None:
         snap = fields.get("channel") or fields.get("peer")  # Dial: the peer's topic (no caller)
+        referred_by = fields.get("referred_by")
+        if isinstance(referred_by, m.ReferredBy):  # ChannelTransfer: the transferer's topic
+            snap = referred_by.source_channel
         if isinstance(snap, m.Channel):
             return self.channels.get(snap.id)
         playback = fields.get("playback")

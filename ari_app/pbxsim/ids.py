@@ -32,6 +32,7 @@ class IdAllocator:
         self._unique = 0
         self._pjsip = 0
         self._media = 0
+        self._local = 0
         self._sip_calls = 0
 
     def channel_id(self) -> str:
@@ -55,6 +56,14 @@ class IdAllocator:
         name = f"{tech}/{data}-{self._media:08x};2"
         self._media += 1
         return member_id, name
+
+    def local_pair(self, exten: str, context: str) -> tuple[str, str, str]:
+        """A Local channel pair (chan_local's own name counter): ids of ``;1`` and ``;2``, and the
+        name without the ``;1``/``;2`` suffix, ``Local/102@admins-00000000``."""
+        first, second = self.channel_id(), self.channel_id()
+        name = f"Local/{exten}@{context}-{self._local:08x}"
+        self._local += 1
+        return first, second, name
 
     def sip_call_id(self) -> str:
         """A caller's Call-ID in SIPp's ``<n>-<pid>@<host>`` style (the trunk leg's protocol_id)."""

@@ -22,6 +22,8 @@ from ari_app.pbxsim.state import SimCall, SimChannel, SimError
 
 FAR_END = {"cancel": (127, 487), "busy": (17, 486), "noresponse": (18, 408)}
 DESTROY = {"timeout": (19, 480), **FAR_END}
+TRANSFER_HANDLING = "PJSIP_TRANSFER_HANDLING("
+ONE_TO_ONE = ("native_rtp", "simple_bridge")  # technologies with a bridge peer (ast_bridge_peer)
 QOS_VARS = ("RTPAUDIOQOS", "RTPAUDIOQOSJITTER", "RTPAUDIOQOSLOSS", "RTPAUDIOQOSRTT", "RTPAUDIOQOSMES")
 
 
@@ -128,8 +130,15 @@ class Lifecycle(Recording):
                 self.retech(bridge)
 
     def assign(self, ch: SimChannel, var: str, value: str, *, report: bool = True) -> None:
-        """Set a variable; CALLERID() writes change the caller and publish ChannelCallerId."""
-        if var.upper().startswith("CALLERID(") and var.endswith(")"):
+        """Set a variable; CALLERID() writes change the caller and publish ChannelCallerId;
+        PJSIP_TRANSFER_HANDLING() writes set how the channel's REFERs are handled."""
+        if var.upper().startswith(TRANSFER_HANDLING) and var.endswith(")"):
+            # A function write (chan_pjsip's pjsip_transfer_handling_write): no ChannelVarset.
+            # "" or "core": Asterisk transfers; "ari-only": the app; anything else: unchanged
+            # (a warning; ARI still answers 204). Only a PJSIP channel has the setting.
+            if ch.name.startswith("PJSIP/") and value in ("", "core", "ari-only"):
+                ch.ari_transfers = value == "ari-only"
+        elif var.upper().startswith("CALLERID(") and var.endswith(")"):
             part = var[9:-1].lower()
             name, number = ch.caller.name, ch.caller.number
             if part == "all" and "<" in value:
@@ -164,38 +173,55 @@ class Lifecycle(Recording):
         return ch.variables[var]
 
     # ------------------------------------------------------------------ endings
-    def end_channel(self, ch: SimChannel, how: str, *, by: str) -> None:
-        """One channel's whole ending, in the order Asterisk sends it."""
+    def end_channel(
+        self, ch: SimChannel, how: str, *, by: str, request: dict[str, Any] | None = None
+    ) -> None:
+        """One channel's whole ending, in the order Asterisk sends it. ``request``: the
+        ChannelHangupRequest's fields when they are not those ``how`` implies."""
         if ch.ending:
             return
         ch.ending = True
         ch.cancel_timers()
         bridge = self.bridges.get(ch.bridge_id or "")
-        if ch.media:
-            self._report_qos(ch, bridge.channels if bridge and bridge.technology == "native_rtp" else [])
-        self.emit(ch.app, m.ChannelHangupRequest, channel=ch.snap(), **self._request_shape(how))
+        if ch.media and ch.kind != "local":
+            # chan_pjsip sets the ...BRIDGED figures on the bridge peer (ast_channel_bridge_peer):
+            # the other one of a two-party bridge whose technology has one.
+            two_party = bridge is not None and bridge.technology in ONE_TO_ONE and self._size(bridge) == 2
+            self._report_qos(ch, bridge.channels if bridge is not None and two_party else [])
+        shape = self._request_shape(how) if request is None else request
+        self.emit(ch.app, m.ChannelHangupRequest, channel=ch.snap(), **shape)
         if bridge is not None:
             self.leave_bridge(ch, bridge, "hangup")
         self.end_playbacks(ch.playbacks)
         if ch.in_stasis:
             ch.in_stasis = False
             self.emit(ch.app, m.StasisEnd, channel=ch.snap())
-            self.varset(ch, "STASISSTATUS", "SUCCESS")
+            self._tail(ch, m.ChannelVarset, variable="STASISSTATUS", value="SUCCESS")
         cause, tech_cause = self._destroy_cause(ch, how)
         if ch.kind == "inbound":
             # Back in the dialplan after Stasis(): the app-unload soft hangup (bitmask 16). Only a
             # far-end CANCEL has set the tech cause by now.
             extra = {"tech_cause": FAR_END[how][1]} if how in FAR_END else {}
-            self.emit(ch.app, m.ChannelHangupRequest, channel=ch.snap(), cause=16, soft=True, **extra)
+            self._tail(ch, m.ChannelHangupRequest, cause=16, soft=True, **extra)
         # Destroyed, the channel no longer runs an application: app_name and app_data go blank.
         ch.dialplan = m.DialplanCEP(ch.dialplan.context, ch.dialplan.exten, ch.dialplan.priority, "", "")
         fields: dict[str, Any] = {"cause": cause, "cause_txt": cause_txt(cause)}
         if tech_cause:
             fields["tech_cause"] = tech_cause
-        self.emit(ch.app, m.ChannelDestroyed, channel=ch.snap(), **fields)
+        self._tail(ch, m.ChannelDestroyed, **fields)
         del self.channels[ch.id]
         self.channel_removed(ch)  # the channel leaves its endpoint as it is freed
         self._record_end(ch, how, by, cause)
+
+    def _tail(self, ch: SimChannel, cls: type[m.Event], **fields: Any) -> None:
+        """An event after StasisEnd: the app gets it unless its subscription ended there
+        (``quiet_end``); those subscribed to the channel's endpoint get it either way."""
+        if cls is m.ChannelVarset:
+            ch.variables[fields["variable"]] = fields["value"]
+        if not ch.quiet_end:
+            self.emit(ch.app, cls, channel=ch.snap(), **fields)
+        elif ch.kind != "local" and ch.endpoint in self.phones:
+            self.to_listeners(self.endpoint_listeners(ch.endpoint), cls, channel=ch.snap(), **fields)
 
     def _request_shape(self, how: str) -> dict[str, Any]:
         if how in ("delete", "timeout"):

@@ -8,6 +8,8 @@ from typing import Any
 
 from ari_app.ari import models as m
 
+BYE_AFTER_REFER = 0.2  # simulated seconds; the recorded SIPp phone paused 200 ms
+
 
 class SimError(Exception):
     """An ARI error response: status and Asterisk's message."""
@@ -30,6 +32,8 @@ class Phone:
     caller_number: str = ""
     context: str = "admins"
     online_behaviour: str = ""  # what it does when registered; kept while it is offline
+    allow_transfer: bool = True  # the endpoint's allow_transfer: False answers a REFER 603
+    bye_after_refer: float = BYE_AFTER_REFER  # it hangs up this long after its REFER's final NOTIFY
 
     def __post_init__(self) -> None:
         if not self.online_behaviour:
@@ -49,6 +53,8 @@ class Phone:
             "caller_name": self.caller_name,
             "caller_number": self.caller_number,
             "context": self.context,
+            "allow_transfer": self.allow_transfer,
+            "bye_after_refer": self.bye_after_refer,
         }
 
 
@@ -124,6 +130,11 @@ class SimChannel:
     variables: dict[str, str] = field(default_factory=dict)
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     playbacks: list[str] = field(default_factory=list)  # queued; the first one plays
+    ari_transfers: bool = False  # PJSIP_TRANSFER_HANDLING() is ari-only: a REFER goes to the app
+    hooks: int = 0  # framehooks attached (a REFER handed to the app): no native RTP bridging
+    # The app's last channel subscription ends with StasisEnd: nothing after it reaches the app
+    # (a transferer swapped out by a blind transfer, and the Local channels of one).
+    quiet_end: bool = False
 
     def snap(self) -> m.Channel:
         return m.Channel(
@@ -149,6 +160,48 @@ class SimChannel:
         for handle in self.timers:
             handle.cancel()
         self.timers.clear()
+
+
+@dataclass
+class SimTransfer:
+    """One REFER a phone sent, and what became of it (GET /control/transfers)."""
+
+    id: str
+    phone: str
+    channel_id: str  # the transferer: the phone's call leg the REFER came in on
+    to: str  # Refer-To's user part
+    handling: str  # core | ari-only
+    sip_response: int = 202  # 202 accepted; 603 transfers not allowed; 404 no such extension; 400
+    notifies: list[str] = field(default_factory=list)  # sipfrags of the NOTIFYs the phone got
+    state: str = "pending"  # pending | done | refused | ended (the transferer went first)
+    context: str = ""
+    route: str = ""  # core: dial (a phone) | unavailable (no such endpoint) | stasis (;2 to the app)
+    target: str | None = None  # core: the phone Local;2 dials
+    target_state: str | None = None  # ringing | answered | failed | ended
+    local_id: str | None = None  # core: Local/<to>@<context>-n;1, swapped into the bridge
+    local2_id: str | None = None  # core, route stasis: the ;2 half in the app
+    ari_states: list[str] = field(default_factory=list)  # ari-only: transfer_progress states
+    bye_sent: bool = False  # the phone hung up its call after the final NOTIFY
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "transfer_id": self.id,
+            "phone": self.phone,
+            "channel_id": self.channel_id,
+            "to": self.to,
+            "handling": self.handling,
+            "sip_response": self.sip_response,
+            "notifies": list(self.notifies),
+            "state": self.state,
+            "context": self.context,
+            "route": self.route or None,
+            "target": self.target,
+            "target_state": self.target_state,
+            "local_channel_id": self.local_id,
+            "local2_channel_id": self.local2_id,
+            "ari_states": list(self.ari_states),
+            "bye_sent": self.bye_sent,
+        }
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ari_app.pbxsim.ids import ASTERISK_ID, IdAllocator, timestamp
 from ari_app.pbxsim.state import Phone, SimBridge, SimCall, SimChannel, SimError, SimPlayback, SimRecording
 
 LOG_LIMIT = 200_000  # event-log entries kept; the oldest quarter goes when full
-_LOGGED_FIELDS = ("cause", "soft", "tech_cause", "dialstatus", "variable", "value", "digit")
+_LOGGED_FIELDS = ("cause", "soft", "tech_cause", "dialstatus", "variable", "value", "digit", "result")
 
 
 class World:
@@ -116,6 +116,9 @@ class World:
 
     def _log(self, app: str, kind: str, fields: dict[str, Any], delivered: bool) -> None:
         channel = fields.get("channel") or fields.get("peer")
+        refer = fields.get("referred_by")
+        if isinstance(refer, m.ReferredBy):  # ChannelTransfer: the transferer's channel
+            channel = refer.source_channel
         entry: dict[str, Any] = {
             "app": app,
             "type": kind,
@@ -132,6 +135,8 @@ class World:
             entry["endpoint"] = f"{endpoint.technology}/{endpoint.resource}"
             entry["endpoint_state"] = endpoint.state
         entry.update({k: fields[k] for k in _LOGGED_FIELDS if k in fields})
+        if kind == "ChannelTransfer" and isinstance(fields.get("state"), str):
+            entry["transfer_state"] = fields["state"]
         self.event_log.append(entry)
         if len(self.event_log) > LOG_LIMIT:
             del self.event_log[: LOG_LIMIT // 4]
