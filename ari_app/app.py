@@ -72,7 +72,13 @@ class CallCenterApp:
             timeout=settings.ari.request_timeout,
         )
         self.spool = FactSpool(data_dir / "spool")
-        self.facts = FactWriter(self.store, settings.calls.default_region, spool=self.spool, gather=0.05)
+        self.facts = FactWriter(
+            self.store,
+            settings.calls.default_region,
+            spool=self.spool,
+            gather=0.05,
+            callback_merge_minutes=settings.calls.callback_merge_minutes,
+        )
         self.recordings = RecordingCollector(
             self.client,
             RecordingArchive(data_dir / "recordings"),
@@ -111,6 +117,7 @@ class CallCenterApp:
             self.presence_app,
             on_event=self._on_presence_event,
             on_connected=self._on_presence_connected,
+            on_bad_frame=self._on_bad_frame,
             backoff_max=5.0,
         )
         self.fastagi = FastAgiServer(

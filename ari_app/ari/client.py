@@ -208,6 +208,18 @@ class AriClient:
     async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
         await self._channel_op("POST", "variable", channel_id, variable=variable, value=value)
 
+    async def transfer_progress(self, channel_id: str, states: str) -> None:
+        """Report how a transfer the app took over (``ChannelTransfer``, ``PJSIP_TRANSFER_HANDLING()``
+        = ``ari-only``) is going: ``channel_progress``, ``channel_answered``, ``channel_unavailable``
+        or ``channel_declined``. Asterisk tells the transferer's phone (a NOTIFY) and publishes
+        another ChannelTransfer; a final state ends the REFER subscription.
+
+        AriBadRequest: ``states`` empty or not one of those; AriNotFound: no such channel;
+        AriConflict: the channel is not in Stasis. On a channel with no REFER pending Asterisk
+        answers 204 and nothing happens.
+        """
+        await self._channel_op("POST", "transfer_progress", channel_id, states=states)
+
     # ------------------------------------------------------------------ bridges
     async def list_bridges(self) -> list[m.Bridge]:
         return await self._rest.typed(list[m.Bridge], "GET", "/bridges", "/bridges")

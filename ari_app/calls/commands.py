@@ -74,6 +74,14 @@ class StopPlayback:
 
 
 @dataclass(frozen=True)
+class TransferProgress:
+    """Tell a phone how the transfer it asked for (SIP REFER) went: a NOTIFY to it."""
+
+    channel_id: str
+    states: str  # channel_progress | channel_answered | channel_declined | ...
+
+
+@dataclass(frozen=True)
 class AddToBridge:
     bridge_id: str
     channel_ids: tuple[str, ...]
@@ -180,6 +188,7 @@ Command = (
     | StartMoh
     | StopMoh
     | StopPlayback
+    | TransferProgress
     | AddToBridge
     | RecordBridge
     | Play
@@ -394,8 +403,9 @@ class AdminFree:
 class TransferRequested:
     """An admin asks to hand the connected caller to another admin or a group."""
 
-    to: tuple[str, str]  # ("admin", login) | ("group", id)
+    to: tuple[str, str] | None  # ("admin", login) | ("group", id); None: no such target
     by: str
+    phone_channel: str | None = None  # the admin's phone asked (SIP REFER) on this channel
 
 
 @dataclass

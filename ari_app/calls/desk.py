@@ -232,6 +232,22 @@ class FrontDesk:
             raise PresenceError(f"{by} is not on a call")
         return call_id
 
+    def resolve(self, destination: str) -> tuple[str, str] | None:
+        """What a phone's transfer target means: an admin's extension (the digits their endpoint
+        ends with: PJSIP/admin102 is 102), an admin's login, or a group's id."""
+        d = self.dispatcher
+        dest = destination.strip()
+        if dest in d.admins:
+            return ("admin", dest)
+        if dest in d.rules:
+            return ("group", dest)
+        if dest.isdigit():
+            for a in d.admins.values():
+                resource = a.endpoint.split("/", 1)[-1]
+                if resource.endswith(dest) and not resource[: -len(dest)][-1:].isdigit():
+                    return ("admin", a.login)
+        return None
+
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()

@@ -98,6 +98,8 @@ class CommandRunner:
             return lambda: cl.start_moh(cmd.channel_id, cmd.moh_class)
         if isinstance(cmd, c.StopMoh):
             return lambda: cl.stop_moh(cmd.channel_id)
+        if isinstance(cmd, c.TransferProgress):
+            return lambda: cl.transfer_progress(cmd.channel_id, cmd.states)
         if isinstance(cmd, c.StopPlayback):
             return lambda: cl.stop_playback(cmd.playback_id)
         if isinstance(cmd, c.AddToBridge):

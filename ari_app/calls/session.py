@@ -28,6 +28,7 @@ from ari_app.calls.recovery import Resumed
 from ari_app.calls.state import ANNOUNCE_LIMIT, LINGER_LIMIT, CallPolicy, CallRouting, CallState, Phase
 
 RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
+QUEUE_RECHECK = 15.0  # seconds: a waiting call asks again even without word of a free admin
 
 # The events a session acts on; the switchboard does not wake a call for any other.
 RELEVANT_EVENTS: frozenset[type] = frozenset(
@@ -115,7 +116,7 @@ class CallSession(CallState):
         self.bridge_done = False
         step.commands.append(c.CreateBridge(self.bridge_id, self.call_name))
         self.seeking = True
-        step.commands.append(c.SeekAdmin(self.call_id, topic=self.topic))
+        self._seek(step, topic=self.topic)
         step.commands.append(c.StartTimer("max_wait", r.max_wait))
         if r.overflow_after is not None:
             step.commands.append(c.StartTimer("overflow", r.overflow_after))
@@ -139,9 +140,11 @@ class CallSession(CallState):
         elif isinstance(item, c.WaveOffered):
             self._on_wave(item, step, now)
         elif isinstance(item, c.AdminFree):
-            if self.phase is Phase.OFFERING and self.seeking and not self.wave_open:
+            if self.idle_waiting:
                 step.commands.append(c.CancelTimer("retry"))
-                step.commands.append(c.SeekAdmin(self.call_id, reset=True))
+                self._seek(step, reset=True)
+            elif self.asks:
+                self.nudged = True  # the answer on its way may predate this admin being free
         elif isinstance(item, c.TransferRequested):
             self._on_transfer(item, step, now)
         else:
@@ -309,8 +312,17 @@ class CallSession(CallState):
                 self._caller_left(step, now)
         elif isinstance(ev, m.StasisEnd):
             self._caller_left(step, now)
-            # ChannelDestroyed follows within milliseconds; should it be lost, close anyway.
-            step.commands.append(c.StartTimer("linger", LINGER_LIMIT))
+            if self.inbound_deleted:
+                # Our own DELETE: Asterisk 22 sends no ChannelDestroyed for it (the channel left
+                # the app, and with it our subscription), so StasisEnd is its end.
+                self.inbound_gone = True
+                if self.end_cause is None:
+                    self.end_cause = 16  # what Asterisk reports for it when it does report
+                self._maybe_call_ended(step, now)
+            else:
+                # The caller hung up: ChannelDestroyed (with the cause) follows within
+                # milliseconds; should it be lost, close anyway.
+                step.commands.append(c.StartTimer("linger", LINGER_LIMIT))
         elif isinstance(ev, m.ChannelDestroyed):
             self.end_cause = ev.cause
             self._caller_left(step, now)
@@ -369,6 +381,7 @@ class CallSession(CallState):
         self._start_offering(step, now)
 
     def _on_wave(self, wave: c.WaveOffered, step: c.Step, now: datetime) -> None:
+        self.asks = max(0, self.asks - 1)
         if self.phase is not Phase.OFFERING or not self.seeking:
             return
         if wave.targets:
@@ -384,20 +397,26 @@ class CallSession(CallState):
             # The transfer's target cannot take the call: it goes to the call's own groups.
             self.transfer_to = None
             step.commands.append(c.StopSeeking(self.call_id))
-            step.commands.append(c.SeekAdmin(self.call_id, topic=self.topic))
+            self._seek(step, topic=self.topic)
             return
         if wave.reason == "no_admins" and self.answered_at is None and self.holding_id is None:
             if self.routing.overflow_after is not None:
                 # Nobody in the call's own groups: the overflow groups at once.
                 step.commands.append(c.CancelTimer("overflow"))
-                step.commands.append(c.SeekAdmin(self.call_id, widen=True))
+                self._seek(step, widen=True)
                 self.routing = _without_overflow(self.routing)
                 return
             self._announce(step, "failed", self.policy.failed_media, "no_admins", now, callback="no_admins")
             return
+        if self.nudged and not self.asks:
+            self.nudged = False
+            self._seek(step, reset=True)
+            return
         self._hold(step, now)
-        if wave.reason == "all_tried":
-            step.commands.append(c.StartTimer("retry", self.routing.retry))
+        # A new round after a short pause when everyone free was rung; otherwise the queue waits
+        # for a free admin (AdminFree), and checks again now and then should that word be lost.
+        delay = self.routing.retry if wave.reason == "all_tried" else QUEUE_RECHECK
+        step.commands.append(c.StartTimer("retry", delay))
 
     def _hold(self, step: c.Step, now: datetime) -> None:
         """Nobody free now: the caller waits in a holding bridge with music on hold."""
@@ -422,9 +441,21 @@ class CallSession(CallState):
             step.commands.append(c.StartTimer("queue_announce", r.announce_every))
 
     def _on_transfer(self, req: c.TransferRequested, step: c.Step, now: datetime) -> None:
-        if self.phase is not Phase.CONNECTED or self.winner is None or self.hangup_side:
+        phone = req.phone_channel
+        ok = self.phase is Phase.CONNECTED and self.winner is not None and not self.hangup_side
+        if phone is not None and (not ok or req.to is None or self.winner is None
+                                  or self.winner.channel_id != phone):  # fmt: skip
+            step.commands.append(c.TransferProgress(phone, "channel_declined"))
+            return
+        if not ok or self.winner is None or req.to is None:
             return
         old = self.winner
+        if phone is not None:
+            # The phone is told at once that its transfer went through (as Asterisk itself does
+            # for a blind transfer), and its leg ends now: its admin's talk ends with the REFER.
+            # The caller is then offered to the target like an API transfer, and, should the
+            # target not answer, to the call's own groups: never dropped.
+            step.commands.append(c.TransferProgress(phone, "channel_answered"))
         self.transfers += 1
         self.transfer_to = req.to
         self.transfer_from = old.admin
@@ -433,12 +464,16 @@ class CallSession(CallState):
         self.phase = Phase.OFFERING
         step.commands.append(c.StartMoh(self.inbound_id, self.routing.moh_class))
         self.seeking = True
-        step.commands.append(c.SeekAdmin(self.call_id, topic=self.topic, transfer_to=req.to))
+        self._seek(step, topic=self.topic, transfer_to=req.to)
 
     # ------------------------------------------------------------------ legs
     def _create_leg(self, leg: Leg) -> c.CreateLeg:
         variables = [("CALLERID(num)", self.caller_number)]
         variables.append(("CALLERID(name)", self.caller_name or self.caller_number))
+        if leg.endpoint.startswith("PJSIP/"):
+            # A transfer from the phone (SIP REFER) comes to us as ChannelTransfer, so that it
+            # goes through routing and the call keeps its bridge, recording and row.
+            variables.append(("PJSIP_TRANSFER_HANDLING()", "ari-only"))
         return c.CreateLeg(
             leg.channel_id,
             leg.endpoint,
@@ -490,6 +525,10 @@ class CallSession(CallState):
                 self.answered_by_us = True
                 step.commands.append(c.Answer(self.inbound_id))
             if self.holding_id is not None:
+                if self.announcement is not None:
+                    # Asterisk holds a channel's removal from a bridge until its playback ends.
+                    step.commands.append(c.StopPlayback(self.announcement))
+                    self.announcement = None
                 step.commands.append(c.RemoveFromBridge(self.holding_id, self.inbound_id))
             step.commands.append(c.AddToBridge(self.bridge_id, (self.inbound_id, leg.channel_id)))
             self._leave_hold(step)
@@ -563,18 +602,19 @@ class CallSession(CallState):
             self._greeting_over(step, now)  # its PlaybackFinished was lost
         elif name == "menu" and self.phase is Phase.GREETING:
             self._start_offering(step, now)  # no digit: no topic
-        elif name == "retry" and self.phase is Phase.OFFERING and not self.wave_open:
-            step.commands.append(c.SeekAdmin(self.call_id, reset=True))
+        elif name == "retry" and self.idle_waiting:
+            self._seek(step, reset=True)
         elif name == "overflow" and self.phase is Phase.OFFERING:
-            if self.wave_open:
-                step.commands.append(c.Widen(self.call_id))
+            if self.idle_waiting:
+                self._seek(step, widen=True)
             else:
-                step.commands.append(c.SeekAdmin(self.call_id, widen=True))
+                step.commands.append(c.Widen(self.call_id))
         elif name == "max_wait" and self.phase is Phase.OFFERING and self.answered_at is None:
             self._announce(step, "missed", r.callback_media, "max_wait", now, callback="max_wait")
         elif name == "queue_announce" and self.phase is Phase.OFFERING and self.holding_id:
             kind = "wait" if r.announce == "wait" else "position"
-            step.commands.append(c.AnnounceQueue(self.call_id, self.inbound_id, kind, self._new_id()))
+            self.announcement = self._new_id()
+            step.commands.append(c.AnnounceQueue(self.call_id, self.inbound_id, kind, self.announcement))
             step.commands.append(c.StartTimer("queue_announce", r.announce_every))
         elif name == "announce" and self.phase is Phase.ANNOUNCING:
             self._hangup_inbound(step)

@@ -91,6 +91,8 @@ class CallState:
         self.greeting_playback: str | None = None  # notice or menu prompt now playing
         self.greeting_stage: str | None = None  # "notice" | "menu" | "menu_wait"
         self.seeking = False  # the switchboard holds a search for this call
+        self.asks = 0  # SeekAdmin sent, its WaveOffered not yet in
+        self.nudged = False  # AdminFree came while an ask was on its way
         self.wave_open = False  # a wave of legs is out, not yet all ended
         self.holding_id: str | None = None  # the holding bridge while the caller waits
         self.held_since: datetime | None = None
@@ -99,6 +101,8 @@ class CallState:
         self.transfer_from: str | None = None
         self.transfers = 0
         self.callback_reason: str | None = None
+        self.announcement: str | None = None  # the last queue announcement's playback id
+        self.inbound_deleted = False  # we hung the caller's channel up ourselves
         self.groups: tuple[str, ...] = ()  # offered first (set from the call's arrival)
         self.overflow: tuple[str, ...] = ()
         self.legs: dict[str, Leg] = {}
@@ -168,6 +172,7 @@ class CallState:
     def _hangup_inbound(self, step: c.Step, reason: str | None = None) -> None:
         if self.inbound_id not in self._hangup_requested and not self.inbound_gone:
             self._hangup_requested.add(self.inbound_id)
+            self.inbound_deleted = True
             step.commands.append(c.Hangup(self.inbound_id, reason))
             if not self.hangup_side:
                 self.hangup_side = "system"
@@ -182,6 +187,15 @@ class CallState:
         if self.bridge_id and not self.bridge_done:
             step.commands.append(c.DestroyBridge(self.bridge_id))
         self._leave_hold(step)
+
+    def _seek(self, step: c.Step, **kw: object) -> None:
+        self.asks += 1
+        step.commands.append(c.SeekAdmin(self.call_id, **kw))  # type: ignore[arg-type]
+
+    @property
+    def idle_waiting(self) -> bool:
+        """Offering, with no wave out and no ask on its way: free to ask again."""
+        return self.phase is Phase.OFFERING and self.seeking and not self.wave_open and not self.asks
 
     def _stop_seeking(self, step: c.Step) -> None:
         for timer in ("ring", "retry", "overflow", "max_wait", "queue_announce", "menu"):
@@ -276,7 +290,7 @@ class CallState:
             # Nobody of this wave answered: the next wave (or the queue).
             self.wave_open = False
             step.commands.append(c.CancelTimer("ring"))
-            step.commands.append(c.SeekAdmin(self.call_id))
+            self._seek(step)
         if self.phase is Phase.ENDING and self._ended_fact_sent and not self._open_legs():
             if self.bridge_done and self.recording_done:
                 self.phase = Phase.DONE

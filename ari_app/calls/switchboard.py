@@ -41,6 +41,7 @@ class _Call:
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
     last_input: float = 0.0  # monotonic time of its last event (for the sweep)
+    keys: set[str] = field(default_factory=set)  # every id indexed for it, to forget them all
 
 
 @dataclass
@@ -125,6 +126,9 @@ class Switchboard:
 
     def on_event(self, ev: m.Event) -> None:
         self.stats.events += 1
+        if isinstance(ev, m.ChannelTransfer):
+            self._on_phone_transfer(ev)
+            return
         if isinstance(ev, m.StasisStart) and ev.channel.id not in self._index:
             if ev.channel.id in self._destroyed:
                 # Out of order: this channel's ChannelDestroyed came first. It is gone.
@@ -142,6 +146,25 @@ class Switchboard:
         call.last_input = time.monotonic()
         if type(ev) in RELEVANT_EVENTS:  # variable sets, dialplan steps, ... wake no call
             call.inbox.put_nowait(ev)
+
+    def _on_phone_transfer(self, ev: m.ChannelTransfer) -> None:
+        """An admin's phone asked for a blind transfer (REFER, handled by us: ari-only)."""
+        if not isinstance(ev.state, m.UnsetType):
+            return  # our own transfer_progress echoed back
+        source = ev.referred_by.source_channel.id
+        call_id = self._index.get(source)
+        call = self._calls.get(call_id or "")
+        if call is None:
+            self.stats.unrouted += 1
+            return
+        call.last_input = time.monotonic()
+        leg = call.session.legs.get(source)
+        dest = ev.refer_to.requested_destination.destination
+        target = None
+        if self.desk is not None and isinstance(dest, str):
+            target = self.desk.resolve(dest)
+        log.info("phone_transfer", call_id=call_id, target=target, known=target is not None)
+        call.inbox.put_nowait(c.TransferRequested(target, leg.admin if leg else "", phone_channel=source))
 
     def _remember_destroyed(self, channel_id: str) -> None:
         self._destroyed[channel_id] = None
@@ -258,6 +281,7 @@ class Switchboard:
 
     # ------------------------------------------------------------------ bookkeeping
     def _reindex(self, call_id: str, session: CallSession) -> None:
+        call = self._calls.get(call_id)
         for key in (
             *session.channel_ids(),
             session.bridge_id,
@@ -268,19 +292,16 @@ class Switchboard:
         ):
             if key:
                 self._index[key] = call_id
+                if call is not None:
+                    call.keys.add(key)
 
     def _forget(self, call_id: str, session: CallSession) -> None:
-        self._calls.pop(call_id, None)
+        call = self._calls.pop(call_id, None)
         if self.desk is not None:
             self.desk.call_finished(call_id)
-        for key in (
-            *session.channel_ids(),
-            session.bridge_id,
-            session.holding_id,
-            session.playback_id,
-            session.greeting_playback,
-            session.recording,
-        ):
+        # Ids the call no longer holds (a greeting played, a holding bridge left) go too.
+        keys = call.keys if call is not None else set()
+        for key in (*keys, *session.channel_ids(), session.bridge_id, session.recording):
             if key and self._index.get(key) == call_id:
                 del self._index[key]
         for admin in [a for a, cid in self._engaged.items() if cid == call_id]:
@@ -398,8 +419,12 @@ class Switchboard:
             now = self._clock()
             session = self._new_session(rec.id, synthetic_start(rec, snap), self.engaged_admins(), now)
             session.started_at = rec.started_at
+            if self.desk is not None:
+                self.desk.call_started(rec.id, rec.caller_number)
             if rec.admin and found.winner and found.winner in found.present:
                 self._engaged[rec.admin] = rec.id
+                if self.desk is not None:
+                    self.desk.dispatcher.answered(rec.admin, rec.id, now)
             step = session.resume(found, now)
             self.stats.calls_resumed += 1
             log.info(
@@ -412,7 +437,8 @@ class Switchboard:
             )
             self._track(rec.id, session, step)
             for bridge_id in found.bridges:
-                self._index.setdefault(bridge_id, rec.id)
+                if self._index.setdefault(bridge_id, rec.id) == rec.id:
+                    self._calls[rec.id].keys.add(bridge_id)
 
     async def _destroy_stray_bridge(self, bridge_id: str, call_id: str) -> None:
         try:

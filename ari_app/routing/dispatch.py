@@ -256,7 +256,10 @@ class Dispatcher:
         return min(keys) if keys else None
 
     def waiting_for(self, now: datetime) -> list[str]:
-        """Waiting calls that a free admin could take now, best first: the switchboard nudges them."""
+        """Waiting calls that a free admin could take now, best first: the switchboard nudges them.
+
+        An admin a call already rang this round (and who did not answer) is not owed to it
+        again until its next round."""
         claims: dict[str, list[tuple[int, datetime, str]]] = {}
         for s in self.seekers.values():
             if not s.waiting:
@@ -267,15 +270,21 @@ class Dispatcher:
                     claims.setdefault(gid, []).append((-rule.priority, s.since, s.call_id))
         if not claims:
             return []
+        for queue in claims.values():
+            queue.sort()
         out: list[str] = []
         for a in self.admins.values():
             if a.presence(now) is not Presence.AVAILABLE:
                 continue
-            keys = [min(claims[g]) for g in a.groups if g in claims]
-            if keys:
-                call = min(keys)[2]
-                if call not in out:
-                    out.append(call)
+            best: tuple[int, datetime, str] | None = None
+            for g in a.groups:
+                for claim in claims.get(g, ()):
+                    if a.login not in self.seekers[claim[2]].tried:
+                        if best is None or claim < best:
+                            best = claim
+                        break
+            if best is not None and best[2] not in out:
+                out.append(best[2])
         return out
 
     def position(self, call_id: str) -> int:
@@ -300,10 +309,7 @@ class Dispatcher:
         if s is None:
             return 0.0
         staff = {
-            a.login
-            for g in s.groups
-            for a in self._members.get(g, [])
-            if a.registered and a.paused is None
+            a.login for g in s.groups for a in self._members.get(g, []) if a.registered and a.paused is None
         }
         return self.position(call_id) * self._talk_avg / max(1, len(staff))
 
@@ -324,6 +330,8 @@ class Dispatcher:
             a.ringing = None
         a.on_call = call_id
         a.changed_at = now
+        for s in self.seekers.values():  # a new call: calls that rang them may ring them again
+            s.tried.discard(login)
         if a.calls_day != now.date():
             a.calls_day, a.calls_today = now.date(), 0
         a.calls_today += 1

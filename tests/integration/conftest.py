@@ -41,6 +41,7 @@ data_dir = "{data_dir}"
 port = 0
 [calls]
 ring_timeout = {ring_timeout}
+wrap_up = 0
 missed_media = "sound:vm-nobodyavail"
 failed_media = "sound:please-try-call-later"
 {calls_extra}
@@ -70,6 +71,19 @@ name = "Chen"
 endpoint = "PJSIP/admin103"
 branch = "downtown"
 {extra}
+"""
+
+
+# Short queue limits: a caller nobody takes waits 10 s on hold, then hears the callback message.
+QUICK_QUEUE = """
+[[groups]]
+id = "downtown"
+branch = "downtown"
+max_wait = 10
+announce_every = 10
+[[groups]]
+id = "empty"
+branch = "empty"
 """
 
 
@@ -189,7 +203,9 @@ class World:
         return await self.ctl.requests()
 
 
-async def start_app(config: Path, data_dir: Path, db_url: str, http_port: int) -> AppProcess:
+async def start_app(
+    config: Path, data_dir: Path, db_url: str, http_port: int, env: dict[str, str] | None = None
+) -> AppProcess:
     log_path = data_dir / "app.log"
     env = {
         **os.environ,
@@ -197,6 +213,7 @@ async def start_app(config: Path, data_dir: Path, db_url: str, http_port: int) -
         "ARI_PASSWORD": PASSWORD,
         "DATABASE_URL": db_url,
         "ARI_APP_API_TOKENS": TOKEN,
+        **(env or {}),
     }
     with log_path.open("ab") as log:
         proc = await asyncio.create_subprocess_exec(

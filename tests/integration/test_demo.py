@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 import wave
@@ -23,10 +24,18 @@ def test_demo_places_calls_stores_them_and_prints_a_summary(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
     assert counts["placed"] == "8" and counts["total"] == "8"
-    assert int(counts["answered"]) >= 1 and counts["recorded"] == counts["answered"]
+    assert int(counts["answered"]) >= 1 and int(counts["recorded"]) <= int(counts["answered"])
     wavs = list((data / "recordings").rglob("*.wav"))
     assert len(wavs) == int(counts["recorded"])
     for path in wavs:
         with wave.open(str(path)) as w:
             assert w.getnframes() > 0 and w.getframerate() == 8000
     assert (data / "ari-app.db").is_file()
+    # Every answered call of a branch that records has its recording (riverside does not record).
+    with sqlite3.connect(data / "ari-app.db") as db:
+        rows = db.execute(
+            "SELECT c.branch, count(r.id) FROM calls c LEFT JOIN recordings r"
+            " ON r.call_id = c.id AND r.status = 'saved' WHERE c.outcome = 'answered' GROUP BY c.id"
+        ).fetchall()
+    assert rows and all(n == (0 if branch == "riverside" else 1) for branch, n in rows)
+    assert sum(n for _, n in rows) == int(counts["recorded"])

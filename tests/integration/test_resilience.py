@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from ari_app.ari.client import AriClient
 from ari_app.store.models import Call, CallLeg
-from tests.integration.conftest import PASSWORD, USER, World, eventually
+from tests.integration.conftest import PASSWORD, QUICK_QUEUE, USER, World, eventually
 from tests.integration.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -111,6 +111,17 @@ async def writes_blocked(db_url: str) -> AsyncIterator[None]:
         await pg.close()
 
 
+async def lock_waiters(db_url: str) -> int:
+    """Sessions waiting for a table lock (the app's write, inside its open transaction)."""
+    import asyncpg
+
+    pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return int(await pg.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+    finally:
+        await pg.close()
+
+
 def spooled_lines(data_dir: Path) -> list[dict[str, Any]]:
     lines = []
     for path in sorted((data_dir / "spool").glob("*.jsonl")):
@@ -126,7 +137,8 @@ async def test_sigkill_and_restart_adopts_reoffers_and_closes(world_factory: Any
         await until_bridged(w, bridged["call_id"])
         ringing = await w.place("+12025550102")
         gone = await w.place("+12025550103")
-        await until_ringing(w, 2 + 1 + 2 + 1 + 2)  # bridged pair, then two calls ringing ben and chen
+        # The bridged pair; a call ringing ben and chen; the third waiting on hold for them.
+        await until_ringing(w, 2 + 1 + 2 + 1)
         await w.app.kill()
         # Nothing reached the database; every fact is in the spool, and survives the kill.
         spooled = spooled_lines(w.data_dir)
@@ -251,7 +263,7 @@ async def test_postgresql_outage_waits_in_the_spool(world_factory: Any, database
     port = await proxy.start()
     via_proxy = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
     try:
-        w: World = await world_factory(ring_timeout=5, db_url=via_proxy)
+        w: World = await world_factory(ring_timeout=5, db_url=via_proxy, extra=QUICK_QUEUE)
         phones = ("admin101", "admin102", "admin103")
         for name in phones:
             await w.ctl.set_phone(name, "answer", answer_after=0.2)
@@ -271,7 +283,10 @@ async def test_postgresql_outage_waits_in_the_spool(world_factory: Any, database
         # write waits inside its open transaction, then cut: the connection dies mid-transaction.
         async with writes_blocked(database_url):
             placed.append(await w.place("+12025550209", hangup_after=0.5))
-            await eventually(w.app.metrics, lambda m: m["clinic_facts_spooled"] > 0, 5, "a write waiting")
+            await eventually(w.app.metrics, lambda m: m["clinic_facts_spooled"] > 0, 5, "a fact waiting")
+            await eventually(
+                lambda: lock_waiters(database_url), lambda n: n > 0, 5, "the app's write waiting on the lock"
+            )
             proxy.cut()
         cut_at = time.monotonic()
         placed += await calls_at_intervals(4, 10)
@@ -367,7 +382,7 @@ def rss_kib(pid: int) -> int:
 async def test_soak_memory_stays_flat(world_factory: Any) -> None:
     """A clinic's 8-hour day, compressed: 1,200 calls (about 150 an hour for 8 hours) at 40 a
     second, simulated time running 20x, a share of them with events lost on the way."""
-    w: World = await world_factory(calls_extra=SWEEP, sim_args=["--time-scale", "20"])
+    w: World = await world_factory(calls_extra=SWEEP, sim_args=["--time-scale", "20"], extra=QUICK_QUEUE)
     for name in ("admin101", "admin102", "admin103"):
         await w.ctl.set_phone(name, "answer", answer_after=2.0)
     pid = w.app.proc.pid

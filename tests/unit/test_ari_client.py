@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 from aiohttp import web
 
@@ -132,6 +133,103 @@ async def test_endpoint_subscription_and_its_events(sim: PbxSim) -> None:
         await stream.stop()
         await asyncio.wait_for(task, 2)
         await client.close()
+
+
+async def test_transfer_progress_and_the_transfer_events(sim: PbxSim) -> None:
+    client = AriClient(sim.ari_url, "clinic", SECRET, "clinic", timeout=2)
+    events: list[m.Event] = []
+    stream = EventStream(sim.ari_url, "clinic", SECRET, "clinic", on_event=events.append, on_connected=_noop)
+    task = asyncio.create_task(stream.run())
+
+    async def first(cls: type[m.Event], state: str | None = None, peer: str | None = None) -> Any:
+        """The first event of that type (a ChannelTransfer in that state, a Dial with that status)."""
+        for _ in range(150):
+            for ev in events:
+                if not isinstance(ev, cls):
+                    continue
+                status = getattr(ev, "state", getattr(ev, "dialstatus", None))
+                channel = getattr(ev, "channel", getattr(ev, "peer", None))
+                if state in (None, status) and (peer is None or getattr(channel, "id", None) == peer):
+                    return ev
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {cls.__name__} {state or ''}")
+
+    try:
+        assert await stream.wait_connected(3)
+        await _control(sim, "PUT", "/control/phones/admin101", {"behaviour": "answer", "answer_after": 0.05})
+        call = await _control(sim, "POST", "/control/calls", {"caller": "5550001", "did": "5551234"})
+        inbound = call["channel_id"]
+        await client.answer(inbound)
+        leg = await client.create_channel(
+            "PJSIP/admin101", variables={"PJSIP_TRANSFER_HANDLING()": "ari-only"}
+        )
+        await first(m.StasisStart, peer=leg.id)
+        await client.dial(leg.id, caller=inbound)
+        await first(m.Dial, "ANSWER")
+        bridge = await client.create_bridge()
+        await client.add_channels(bridge.id, [inbound, leg.id])
+        await client.transfer_progress(leg.id, "channel_progress")  # no REFER yet: nothing happens
+        refer = await _control(sim, "POST", "/control/phones/admin101/refer", {"to": "102"})
+        assert refer["handling"] == "ari-only" and refer["sip_response"] == 202
+        asked = await first(m.ChannelTransfer)
+        assert isinstance(asked, m.ChannelTransfer) and asked.state is msgspec.UNSET
+        assert asked.refer_to.requested_destination.destination == "102"
+        assert asked.referred_by.source_channel.id == leg.id
+        assert isinstance(asked.referred_by.connected_channel, m.Channel)
+        assert asked.referred_by.connected_channel.id == inbound
+        with pytest.raises(AriNotFound, match="Channel not found") as nf:
+            await client.transfer_progress("no-such-channel", "channel_progress")
+        assert nf.value.route == "/channels/{id}/transfer_progress"
+        with pytest.raises(AriBadRequest, match="Invalid states value"):
+            await client.transfer_progress(leg.id, "ringing")
+        await client.transfer_progress(leg.id, "channel_progress")
+        assert (await first(m.ChannelTransfer, "channel_progress")).refer_to == asked.refer_to
+        await client.transfer_progress(leg.id, "channel_answered")
+        await first(m.ChannelTransfer, "channel_answered")
+        await first(m.ChannelDestroyed, peer=leg.id)  # the phone hangs up after the final NOTIFY
+    finally:
+        await stream.stop()
+        await asyncio.wait_for(task, 2)
+        await client.close()
+
+
+def test_recorded_transfer_events_parse() -> None:
+    """Asterisk 22.10.1's BridgeBlindTransfer and ChannelTransfer, as recorded (shortened ids)."""
+    chan = {
+        "id": "1.6", "name": "PJSIP/admin101-00000004", "state": "Up", "protocol_id": "59d0",
+        "caller": {"name": "", "number": ""}, "connected": {"name": "Patient", "number": "caller"},
+        "accountcode": "", "creationtime": "2026-12-02T22:11:15.575+0000", "language": "en",
+        "dialplan": {"context": "admins", "exten": "s", "priority": 1, "app_name": "Stasis",
+                     "app_data": "clinic,dialed"},
+    }  # fmt: skip
+    bridge = {
+        "id": "9b18", "technology": "native_rtp", "bridge_type": "mixing", "bridge_class": "stasis",
+        "creator": "Stasis", "name": "clinic-1.5", "channels": ["1.5", "1.6"],
+        "creationtime": "2026-12-02T22:11:15.574+0000", "video_mode": "talker",
+    }  # fmt: skip
+    common = {
+        "timestamp": "2026-12-02T22:11:19.588+0000",
+        "asterisk_id": "02:fc:00:00:00:01",
+        "application": "clinic",
+    }
+    blind = m.parse_event(
+        json.dumps(
+            {"type": "BridgeBlindTransfer", "channel": chan, "exten": "102", "context": "admins",
+             "result": "Success", "is_external": True, "transferee": chan, "replace_channel": chan,
+             "bridge": bridge, **common}
+        )
+    )  # fmt: skip
+    assert isinstance(blind, m.BridgeBlindTransfer) and blind.result == "Success" and blind.is_external
+    assert isinstance(blind.bridge, m.Bridge) and blind.bridge.channels == ["1.5", "1.6"]
+    transfer = m.parse_event(
+        json.dumps(
+            {"type": "ChannelTransfer", "refer_to": {"requested_destination": {"destination": "102"}},
+             "referred_by": {"source_channel": chan}, "state": "channel_answered", **common}
+        )
+    )  # fmt: skip
+    assert isinstance(transfer, m.ChannelTransfer) and transfer.state == "channel_answered"
+    assert transfer.referred_by.bridge is msgspec.UNSET
+    assert json.loads(m.encode(transfer))["referred_by"] == {"source_channel": chan}  # absent stays absent
 
 
 async def _noop() -> None:

@@ -123,3 +123,23 @@ def test_transfer_to_a_busy_admin_goes_to_the_calls_own_groups() -> None:
     # a1 is busy: the caller leaves the mixing bridge for the queue of its groups.
     assert d.s.holding_id is not None
     assert c.RemoveFromBridge(d.s.bridge_id or "", "in") in d.commands
+
+
+def test_transfer_from_the_phone_is_confirmed_then_routed_like_an_api_transfer() -> None:
+    d = Driver(admins=2, routing=CallRouting())
+    a, b = ring_up(d)
+    d.feed(state(a, "Up"))
+    d.feed(*gone(b, soft=True, cause=32))
+    d.dispatcher.answered("a0", "call1", d.now)
+    out = d.feed(c.TransferRequested(("admin", "a1"), by="a0", phone_channel=a))
+    assert out.index(c.TransferProgress(a, "channel_answered")) < out.index(c.Hangup(a))
+    assert [x.endpoint for x in out if isinstance(x, c.CreateLeg)] == ["PJSIP/admin101"]
+
+
+def test_transfer_from_the_phone_to_nobody_known_is_declined_and_the_call_goes_on() -> None:
+    d = Driver(admins=1, routing=CallRouting())
+    (a,) = ring_up(d)
+    d.feed(state(a, "Up"))
+    out = d.feed(c.TransferRequested(None, by="a0", phone_channel=a))
+    assert out == [c.TransferProgress(a, "channel_declined")]
+    assert d.s.phase is Phase.CONNECTED and d.s.winner is not None

@@ -181,7 +181,9 @@ def test_start_rings_caller_prebuilds_bridge_and_creates_one_leg_per_free_admin(
     assert [x.endpoint for x in d.of(c.CreateLeg)] == ["PJSIP/admin100", "PJSIP/admin102"]
     leg = d.of(c.CreateLeg)[0]
     assert leg.app_args == ("dialed", "in") and leg.originator == "in"
-    assert dict(leg.variables) == {"CALLERID(num)": "5550001", "CALLERID(name)": "5550001"}
+    assert dict(leg.variables) == {
+        "CALLERID(num)": "5550001", "CALLERID(name)": "5550001", "PJSIP_TRANSFER_HANDLING()": "ari-only",
+    }  # fmt: skip
     assert isinstance(d.facts[0], c.CallStarted) and d.facts[0].ad_channel == "site"
 
 

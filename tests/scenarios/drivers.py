@@ -1,0 +1,152 @@
+"""The PBX side of the routing scenarios, swappable: the simulated PBX, or a real Asterisk.
+
+A scenario speaks only this interface: admin phones that answer, ring out or are busy, phones
+that register or not, callers who dial a DID (and press keys, or hang up), and the list of ARI
+requests the app sent. ``SimDriver`` runs ``ari_app``'s simulator as a process; with
+``ARI_URL`` set, ``tests/scenarios/asterisk_driver.py`` drives a real Asterisk with SIPp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ari_app.simctl import SimControl, SimProcess
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    caller: str
+    did: str
+    ref: str  # the driver's handle for the call (the simulator's call id, a SIPp run)
+
+
+class PbxDriver(Protocol):
+    ari_url: str
+    username: str
+    password: str
+    phones: tuple[str, ...]  # endpoint resources the scenarios may use: admin101 ...
+
+    async def phone(
+        self, name: str, behaviour: str, *, answer_after: float = 1.0, hangup_after: float | None = None
+    ) -> None:
+        """behaviour: answer | no_answer | busy."""
+
+    async def register(self, name: str, registered: bool) -> None: ...
+
+    async def call(
+        self,
+        caller: str,
+        did: str,
+        *,
+        hangup_after: float | None = None,
+        abandon_after: float | None = None,
+        digits: str | None = None,
+        digits_after: float = 1.0,
+    ) -> PlacedCall:
+        """``hangup_after``: seconds after an admin answers; ``abandon_after``: seconds after dialling
+        while nobody answered; ``digits``: keys pressed ``digits_after`` seconds after the call is
+        answered (by the app, for its menu)."""
+
+    async def admin_hangup(self, name: str) -> None:
+        """The admin on this phone hangs up (BYE)."""
+
+    async def refer(self, name: str, to: str) -> None:
+        """The admin on this phone transfers its call: SIP REFER to extension ``to`` (blind)."""
+
+    async def ari_requests(self) -> list[dict[str, Any]]:
+        """The ARI requests the app sent, in order: {"method", "path", "query"}."""
+
+    async def quiet(self, timeout: float = 20.0) -> None:
+        """Wait until no call is left on the PBX."""
+
+    async def close(self) -> None: ...
+
+
+class SimDriver:
+    def __init__(self, sim: SimProcess, ctl: SimControl, username: str, password: str) -> None:
+        self.sim, self.ctl = sim, ctl
+        self.ari_url = sim.ari_url
+        self.username, self.password = username, password
+        self.phones = tuple(f"admin{n}" for n in range(101, 107))
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def start(cls, username: str, password: str) -> SimDriver:
+        sim = await SimProcess.start(username=username, password=password, seed=5)
+        driver = cls(sim, SimControl(sim.control_url), username, password)
+        for name in driver.phones:
+            await driver.phone(name, "no_answer")
+        return driver
+
+    async def phone(
+        self, name: str, behaviour: str, *, answer_after: float = 1.0, hangup_after: float | None = None
+    ) -> None:
+        await self.ctl.set_phone(
+            name, behaviour, answer_after=answer_after, hangup_after=hangup_after,
+            caller_name=name, caller_number=name[-3:],
+        )  # fmt: skip
+
+    async def register(self, name: str, registered: bool) -> None:
+        await self.ctl._req("PUT", f"/control/phones/{name}", {"registered": registered})
+
+    async def call(
+        self,
+        caller: str,
+        did: str,
+        *,
+        hangup_after: float | None = None,
+        abandon_after: float | None = None,
+        digits: str | None = None,
+        digits_after: float = 1.0,
+    ) -> PlacedCall:
+        extra: dict[str, Any] = {}
+        if hangup_after is not None:
+            extra["hangup_after"] = hangup_after
+        if abandon_after is not None:
+            extra["abandon_after"] = abandon_after
+        placed = await self.ctl.place_call(caller, did, **extra)
+        call = PlacedCall(caller, did, placed["call_id"])
+        if digits:
+            task = asyncio.get_running_loop().create_task(
+                self._press_when_answered(call.ref, digits, digits_after)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return call
+
+    async def _press_when_answered(self, call_id: str, digits: str, after: float) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            calls = {c["call_id"]: c for c in await self.ctl.calls()}
+            if calls.get(call_id, {}).get("app_answered_at") is not None:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(after)
+        await self.ctl._req("POST", f"/control/calls/{call_id}/dtmf", {"digits": digits})
+
+    async def admin_hangup(self, name: str) -> None:
+        await self.ctl.phone_hangup(name)
+
+    async def refer(self, name: str, to: str) -> None:
+        await self.ctl._req("POST", f"/control/phones/{name}/refer", {"to": to})
+
+    async def ari_requests(self) -> list[dict[str, Any]]:
+        return await self.ctl.requests()
+
+    async def quiet(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = await self.ctl.state()
+            if not state["channels"] and not state["bridges"]:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"PBX not quiet after {timeout} s: {state}")
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.ctl.close()
+        await self.sim.stop()
