@@ -97,18 +97,6 @@ class FastAgiSettings(_Section):
     timeout: Annotated[float, Field(gt=0, le=60)] = 5.0  # a client silent this long is dropped
 
 
-class AmiSettings(_Section):
-    """Admin phones' registration through the Asterisk Manager Interface (optional)."""
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 5038
-    username_env: str = "AMI_USERNAME"
-    password_env: str = "AMI_PASSWORD"
-    action_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
-    ping_interval: Annotated[float, Field(gt=0, le=600)] = 15.0
-
-
 class DatabaseSettings(_Section):
     url: str = "sqlite:///data/ari-app.db"
     url_env: str = "DATABASE_URL"
@@ -332,7 +320,6 @@ class Settings(_Section):
     ari: AriSettings = Field(default_factory=AriSettings)
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
     fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
-    ami: AmiSettings = Field(default_factory=AmiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
