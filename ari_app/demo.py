@@ -165,9 +165,10 @@ async def _with_sim(
     finally:
         await app.facts.drain(10)
         counts = await app.store.outcome_counts()
+        counts["callbacks"] = len(await app.store.list_callbacks(limit=500))
         await app.stop()
     _print_summary(counts, placed)
-    stored = sum(v for k, v in counts.items() if k != "recorded")
+    stored = sum(v for k, v in counts.items() if k not in ("recorded", "callbacks"))
     return 0 if abort.is_set() or stored >= placed else 1
 
 
@@ -210,13 +211,17 @@ async def _settle(app: CallCenterApp, ctl: SimControl, stop: asyncio.Event, limi
 
 async def _progress(app: CallCenterApp, placed: int, total: int) -> None:
     counts = await app.store.outcome_counts()
-    parts = " ".join(f"{k} {counts.get(k, 0)}" for k in ("answered", "missed", "abandoned", "failed"))
+    parts = " ".join(
+        f"{k} {counts.get(k, 0)}" for k in ("answered", "missed", "abandoned", "closed", "failed")
+    )
     target = f"/{total}" if total else ""
     print(f"demo: placed {placed}{target} | in progress {app.switchboard.tracked} | {parts}", flush=True)
 
 
 def _print_summary(counts: dict[str, int], placed: int) -> None:
-    rows = [(k, counts.get(k, 0)) for k in ("answered", "missed", "abandoned", "failed", "interrupted")]
+    rows = [
+        (k, counts.get(k, 0)) for k in ("answered", "missed", "abandoned", "closed", "failed", "interrupted")
+    ]
     stored = sum(v for _, v in rows)
     print()
     print(f"{'outcome':<12}{'calls':>7}")
@@ -226,4 +231,5 @@ def _print_summary(counts: dict[str, int], placed: int) -> None:
     print("-" * 19)
     print(f"{'total':<12}{stored:>7}")
     print(f"{'recorded':<12}{counts.get('recorded', 0):>7}")
+    print(f"{'callbacks':<12}{counts.get('callbacks', 0):>7}")
     print(f"{'placed':<12}{placed:>7}")

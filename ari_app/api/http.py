@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from ari_app.store import CALLBACK_STATUSES, CallStore
 from ari_app.store.recordings import RecordingArchive
 
-OUTCOMES = ("answered", "missed", "abandoned", "failed", "interrupted")
+OUTCOMES = ("answered", "missed", "abandoned", "closed", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
