@@ -7,7 +7,7 @@ authenticated clients, from inside the archive, never from a public path.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +38,15 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _limit(query: Mapping[str, str], default: int) -> int | None:
+    """The ``limit`` query parameter, 1 to 500; None when it is not such an integer."""
+    try:
+        limit = int(query.get("limit", str(default)))
+    except ValueError:
+        return None
+    return limit if 1 <= limit <= 500 else None
 
 
 def _dump(value: Any) -> str:
@@ -87,11 +96,8 @@ def build_api(
 
     async def list_calls(request: web.Request) -> web.Response:
         q = request.query
-        try:
-            limit = int(q.get("limit", "50"))
-            if not 1 <= limit <= 500:
-                raise ValueError
-        except ValueError:
+        limit = _limit(q, 50)
+        if limit is None:
             return error(400, "bad_limit", "limit must be an integer from 1 to 500")
         outcome = q.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
@@ -127,11 +133,8 @@ def build_api(
 
     async def list_callbacks(request: web.Request) -> web.Response:
         q = request.query
-        try:
-            limit = int(q.get("limit", "100"))
-            if not 1 <= limit <= 500:
-                raise ValueError
-        except ValueError:
+        limit = _limit(q, 100)
+        if limit is None:
             return error(400, "bad_limit", "limit must be an integer from 1 to 500")
         status = q.get("status") or None
         if status is not None and status != "open" and status not in CALLBACK_STATUSES:
