@@ -2,7 +2,7 @@
 No I/O, no clock reads."""
 
 from ari_app.routing.hours import Interval, OpenStatus, Schedule, status
-from ari_app.routing.plan import RoutePlan, Target, ring_all
+from ari_app.routing.plan import Target
 from ari_app.routing.strategies import STRATEGIES, AdminState, Offer, Presence, Strategy, offer
 
 __all__ = [
@@ -12,11 +12,9 @@ __all__ = [
     "Offer",
     "OpenStatus",
     "Presence",
-    "RoutePlan",
     "Schedule",
     "Strategy",
     "Target",
     "offer",
-    "ring_all",
     "status",
 ]
