@@ -74,6 +74,7 @@ class ChannelRoutes:
         ch = self.pbx.create_channel(
             endpoint=endpoint, app=need(request, "app"), args=_app_args(request),
             channel_id=q.get("channelId"), variables=await variables(request),
+            originator=q.get("originator"),
         )  # fmt: skip
         request[NO_FLUSH] = True  # its StasisStart comes on the channel's own thread, after this
         return json_reply(ch.snap())

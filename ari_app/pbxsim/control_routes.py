@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ari_app.ari import models as m
-from ari_app.pbxsim.state import Phone, SimError
+from ari_app.pbxsim.state import Phone, PhoneScript, SimError
 
 if TYPE_CHECKING:
     from ari_app.pbxsim.server import PbxSim
 
 BEHAVIOURS = {"answer", "no_answer", "busy", "offline"}
+CALL_BEHAVIOURS = BEHAVIOURS - {"offline"}  # registration is the phone's, not a call's
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -136,6 +137,8 @@ class ControlRoutes:
         data = await _body(request)
         if "caller" not in data or "did" not in data:
             raise SimError(400, "caller and did are required")
+        scripts, press = _phone_scripts(data.get("phones")), _press(data.get("press"))
+        talk, abandon = _seconds(data, "hangup_after"), _seconds(data, "abandon_after")
         call = self.pbx.new_inbound(
             caller=_text(data, "caller", ""), caller_name=_text(data, "caller_name", ""),
             did=_text(data, "did", ""), app=_text(data, "app", "clinic"),
@@ -143,10 +146,9 @@ class ControlRoutes:
         )  # fmt: skip
         ch = self.pbx.channels.get(call.channel_id or "")
         if ch is not None:
-            talk = _seconds(data, "hangup_after")
+            call.phone_scripts, call.press = scripts, press
             if talk is not None:
                 self.pbx.talk_limits[call.call_id] = talk
-            abandon = _seconds(data, "abandon_after")
             if abandon is not None:
                 self.pbx.schedule_abandon(ch, abandon)
         body = {"call_id": call.call_id, "channel_id": call.channel_id, "result": call.caller_result}
@@ -227,6 +229,33 @@ class ControlRoutes:
             rules = data["reject"] if isinstance(data["reject"], list) else [data["reject"]]
             sim.faults.reject.extend(_reject_rule(rule) for rule in rules)
         return web.json_response({"ok": True})
+
+
+def _phone_scripts(value: Any) -> dict[str, PhoneScript]:
+    """``{"admin101": {"behaviour": "answer", "answer_after": 1.5, "hangup_after": 4}, ...}``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SimError(400, "phones: {phone name: {behaviour, answer_after?, hangup_after?}}")
+    scripts = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict) or spec.get("behaviour") not in CALL_BEHAVIOURS:
+            raise SimError(400, f"phones.{name}.behaviour: one of {sorted(CALL_BEHAVIOURS)}")
+        answer_after = _seconds(spec, "answer_after")
+        scripts[str(name)] = PhoneScript(
+            spec["behaviour"], 1.0 if answer_after is None else answer_after, _seconds(spec, "hangup_after")
+        )
+    return scripts
+
+
+def _press(value: Any) -> tuple[str, float] | None:
+    """``{"digits": "2", "after": 1.5}``: keys the caller presses that long after being answered."""
+    if value is None:
+        return None
+    digits = value.get("digits") if isinstance(value, dict) else None
+    if not isinstance(digits, str) or not re.fullmatch(r"[0-9A-D*#]+", digits):
+        raise SimError(400, "press.digits: one or more of 0-9 A-D * #")
+    return digits, _seconds(value, "after") or 0.0
 
 
 def _reject_rule(rule: Any) -> dict[str, Any]:

@@ -12,21 +12,27 @@ from __future__ import annotations
 from functools import partial
 
 from ari_app.ari import models as m
-from ari_app.pbxsim.state import SimChannel, SimError
+from ari_app.pbxsim.state import Phone, PhoneScript, SimChannel, SimError
 from ari_app.pbxsim.transfers import TIMER_B, Transfers
 
 # Orders of (Dial "", Ringing, Dial RINGING) seen in the traces.
 RING_ORDERS = (("dial", "state", "ringing"), ("state", "ringing", "dial"), ("dial", "ringing", "state"))
 ORIGINATE_TIMEOUT = 30  # POST /channels default
+DTMF_GAP = 0.25  # simulated seconds between a caller's key presses
 
 
 class Pbx(Transfers):
     # ------------------------------------------------------------------ creating and dialling
     def create_channel(self, *, endpoint: str, app: str, args: list[str], channel_id: str | None,
-                       variables: dict[str, str]) -> SimChannel:  # fmt: skip
+                       variables: dict[str, str], originator: str | None = None) -> SimChannel:  # fmt: skip
         ch = self.new_leg(
             endpoint=endpoint, app=app, kind="created", channel_id=channel_id, variables=variables
         )
+        # The originator ties the leg to its caller (Asterisk links their linkedid): the leg
+        # follows that call's script for this phone, if the call brought one.
+        inbound = self.channels.get(originator or "")
+        if inbound is not None and inbound.call is not None:
+            ch.script = inbound.call.phone_scripts.get(ch.endpoint)
         # The channel's own thread enters Stasis as the reply goes out: a dial sent after the
         # reply finds it there, while its StasisStart usually reaches the app after the reply.
         # With the stasis_start_delay fault that moment comes late, and a dial before it gets 409.
@@ -70,11 +76,12 @@ class Pbx(Transfers):
             return
         if timeout > 0:
             self.later(timeout, lambda: self._dial_timeout(ch), owner=ch)
-        if phone.behaviour == "busy":
+        acts = _acts(ch, phone)
+        if acts.behaviour == "busy":
             self._dial_event(ch, "", ch.endpoint)
             self.after(0.002, lambda: self.end_channel(ch, "busy", by="phone"), owner=ch)
             return
-        if phone.behaviour == "offline":
+        if acts.behaviour == "offline":
             # Nobody behind the static contact: the INVITE goes nowhere, so no RINGING.
             self._dial_event(ch, "", ch.endpoint)
             self.later(TIMER_B, lambda: self.end_channel(ch, "noresponse", by="phone"), owner=ch)
@@ -86,8 +93,8 @@ class Pbx(Transfers):
                 self.set_state(ch, "Ringing")
             else:
                 self._dial_event(ch, "RINGING")
-        if phone.behaviour == "answer":
-            self.later(phone.answer_after, lambda: self._phone_answers(ch, stasis_args), owner=ch)
+        if acts.behaviour == "answer":
+            self.later(acts.answer_after, lambda: self._phone_answers(ch, stasis_args), owner=ch)
 
     def _phone_answers(self, ch: SimChannel, stasis_args: list[str] | None) -> None:
         if ch.ending or ch.state == "Up":
@@ -101,8 +108,9 @@ class Pbx(Transfers):
         if bridge is not None:
             self.retech(bridge)
         phone = ch.phone
-        if phone is not None and phone.hangup_after is not None:
-            self.later(phone.hangup_after, lambda: self.end_channel(ch, "bye", by="phone"), owner=ch)
+        hangup_after = None if phone is None else _acts(ch, phone).hangup_after
+        if hangup_after is not None:
+            self.later(hangup_after, lambda: self.end_channel(ch, "bye", by="phone"), owner=ch)
 
     def _dial_timeout(self, ch: SimChannel) -> None:
         # The ARI dial timeout hangs up only a leg that is not up yet (control.c bridge_timeout).
@@ -122,6 +130,16 @@ class Pbx(Transfers):
         if ch.id in self.channels and not ch.ending:
             self.end_channel(ch, "bye" if ch.state == "Up" else "cancel", by="caller")
 
+    def answer(self, ch: SimChannel) -> None:
+        call = ch.call if ch.kind == "inbound" else None
+        first = call is not None and call.app_answered_at is None
+        super().answer(ch)
+        if first and call is not None and call.press is not None:
+            # The caller hears the app at last and presses the keys it came to press.
+            digits, after = call.press
+            for n, digit in enumerate(digits):
+                self.later(after + n * DTMF_GAP, partial(self._dtmf, ch, digit), owner=ch)
+
     def schedule_abandon(self, ch: SimChannel, seconds: float) -> None:
         def abandon() -> None:
             if ch.call is None or ch.call.answered_at is None:
@@ -140,7 +158,7 @@ class Pbx(Transfers):
             ended += 1
         return ended + self.target_hangup(name)
 
-    def send_dtmf(self, call_id: str, digits: str, gap: float = 0.25) -> None:
+    def send_dtmf(self, call_id: str, digits: str, gap: float = DTMF_GAP) -> None:
         """The caller presses keys: one ChannelDtmfReceived per digit, ``gap`` seconds apart."""
         ch = self.inbound_of(call_id)
         if not ch.media:
@@ -155,6 +173,14 @@ class Pbx(Transfers):
             ch.call.dtmf.append(digit)
         self.emit(ch.app, m.ChannelDtmfReceived, digit=digit, duration_ms=self.rng.randrange(80, 200),
                   channel=ch.snap())  # fmt: skip
+
+
+def _acts(ch: SimChannel, phone: Phone) -> PhoneScript:
+    """What the phone does for this leg: the call's script, else the phone's own behaviour. An
+    unregistered phone rings nowhere, whatever a script says."""
+    if ch.script is None or phone.behaviour == "offline":
+        return PhoneScript(phone.behaviour, phone.answer_after, phone.hangup_after)
+    return ch.script
 
 
 def parse_callerid(text: str) -> m.CallerID:

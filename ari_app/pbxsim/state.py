@@ -58,6 +58,16 @@ class Phone:
         }
 
 
+@dataclass(frozen=True)
+class PhoneScript:
+    """What the person at one phone does when one particular call rings it (the control API's
+    per-call ``phones``): calls in progress keep their own script whatever later calls set."""
+
+    behaviour: str  # answer | no_answer | busy
+    answer_after: float = 1.0
+    hangup_after: float | None = None
+
+
 @dataclass
 class SimCall:
     """The simulator's own record of one inbound call, for tests to compare with the app's."""
@@ -81,6 +91,8 @@ class SimCall:
     playbacks: list[str] = field(default_factory=list)
     recordings: list[str] = field(default_factory=list)
     dtmf: list[str] = field(default_factory=list)
+    phone_scripts: dict[str, PhoneScript] = field(default_factory=dict)  # phone name -> its script
+    press: tuple[str, float] | None = None  # keys the caller presses, so long after being answered
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +135,7 @@ class SimChannel:
     bridge_id: str | None = None
     call: SimCall | None = None
     phone: Phone | None = None
+    script: PhoneScript | None = None  # the call's own script for this phone, if it has one
     dialed: bool = False
     media: bool = False  # RTP is flowing (answered or early media): hangups report QoS
     ending: bool = False
