@@ -463,6 +463,8 @@ class CallSession(CallState):
         self._hangup_leg(old, "transferred", step)
         self.phase = Phase.OFFERING
         step.commands.append(c.StartMoh(self.inbound_id, self.routing.moh_class))
+        # A transferred caller waits no longer than any other before hearing the callback promise.
+        step.commands.append(c.StartTimer("max_wait", self.routing.max_wait))
         self.seeking = True
         self._seek(step, topic=self.topic, transfer_to=req.to)
 
@@ -609,8 +611,12 @@ class CallSession(CallState):
                 self._seek(step, widen=True)
             else:
                 step.commands.append(c.Widen(self.call_id))
-        elif name == "max_wait" and self.phase is Phase.OFFERING and self.answered_at is None:
-            self._announce(step, "missed", r.callback_media, "max_wait", now, callback="max_wait")
+        elif name == "max_wait" and self.phase is Phase.OFFERING:
+            if self.answered_at is None:
+                self._announce(step, "missed", r.callback_media, "max_wait", now, callback="max_wait")
+            else:  # transferred, and nobody took the caller: answered, and called back
+                reason = "transfer_unanswered"
+                self._announce(step, "answered", r.callback_media, reason, now, callback=reason)
         elif name == "queue_announce" and self.phase is Phase.OFFERING and self.holding_id:
             kind = "wait" if r.announce == "wait" else "position"
             self.announcement = self._new_id()

@@ -211,7 +211,9 @@ class CallState:
 
     def _need_callback(self, step: c.Step, reason: str, now: datetime) -> None:
         """Nobody will talk with this caller now: a callback task (once per call)."""
-        if self.callback_reason is not None or self.answered_at is not None:
+        if self.callback_reason is not None:
+            return
+        if self.answered_at is not None and reason != "transfer_unanswered":
             return
         self.callback_reason = reason
         step.facts.append(
@@ -269,7 +271,8 @@ class CallState:
         if self.interrupted:
             self.outcome, self.failure_reason = "interrupted", self.interrupted
         elif self.outcome is None:
-            self._set_outcome("answered" if self.winner else "abandoned")
+            # A caller who hangs up while a transfer's target rings had been answered.
+            self._set_outcome("answered" if self.winner or self.answered_at else "abandoned")
         assert self.outcome is not None
         step.facts.append(
             c.CallEnded(

@@ -125,6 +125,37 @@ def test_transfer_to_a_busy_admin_goes_to_the_calls_own_groups() -> None:
     assert c.RemoveFromBridge(d.s.bridge_id or "", "in") in d.commands
 
 
+def _transferred_to_a_busy_admin() -> Driver:
+    d = Driver(admins=2, routing=CallRouting(max_wait=60))
+    a, b = ring_up(d)
+    d.feed(state(a, "Up"))
+    d.feed(*gone(b, soft=True, cause=32))
+    d.dispatcher.answered("a0", "call1", d.now)
+    d.dispatcher.answered("a1", "other", d.now)
+    d.feed(c.TransferRequested(("admin", "a1"), by="a0"))
+    d.feed(*gone(a, soft=True, cause=32))
+    return d
+
+
+def test_a_caller_who_leaves_while_being_transferred_was_answered() -> None:
+    d = _transferred_to_a_busy_admin()
+    d.feed(*gone("in", dcause=16))
+    # They talked with a0: answered, and nobody owes them a call back.
+    assert d.ended().outcome == "answered" and not d.of(c.CallbackNeeded)
+
+
+def test_a_transferred_caller_nobody_takes_hears_the_callback_promise_after_max_wait() -> None:
+    d = _transferred_to_a_busy_admin()
+    # The transfer starts the caller's maximum wait again.
+    assert c.StartTimer("max_wait", 60) in d.of(c.StartTimer)
+    out = d.feed(c.TimerFired("max_wait"), dt=60)
+    play = next(x for x in out if isinstance(x, c.Play))
+    assert play.media == "sound:clinic/callback"
+    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["transfer_unanswered"]
+    d.feed(finished(play.playback_id), *gone("in", soft=True, cause=32))
+    assert (d.ended().outcome, d.ended().failure_reason) == ("answered", "transfer_unanswered")
+
+
 def test_transfer_from_the_phone_is_confirmed_then_routed_like_an_api_transfer() -> None:
     d = Driver(admins=2, routing=CallRouting())
     a, b = ring_up(d)
