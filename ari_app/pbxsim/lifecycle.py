@@ -99,8 +99,10 @@ class Lifecycle(Recording):
         """ChannelDialplan, STASISSTATUS="" and StasisStart, as the channel's Stasis() starts."""
         if ch.ending or ch.id not in self.channels:
             return
-        if not self.app_exists(ch.app):
-            del self.channels[ch.id]  # Stasis() fails for an app nobody registered: no event
+        if not self.app_active(ch.app):
+            # Stasis() fails for an app not registered or not active (no websocket): the
+            # channel is hung up, and no event reaches the app.
+            del self.channels[ch.id]
             self.channel_removed(ch)
             return
         data = ",".join([ch.app, *args])

@@ -87,9 +87,15 @@ class World:
     def app_left(self, app: str) -> None:
         """The app's websocket went away (stasis_app_unregister); subclasses drop what it ends."""
 
+    def app_active(self, app: str) -> bool:
+        """An app with a websocket. One whose websocket went is deactivated (app_deactivate):
+        it stays registered while it has channels or bridges, but Stasis() refuses it
+        ("Stasis app '%s' not active", res_stasis.c), so calls then take the dialplan's way."""
+        return app in self.sinks
+
     def stasis_target(self, app: str) -> str | None:
         """Which app a ``Stasis(app)`` reaches; with app_name_any, any connected app will do."""
-        if self.app_exists(app):
+        if self.app_active(app):
             return app
         if self.app_name_any and self.sinks:
             return sorted(self.sinks)[0]

@@ -64,6 +64,34 @@ async def test_websocket_closed_mid_call_loses_events_but_not_the_call(harness: 
     assert declined["channel_id"] is None and declined["result"] == "declined"
 
 
+async def test_stasis_fails_for_an_app_whose_websocket_went(harness: SimHarness) -> None:
+    """res_stasis: a deactivated app (its websocket closed) stays registered while it has
+    channels, but Stasis() refuses it ("not active"): a new call is not handed to it, so no
+    StasisStart can be lost for it; the channels it had still lose their events."""
+    h = harness
+    await h.connect()
+    inbound, _, _ = await bridged(h)
+    await h.control("POST", "/control/faults", {"drop_websocket": True})
+    await h.wait_closed()
+    assert (await h.rest("GET", "/applications/clinic"))[0] == 200  # still registered
+    call = await h.control("POST", "/control/calls", {"caller": "5550002", "did": "5551234"})
+    assert call["channel_id"] is None and call["result"] == "declined"
+    assert (await h.sim_call(call["call_id"]))["sip_final"] == "603 Decline"
+    # A leg the app created just before it went enters Stasis no more: it is simply hung up.
+    await h.connect()
+    await h.control("POST", "/control/faults", {"stasis_start_delay": 0.3})
+    status, ch = await h.rest(
+        "POST", "/channels/create", endpoint="PJSIP/admin102", app="clinic", appArgs=f"dialed,{inbound}"
+    )
+    assert status == 200
+    await h.control("POST", "/control/faults", {"drop_websocket": True})
+    await h.wait_closed()
+    await asyncio.sleep(0.5)
+    assert ch["id"] not in [c["id"] for c in (await h.rest("GET", "/channels"))[1]]
+    started = [e for e in (await h.control("GET", "/control/events"))["events"] if e["type"] == "StasisStart"]
+    assert ch["id"] not in [e["channel"] for e in started]
+
+
 async def test_stasis_fails_when_no_app_is_there(harness: SimHarness) -> None:
     h = harness
     assert await h.rest("GET", "/applications/clinic") == (404, {"message": "Application not found"})
