@@ -183,11 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="run against the simulated PBX with generated calls")
-    d.add_argument("--calls", type=int, default=0, help="exit after N calls with a summary (0: until Ctrl-C)")
+    d.add_argument(
+        "--calls",
+        type=int,
+        default=0,
+        help="place N calls, wait for them to end, print a summary (0: until Ctrl-C)",
+    )
     d.add_argument("--rate", type=float, default=1.0, help="new calls per second")
     d.add_argument("--data-dir", default="demo-data")
     d.add_argument("--seed", type=int, default=7)
-    d.add_argument("--http-port", type=int, default=8080)
+    d.add_argument("--http-port", type=int, default=8080, help="the API's port (0: any free port)")
+    d.add_argument("--fastagi-port", type=int, default=0, help="FastAGI's port (default 0: any free port)")
+    d.add_argument("--faults", action="store_true", help="the PBX misbehaves now and then (see README)")
+    d.add_argument("--report", default=None, help="also write the run, call by call, as JSON to this file")
+    d.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="the simulated callers and admins act this many times faster (the app's own timers do not)",
+    )
     d.add_argument("--config", default=None, help="configuration (default: the packaged example)")
     d.add_argument("--log-level", default="warning")
     d.set_defaults(func=cmd_demo)

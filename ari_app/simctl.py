@@ -120,6 +120,14 @@ class SimControl:
     async def set_phone(self, name: str, behaviour: str, **extra: Any) -> None:
         await self._req("PUT", f"/control/phones/{name}", {"behaviour": behaviour, **extra})
 
+    async def set_phone_registration(self, name: str, registered: bool) -> None:
+        await self._req("PUT", f"/control/phones/{name}", {"registered": registered})
+
+    async def refer(self, name: str, to: str) -> dict[str, Any]:
+        """The phone's user transfers its call to extension ``to`` (a SIP REFER)."""
+        result: dict[str, Any] = await self._req("POST", f"/control/phones/{name}/refer", {"to": to})
+        return result
+
     async def place_call(self, caller: str, did: str, **extra: Any) -> dict[str, Any]:
         result: dict[str, Any] = await self._req(
             "POST", "/control/calls", {"caller": caller, "did": did, **extra}

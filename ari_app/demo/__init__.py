@@ -1,8 +1,11 @@
 """``ari-app demo``: the real app against the simulated PBX in its own process, with generated calls.
 
 Everything runs on the embedded defaults (SQLite and the recordings archive in ``--data-dir``).
-Calls follow seeded scenarios: an admin answers, nobody answers, every phone is busy, the
-caller gives up while it rings, or the number dialled belongs to no branch.
+Calls follow seeded scenarios (``ari_app.demo.mix``): an admin answers and one side hangs up,
+two phones answer at once, nobody answers, every phone is busy, the caller gives up at any
+moment, the branch is closed, the number dialled belongs to no branch. Meanwhile admins pause,
+phones drop off and transfers are made (``ari_app.demo.floor``); ``--faults`` adds a misbehaving
+PBX. The summary counts exactly the calls this run placed (``ari_app.demo.summary``).
 """
 
 from __future__ import annotations
@@ -10,36 +13,84 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import os
 import random
 import secrets
 import signal
 import sys
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ari_app.app import CallCenterApp, sqlite_url
-from ari_app.config import Secrets, Settings, load_settings
+from ari_app.config import ConfigError, Secrets, Settings, load_settings
+from ari_app.demo.floor import Floor
+from ari_app.demo.mix import CallMix
+from ari_app.demo.summary import (
+    OUTCOMES,
+    PlacedCall,
+    RunSummary,
+    leftovers,
+    render,
+    summarise,
+    write_report,
+)
 from ari_app.logging import setup_logging
 from ari_app.simctl import SimControl, SimProcess
 
 DEMO_RING_TIMEOUT = 8
 DEMO_MAX_WAIT = 20
-EXAMPLE_CONFIG = Path(__file__).resolve().parent / "examples" / "clinic.toml"
-UNKNOWN_DID = "5559999"
+SETTLE_LIMIT = 120.0  # seconds --calls N waits, after the last call is placed, for calls to end
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "clinic.toml"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What a finished run hands back: its summary, and whether it was cut short (Ctrl-C twice)."""
+
+    summary: RunSummary
+    aborted: bool
+    settled: bool  # every placed call ended before SETTLE_LIMIT
 
 
 def run_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
+    try:
+        demo_settings(args, "http://127.0.0.1:1/ari")  # a bad file fails before anything starts
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_demo(args, data_dir))
+    make_private_dir(data_dir)
+    try:
+        run = asyncio.run(demo(args, data_dir))
+    except DemoStartError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    print(render(run.summary))
+    if not run.settled:
+        print(f"demo: calls still in progress after {SETTLE_LIMIT:.0f} s", file=sys.stderr)
+    return 0 if run.aborted or run.summary.accounted else 1
 
 
-def _settings(args: argparse.Namespace, ari_url: str) -> Settings:
+class DemoStartError(RuntimeError):
+    """The demo could not start (a port taken, the simulator would not run): one clear line."""
+
+
+def make_private_dir(path: Path) -> None:
+    """The data folder holds callers' numbers and recordings: the service user's alone."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def demo_settings(args: argparse.Namespace, ari_url: str) -> Settings:
+    """The packaged example, open around the clock with short waits; or ``--config`` as it is."""
     if args.config:
         base = load_settings(args.config)
-    else:
-        base = load_settings(EXAMPLE_CONFIG)
+        return base.model_copy(update=_ports(base, args, ari_url))
+    base = load_settings(EXAMPLE_CONFIG)
     # The demo runs at any hour: its branches are open around the clock, and a caller nobody
     # takes waits DEMO_MAX_WAIT seconds at most (the queue, overflow and callbacks still show).
     groups = [
@@ -53,92 +104,104 @@ def _settings(args: argparse.Namespace, ari_url: str) -> Settings:
         )
         for g in base.groups
     ]
+    calls = base.calls.model_copy(
+        update={"ring_timeout": min(base.calls.ring_timeout, DEMO_RING_TIMEOUT), "wrap_up": 2}
+    )
     return base.model_copy(
         update={
-            "ari": base.ari.model_copy(update={"url": ari_url}),
-            "http": base.http.model_copy(update={"port": args.http_port}),
-            "fastagi": base.fastagi.model_copy(update={"port": 0}),
-            "calls": base.calls.model_copy(
-                update={"ring_timeout": min(base.calls.ring_timeout, DEMO_RING_TIMEOUT)}
-            ),
+            **_ports(base, args, ari_url),
+            "calls": calls,
             "branches": [b.model_copy(update={"hours": None}) for b in base.branches],
             "groups": groups,
         }
     )
 
 
-class Scenario:
-    """Sets the phones for one generated call and says how the caller behaves."""
-
-    def __init__(self, settings: Settings, rng: random.Random) -> None:
-        self.settings = settings
-        self.rng = rng
-        self.branches = [b for b in settings.branches if b.dids and settings.admins_of(b.id)]
-
-    async def place(self, ctl: SimControl, n: int) -> str:
-        rng = self.rng
-        branch = rng.choice(self.branches)
-        did = rng.choice(branch.dids).number
-        admins = self.settings.admins_of(branch.id)
-        caller = f"20255{rng.randrange(10000, 99999)}"
-        roll = rng.random()
-        call: dict[str, object] = {}
-        if roll < 0.55:
-            kind = "answer"
-            winner = rng.choice(admins)
-            for a in admins:
-                if a is winner:
-                    hang = rng.uniform(3, 7) if rng.random() < 0.4 else None
-                    await ctl.set_phone(
-                        _res(a.endpoint), "answer", answer_after=rng.uniform(0.5, 3), hangup_after=hang
-                    )
-                else:
-                    await ctl.set_phone(_res(a.endpoint), rng.choice(["no_answer", "no_answer", "busy"]))
-            call["hangup_after"] = rng.uniform(3, 7)
-        elif roll < 0.75:
-            kind = "nobody"
-            behaviour = "busy" if rng.random() < 0.3 else "no_answer"
-            for a in admins:
-                await ctl.set_phone(_res(a.endpoint), behaviour)
-        elif roll < 0.93:
-            kind = "abandon"
-            for a in admins:
-                await ctl.set_phone(_res(a.endpoint), "no_answer")
-            call["abandon_after"] = rng.uniform(1.5, 5)
-        else:
-            kind = "unknown-number"
-            did = UNKNOWN_DID
-            call["hangup_after"] = 5
-        await ctl.place_call(caller, did, **call)
-        return kind
+def _ports(base: Settings, args: argparse.Namespace, ari_url: str) -> dict[str, object]:
+    return {
+        "ari": base.ari.model_copy(update={"url": ari_url}),
+        "http": base.http.model_copy(update={"host": "127.0.0.1", "port": args.http_port}),
+        "fastagi": base.fastagi.model_copy(update={"host": "127.0.0.1", "port": args.fastagi_port}),
+    }
 
 
-def _res(endpoint: str) -> str:
-    return endpoint.split("/", 1)[1]
-
-
-async def _demo(args: argparse.Namespace, data_dir: Path) -> int:
-    _settings(args, "http://127.0.0.1:1/ari")  # a bad file fails before anything starts
+async def demo(args: argparse.Namespace, data_dir: Path) -> DemoRun:
     password = secrets.token_urlsafe(18)
     token = secrets.token_urlsafe(24)
-    sim = await SimProcess.start(username="demo", password=password, seed=args.seed)
+    try:
+        sim = await SimProcess.start(
+            username="demo", password=password, seed=args.seed, extra=["--time-scale", str(args.time_scale)]
+        )
+    except (RuntimeError, OSError, TimeoutError) as exc:
+        raise DemoStartError(f"the simulated PBX did not start: {exc}") from None
     ctl = SimControl(sim.control_url)
     try:
-        return await _with_sim(args, data_dir, _settings(args, sim.ari_url), sim, ctl, password, token)
+        settings = demo_settings(args, sim.ari_url)
+        secrets_ = Secrets("demo", password, sqlite_url(data_dir / "ari-app.db"), (token,))
+        app = CallCenterApp(settings, secrets_, data_dir=data_dir)
+        return await _with_app(args, settings, app, sim, ctl, token)
     finally:
         await ctl.close()
         await sim.stop()
 
 
-async def _with_sim(
-    args: argparse.Namespace, data_dir: Path, settings: Settings, sim: SimProcess, ctl: SimControl,
-    password: str, token: str,
-) -> int:  # fmt: skip
+async def _start(app: CallCenterApp) -> None:
+    try:
+        await app.start()
+    except OSError as exc:
+        with contextlib.suppress(Exception):
+            await app.stop(drain_timeout=0)
+        reason = exc.strerror or str(exc)
+        raise DemoStartError(
+            f"cannot start the app: {reason} ({exc}); choose free ports with --http-port and --fastagi-port"
+        ) from None
+    if not await app.wait_ari(15):
+        await app.stop(drain_timeout=0)
+        raise DemoStartError("the app could not connect to the simulated PBX")
+
+
+async def _with_app(
+    args: argparse.Namespace,
+    settings: Settings,
+    app: CallCenterApp,
+    sim: SimProcess,
+    ctl: SimControl,
+    token: str,
+) -> DemoRun:
     for admin in settings.admins:
-        name = _res(admin.endpoint)
+        name = admin.endpoint.split("/", 1)[1]
         await ctl.set_phone(name, "no_answer", caller_name=admin.name, caller_number=name[-3:])
-    secrets_ = Secrets("demo", password, sqlite_url(data_dir / "ari-app.db"), (token,))
-    app = CallCenterApp(settings, secrets_, data_dir=data_dir)
+    stop, abort = _signals()
+    await _start(app)
+    api = f"http://127.0.0.1:{app.http_port}"
+    print(f"demo: simulated PBX {sim.ari_url}")
+    print(f"demo: API {api} (bearer token {token}); FastAGI 127.0.0.1:{app.fastagi_port}")
+    print(f"demo: data in {app.data_dir} (kept between runs); Ctrl-C stops")
+    placed: list[PlacedCall] = []
+    settled = False
+    started = datetime.now(UTC)
+    try:
+        floor = Floor(settings, ctl, api, token, random.Random(args.seed + 1), faults=args.faults)
+        floor_done = asyncio.Event()
+        floor_task = asyncio.get_running_loop().create_task(floor.run(floor_done))
+        try:
+            await _generate(app, ctl, settings, args, stop, placed, started)
+        finally:
+            floor_done.set()
+            await floor_task
+            await floor.restore()
+        settled = await _settle(app, ctl, placed, abort, started)
+        await app.facts.drain(10)
+        summary = summarise(placed, await app.store.calls_by_channels(_channels(placed)))
+        summary = dataclasses.replace(summary, leftovers=await leftovers(app, ctl))
+        if args.report:
+            write_report(Path(args.report), summary, placed, await ctl.calls(), floor.done)
+    finally:
+        await app.stop()
+    return DemoRun(summary, abort.is_set(), settled)
+
+
+def _signals() -> tuple[asyncio.Event, asyncio.Event]:
     stop = asyncio.Event()  # first Ctrl-C: place no more calls, let those in progress end
     abort = asyncio.Event()  # second Ctrl-C: stop now
 
@@ -152,84 +215,64 @@ async def _with_sim(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupted)
-    placed = 0
-    await app.start()
-    try:
-        if not await app.wait_ari(15):
-            print("demo: the app could not connect to the simulated PBX", file=sys.stderr)
-            return 1
-        print(f"demo: PBX simulator {sim.ari_url}  API http://127.0.0.1:{app.http_port}  token {token}")
-        print(f"demo: data in {data_dir}; Ctrl-C stops")
-        placed = await _generate(app, ctl, settings, args, stop)
-        await _settle(app, ctl, abort)
-    finally:
-        await app.facts.drain(10)
-        counts = await app.store.outcome_counts()
-        counts["callbacks"] = len(await app.store.list_callbacks(limit=500))
-        await app.stop()
-    _print_summary(counts, placed)
-    stored = sum(v for k, v in counts.items() if k not in ("recorded", "callbacks"))
-    return 0 if abort.is_set() or stored >= placed else 1
+    return stop, abort
+
+
+def _channels(placed: list[PlacedCall]) -> list[str]:
+    return [p.channel_id for p in placed if p.channel_id]
 
 
 async def _generate(
-    app: CallCenterApp, ctl: SimControl, settings: Settings, args: argparse.Namespace, stop: asyncio.Event
-) -> int:
-    scenario = Scenario(settings, random.Random(args.seed))
+    app: CallCenterApp,
+    ctl: SimControl,
+    settings: Settings,
+    args: argparse.Namespace,
+    stop: asyncio.Event,
+    placed: list[PlacedCall],
+    started: datetime,
+) -> None:
+    mix = CallMix(settings, random.Random(args.seed), started)
     interval = 1.0 / max(args.rate, 0.01)
-    placed = 0
     next_at = time.monotonic()
     last_report = 0.0
-    while not stop.is_set() and (args.calls <= 0 or placed < args.calls):
-        await scenario.place(ctl, placed)
-        placed += 1
+    while not stop.is_set() and (args.calls <= 0 or len(placed) < args.calls):
+        plan = mix.next_call()
+        result = await ctl.place_call(**plan.control_body())
+        placed.append(
+            PlacedCall(len(placed) + 1, plan.kind, str(result["call_id"]), result.get("channel_id"))
+        )
         next_at += interval
         now = time.monotonic()
         if now - last_report >= 2.0:
             last_report = now
-            await _progress(app, placed, args.calls)
+            await _progress(app, len(placed), args.calls, started)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.0, next_at - time.monotonic()))
-    return placed
 
 
-async def _settle(app: CallCenterApp, ctl: SimControl, stop: asyncio.Event, limit: float = 120.0) -> None:
+async def _settle(
+    app: CallCenterApp, ctl: SimControl, placed: list[PlacedCall], abort: asyncio.Event, started: datetime
+) -> bool:
     """Wait until every placed call has ended and its facts and recording are stored."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and not stop.is_set():
-        calls = await ctl.calls()
+    ours = {p.sim_call_id for p in placed}
+    deadline = time.monotonic() + SETTLE_LIMIT
+    while time.monotonic() < deadline and not abort.is_set():
+        calls = [c for c in await ctl.calls() if c["call_id"] in ours]
         open_calls = [c for c in calls if not c.get("ended_at")]
         busy = app.switchboard.tracked or app.facts.pending or app.recordings.pending
         if not open_calls and not busy:
             await app.facts.drain(10)
             await app.recordings.drain(30)
-            return
-        await _progress(app, len(calls), len(calls))
+            return True
+        await _progress(app, len(placed), len(placed), started)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)
+            await asyncio.wait_for(abort.wait(), 2.0)
+    return False
 
 
-async def _progress(app: CallCenterApp, placed: int, total: int) -> None:
-    counts = await app.store.outcome_counts()
-    parts = " ".join(
-        f"{k} {counts.get(k, 0)}" for k in ("answered", "missed", "abandoned", "closed", "failed")
-    )
+async def _progress(app: CallCenterApp, placed: int, total: int, started: datetime) -> None:
+    # Rows started since this run began: cheap enough to read every few seconds for hours.
+    counts = await app.store.outcome_counts(since=started)
+    parts = " ".join(f"{k} {counts.get(k, 0)}" for k in OUTCOMES if k != "interrupted" or counts.get(k))
     target = f"/{total}" if total else ""
     print(f"demo: placed {placed}{target} | in progress {app.switchboard.tracked} | {parts}", flush=True)
-
-
-def _print_summary(counts: dict[str, int], placed: int) -> None:
-    rows = [
-        (k, counts.get(k, 0)) for k in ("answered", "missed", "abandoned", "closed", "failed", "interrupted")
-    ]
-    stored = sum(v for _, v in rows)
-    print()
-    print(f"{'outcome':<12}{'calls':>7}")
-    print("-" * 19)
-    for name, value in rows:
-        print(f"{name:<12}{value:>7}")
-    print("-" * 19)
-    print(f"{'total':<12}{stored:>7}")
-    print(f"{'recorded':<12}{counts.get('recorded', 0):>7}")
-    print(f"{'callbacks':<12}{counts.get('callbacks', 0):>7}")
-    print(f"{'placed':<12}{placed:>7}")

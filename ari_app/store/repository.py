@@ -412,6 +412,16 @@ class CallStore:
     async def find_by_channel(self, channel_id: str) -> CallRecord | None:
         return await self._one(self._select().where(Call.channel_id == channel_id))
 
+    async def calls_by_channels(self, channel_ids: list[str]) -> list[CallRecord]:
+        """The calls whose caller's channel is one of ``channel_ids`` (any number of them)."""
+        found: list[CallRecord] = []
+        async with self._session() as s:
+            for start in range(0, len(channel_ids), 500):  # well under any bound-parameter limit
+                chunk = channel_ids[start : start + 500]
+                stmt = self._select().where(Call.channel_id.in_(chunk)).order_by(Call.started_at)
+                found += [_record(c) for c in (await s.execute(stmt)).scalars()]
+        return found
+
     async def list_calls(
         self, *, limit: int = 50, before: datetime | None = None, outcome: str | None = None
     ) -> list[CallRecord]:
