@@ -13,17 +13,17 @@ from typing import Any
 
 from aiohttp import web
 
-from ari_app.api.http import error
+from ari_app.api.errors import BadRequest, Conflict, NotFound
 from ari_app.calls.desk import FrontDesk, PresenceError
 
 
-async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+async def _body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "bad_json", "the body must be a JSON object")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest("bad_json", "the body must be a JSON object") from exc
     if not isinstance(data, dict):
-        return error(400, "bad_json", "the body must be a JSON object")
+        raise BadRequest("bad_json", "the body must be a JSON object")
     return data
 
 
@@ -33,31 +33,30 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
 
     async def presence(request: web.Request) -> web.Response:
         data = await _body(request)
-        if isinstance(data, web.Response):
-            return data
         unknown = sorted(set(data) - {"state", "reason"})
         if unknown:
-            return error(400, "bad_field", f"unknown field(s): {', '.join(unknown)}")
+            raise BadRequest("bad_field", f"unknown field(s): {', '.join(unknown)}")
         state, reason = data.get("state"), data.get("reason")
         if not isinstance(state, str) or (reason is not None and not isinstance(reason, str)):
-            return error(400, "bad_state", "state must be 'available' or 'paused'; reason a string")
+            raise BadRequest("bad_state", "state must be 'available' or 'paused'; reason a string")
         try:
             return web.json_response(desk.set_presence(request.match_info["login"], state, reason))
         except PresenceError as exc:
-            status = 404 if str(exc).startswith("no admin") else 400
-            return error(status, "presence_refused", str(exc))
+            if str(exc).startswith("no admin"):
+                raise NotFound("presence_refused", str(exc)) from exc
+            raise BadRequest("presence_refused", str(exc)) from exc
 
     async def transfer(request: web.Request) -> web.Response:
         data = await _body(request)
-        if isinstance(data, web.Response):
-            return data
         targets = [(k.removeprefix("to_"), v) for k, v in data.items() if k in ("to_admin", "to_group")]
         if len(targets) != 1 or len(data) != 1 or not isinstance(targets[0][1], str):
-            return error(400, "bad_target", 'send exactly one of {"to_admin": login} or {"to_group": id}')
+            raise BadRequest("bad_target", 'send exactly one of {"to_admin": login} or {"to_group": id}')
         try:
             call_id = desk.transfer(request.match_info["login"], (targets[0][0], targets[0][1]))
         except PresenceError as exc:
-            return error(409 if "not on a call" in str(exc) else 400, "transfer_refused", str(exc))
+            if "not on a call" in str(exc):
+                raise Conflict("transfer_refused", str(exc)) from exc
+            raise BadRequest("transfer_refused", str(exc)) from exc
         return web.json_response({"call_id": call_id, "to": f"{targets[0][0]}:{targets[0][1]}"}, status=202)
 
     async def queue(_: web.Request) -> web.Response:

@@ -1,0 +1,116 @@
+"""The HTTP API under bad input: every error is JSON with a stable id, nothing a client sends
+makes it answer 500 (SQLite store; tests/store/test_api_inputs.py runs ids and queries on both
+databases)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from aiohttp import ClientResponse
+
+from ari_app.calls.desk import FrontDesk
+from ari_app.store import CallStore, Database
+from tests.api_client import AUTH, Client, api_client, front_desk
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[CallStore]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
+    await db.migrate()
+    yield CallStore(db)
+    await db.dispose()
+
+
+@pytest.fixture
+def desk() -> FrontDesk:
+    return front_desk()
+
+
+@pytest.fixture
+async def client(store: CallStore, desk: FrontDesk, tmp_path: Path) -> AsyncIterator[Client]:
+    async with api_client(store, tmp_path / "recordings", desk) as client:
+        yield client
+
+
+async def expect_error(r: ClientResponse, status: int, error_id: str, detail: str = "") -> dict[str, Any]:
+    """``r`` is the JSON error ``{"error": error_id, "detail": "...detail..."}`` with ``status``."""
+    assert r.status == status, await r.text()
+    assert r.content_type == "application/json"
+    body: dict[str, Any] = await r.json()
+    assert set(body) == {"error", "detail"} and body["error"] == error_id, body
+    assert detail in body["detail"], body
+    return body
+
+
+# ---------------------------------------------------------------------------- aiohttp's own errors
+async def test_no_route_wrong_method_and_large_body_are_json(client: Client) -> None:
+    async with client.get("/api/nothing-here", headers=AUTH) as r:
+        await expect_error(r, 404, "not_found")
+    async with client.delete("/api/calls", headers=AUTH) as r:
+        await expect_error(r, 405, "method_not_allowed", "DELETE")
+        assert "GET" in r.headers["Allow"]
+    async with client.post(f"/api/callbacks/{uuid.uuid4()}/status", data=b"x" * 70_000, headers=AUTH) as r:
+        await expect_error(r, 413, "body_too_large", "65536 bytes")
+    async with client.get("/api/calls") as r:
+        await expect_error(r, 401, "unauthenticated")
+    async with client.get("/api/calls", headers={"Authorization": "Bearer wrong-token-0000000000"}) as r:
+        await expect_error(r, 403, "forbidden")
+
+
+async def test_an_unexpected_failure_is_a_generic_500_and_logged(
+    store: CallStore, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(**_: Any) -> Any:
+        raise RuntimeError("connection to db-secret.internal:5432 refused")
+
+    monkeypatch.setattr(store, "list_calls", broken)
+    with structlog.testing.capture_logs() as logs:
+        async with client.get("/api/calls", headers=AUTH) as r:
+            text = await r.text()
+            await expect_error(r, 500, "internal_error")
+    assert "db-secret" not in text and "Traceback" not in text and "RuntimeError" not in text
+    [entry] = [e for e in logs if e["event"] == "api_internal_error"]
+    assert entry["route"] == "/api/calls" and entry["log_level"] == "error" and entry["exc_info"]
+
+
+async def _raw(client: Client, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send ``request`` as bytes; the status line, headers and body of the answer."""
+    assert client.server.host is not None and client.server.port is not None
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)  # the server closes after an error
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return status, headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "detail"),
+    [
+        (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "too long"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 10_000 + b"\r\n\r\n", "too long"),
+        (b"HELLO THERE\r\n\r\n", "not valid HTTP"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", "not valid HTTP"),
+    ],
+    ids=["request-line", "header", "not-http", "bad-header-name"],
+)
+async def test_what_the_http_parser_refuses_is_answered_in_json(
+    client: Client, request_bytes: bytes, detail: str
+) -> None:
+    status, headers, body = await _raw(client, request_bytes)
+    assert status.startswith("HTTP/1.") and status.split()[1] == "400", status
+    assert headers["content-type"].startswith("application/json")
+    answer = json.loads(body)
+    assert answer["error"] == "bad_request" and detail in answer["detail"], answer
