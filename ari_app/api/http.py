@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ari_app.api.errors import BadRequest, Forbidden, Gone, NotFound, Unauthenticated, error_middleware
+from ari_app.api.inputs import json_object
 from ari_app.store import CALLBACK_STATUSES, CallRecord, CallStore
 from ari_app.store.recordings import RecordingArchive
 
@@ -148,11 +149,7 @@ def build_api(
         return web.Response(text=_dump(asdict(task)), content_type="application/json")
 
     async def set_callback_status(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise BadRequest("bad_body", 'send JSON: {"status": "<status>"}') from exc
-        status = body.get("status") if isinstance(body, dict) else None
+        status = (await json_object(request)).get("status")
         if not isinstance(status, str) or status not in CALLBACK_STATUSES:
             raise BadRequest("bad_status", f"status must be one of {', '.join(CALLBACK_STATUSES)}")
         try:

@@ -49,6 +49,33 @@ async def expect_error(r: ClientResponse, status: int, error_id: str, detail: st
     return body
 
 
+# ---------------------------------------------------------------------------- JSON bodies
+BODY_ROUTES = [
+    ("PUT", "/api/admins/anna/presence"),
+    ("POST", "/api/admins/anna/transfer"),
+    ("POST", f"/api/callbacks/{uuid.uuid4()}/status"),
+]
+BAD_BODIES = [
+    b"[" * 60_000,  # nested deeper than the decoder recurses
+    b'{"a":' * 12_000,
+    b"{",
+    b"",
+    b'{"state": "\xff"}',  # not UTF-8
+    b"1" * 5_000,  # an integer longer than Python parses
+    b'["paused"]',
+    b"null",
+]
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+@pytest.mark.parametrize("body", BAD_BODIES, ids=lambda b: repr(b[:12]))
+async def test_every_body_reader_refuses_what_is_not_a_json_object(
+    client: Client, method: str, path: str, body: bytes
+) -> None:
+    async with client.request(method, path, data=body, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_json")
+
+
 # ---------------------------------------------------------------------------- aiohttp's own errors
 async def test_no_route_wrong_method_and_large_body_are_json(client: Client) -> None:
     async with client.get("/api/nothing-here", headers=AUTH) as r:
