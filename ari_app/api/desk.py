@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ari_app.api import inputs
 from ari_app.api.errors import BadRequest, Conflict, NotFound
-from ari_app.api.inputs import json_object
 from ari_app.calls.desk import FrontDesk, PresenceError
 
 
@@ -22,7 +22,7 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
         return web.json_response({"admins": desk.presences(), "counts": desk.counts()})
 
     async def presence(request: web.Request) -> web.Response:
-        data = await json_object(request)
+        data = await inputs.json_object(request)
         unknown = sorted(set(data) - {"state", "reason"})
         if unknown:
             raise BadRequest("bad_field", f"unknown field(s): {', '.join(unknown)}")
@@ -37,7 +37,7 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
             raise BadRequest("presence_refused", str(exc)) from exc
 
     async def transfer(request: web.Request) -> web.Response:
-        data = await json_object(request)
+        data = await inputs.json_object(request)
         targets = [(k.removeprefix("to_"), v) for k, v in data.items() if k in ("to_admin", "to_group")]
         if len(targets) != 1 or len(data) != 1 or not isinstance(targets[0][1], str):
             raise BadRequest("bad_target", 'send exactly one of {"to_admin": login} or {"to_group": id}')

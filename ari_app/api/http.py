@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from ari_app.api import inputs
 from ari_app.api.errors import BadRequest, Forbidden, Gone, NotFound, Unauthenticated, error_middleware
-from ari_app.api.inputs import json_object
 from ari_app.store import CALLBACK_STATUSES, CallRecord, CallStore
 from ari_app.store.recordings import RecordingArchive
 
@@ -100,13 +100,7 @@ def build_api(
         outcome = q.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
             raise BadRequest("bad_outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
-        before = None
-        if "before" in q:
-            try:
-                before = datetime.fromisoformat(q["before"])
-            except ValueError as exc:
-                raise BadRequest("bad_before", "before must be an ISO 8601 time") from exc
-        calls = await store.list_calls(limit=limit, before=before, outcome=outcome)
+        calls = await store.list_calls(limit=limit, before=inputs.before(q), outcome=outcome)
         return web.Response(
             text=_dump({"calls": [asdict(x) for x in calls]}), content_type="application/json"
         )
@@ -149,7 +143,7 @@ def build_api(
         return web.Response(text=_dump(asdict(task)), content_type="application/json")
 
     async def set_callback_status(request: web.Request) -> web.Response:
-        status = (await json_object(request)).get("status")
+        status = (await inputs.json_object(request)).get("status")
         if not isinstance(status, str) or status not in CALLBACK_STATUSES:
             raise BadRequest("bad_status", f"status must be one of {', '.join(CALLBACK_STATUSES)}")
         try:

@@ -6,6 +6,8 @@ Each check raises an ``ApiError`` naming the problem, so no handler builds an er
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -29,3 +31,22 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("bad_json", "the body must be a JSON object")
     return data
+
+
+def before(query: Mapping[str, str]) -> datetime | None:
+    """The ``before`` query parameter as aware UTC: an ISO 8601 time with its UTC offset."""
+    raw = query.get("before")
+    if raw is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise BadRequest(
+            "bad_before", "before must be an ISO 8601 time such as 2026-01-01T00:00:00Z (send + as %2B)"
+        ) from exc
+    if parsed.utcoffset() is None:
+        raise BadRequest("bad_before", "before must carry a UTC offset (Z or +HH:MM): calls are kept in UTC")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise BadRequest("bad_before", "before is out of range once converted to UTC") from exc

@@ -8,8 +8,10 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import structlog
@@ -17,7 +19,7 @@ from aiohttp import ClientResponse
 
 from ari_app.calls.desk import FrontDesk
 from ari_app.store import CallStore, Database
-from tests.api_client import AUTH, Client, api_client, front_desk
+from tests.api_client import AUTH, NOW, Client, api_client, front_desk
 
 
 @pytest.fixture
@@ -47,6 +49,49 @@ async def expect_error(r: ClientResponse, status: int, error_id: str, detail: st
     assert set(body) == {"error", "detail"} and body["error"] == error_id, body
     assert detail in body["detail"], body
     return body
+
+
+# ---------------------------------------------------------------------------- ?before=
+async def _call_at(store: CallStore, started_at: datetime) -> str:
+    call_id = str(uuid.uuid4())
+    await store.call_started(
+        call_id=call_id, channel_id=f"ch-{call_id}", caller_number="2025550142", caller_e164="+12025550142",
+        caller_name="", did="5551234", branch="downtown", ad_channel="website", started_at=started_at,
+    )  # fmt: skip
+    return call_id
+
+
+async def test_before_without_a_utc_offset_is_refused(client: Client) -> None:
+    async with client.get("/api/calls", params={"before": "2026-01-01T00:00:00"}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_before", "must carry a UTC offset")
+    async with client.get("/api/calls", params={"before": "yesterday"}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_before", "ISO 8601")
+
+
+@pytest.mark.parametrize(
+    ("before", "status"),
+    [
+        ("9999-12-31T23:59:59+00:00", 200),
+        ("0001-01-01T00:00:00+00:00", 200),
+        ("9999-12-31T23:59:59-01:00", 400),  # 10000-01-01 in UTC
+        ("0001-01-01T00:00:00+01:00", 400),  # year 0 in UTC
+    ],
+)
+async def test_before_at_the_ends_of_time(client: Client, before: str, status: int) -> None:
+    async with client.get("/api/calls", params={"before": before}, headers=AUTH) as r:
+        if status == 200:
+            assert r.status == 200 and (await r.json()) == {"calls": []}
+        else:
+            await expect_error(r, 400, "bad_before", "out of range")
+
+
+async def test_before_in_any_offset_means_the_same_instant(store: CallStore, client: Client) -> None:
+    call_id = await _call_at(store, NOW)
+    just_after = (NOW + timedelta(seconds=1)).astimezone(ZoneInfo("Asia/Tokyo"))
+    async with client.get("/api/calls", params={"before": just_after.isoformat()}, headers=AUTH) as r:
+        assert [c["id"] for c in (await r.json())["calls"]] == [call_id]
+    async with client.get("/api/calls", params={"before": "2026-12-02T10:00:00-05:00"}, headers=AUTH) as r:
+        assert (await r.json())["calls"] == []  # 15:00 UTC: started at, not before
 
 
 # ---------------------------------------------------------------------------- JSON bodies
