@@ -13,8 +13,20 @@ from typing import Any
 from aiohttp import web
 
 from ari_app.api import inputs
-from ari_app.api.errors import BadRequest, Conflict, NotFound
-from ari_app.calls.desk import FrontDesk, PresenceError
+from ari_app.api.errors import ApiError, BadRequest, Conflict, NotFound
+from ari_app.calls.desk import FrontDesk, NotOnCall, PresenceError, UnknownAdmin, UnknownTarget
+
+
+def _refusal(exc: PresenceError, refused_id: str) -> ApiError:
+    """The desk's refusal as the API's error. The admin in the path unknown: 404; a transfer's
+    target (a body field) unknown: 400."""
+    if isinstance(exc, UnknownAdmin):
+        return NotFound("admin_not_found", str(exc))
+    if isinstance(exc, UnknownTarget):
+        return BadRequest("unknown_target", str(exc))
+    if isinstance(exc, NotOnCall):
+        return Conflict("not_on_call", str(exc))
+    return BadRequest(refused_id, str(exc))
 
 
 def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
@@ -32,9 +44,7 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
         try:
             return web.json_response(desk.set_presence(request.match_info["login"], state, reason))
         except PresenceError as exc:
-            if str(exc).startswith("no admin"):
-                raise NotFound("presence_refused", str(exc)) from exc
-            raise BadRequest("presence_refused", str(exc)) from exc
+            raise _refusal(exc, "bad_state") from exc
 
     async def transfer(request: web.Request) -> web.Response:
         data = await inputs.json_object(request)
@@ -44,9 +54,7 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
         try:
             call_id = desk.transfer(request.match_info["login"], (targets[0][0], targets[0][1]))
         except PresenceError as exc:
-            if "not on a call" in str(exc):
-                raise Conflict("transfer_refused", str(exc)) from exc
-            raise BadRequest("transfer_refused", str(exc)) from exc
+            raise _refusal(exc, "bad_target") from exc
         return web.json_response({"call_id": call_id, "to": f"{targets[0][0]}:{targets[0][1]}"}, status=202)
 
     async def queue(_: web.Request) -> web.Response:

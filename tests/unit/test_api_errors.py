@@ -19,7 +19,7 @@ from aiohttp import ClientResponse
 
 from ari_app.calls.desk import FrontDesk
 from ari_app.store import CallStore, Database
-from tests.api_client import AUTH, NOW, Client, api_client, front_desk
+from tests.api_client import AUTH, NOW, Client, api_client, front_desk, on_call
 
 
 @pytest.fixture
@@ -186,3 +186,38 @@ async def test_what_the_http_parser_refuses_is_answered_in_json(
     assert headers["content-type"].startswith("application/json")
     answer = json.loads(body)
     assert answer["error"] == "bad_request" and detail in answer["detail"], answer
+
+
+# ---------------------------------------------------------------------------- the desk's refusals
+async def test_an_unknown_admin_is_404_for_presence_and_transfer(client: Client) -> None:
+    async with client.put("/api/admins/zoe/presence", json={"state": "paused"}, headers=AUTH) as r:
+        await expect_error(r, 404, "admin_not_found", "zoe")
+    async with client.post("/api/admins/zoe/transfer", json={"to_admin": "ben"}, headers=AUTH) as r:
+        await expect_error(r, 404, "admin_not_found", "zoe")
+
+
+async def test_transfer_refusals_each_have_their_id(client: Client, desk: FrontDesk) -> None:
+    url = "/api/admins/anna/transfer"
+    async with client.post(url, json={"to_admin": "ben"}, headers=AUTH) as r:
+        await expect_error(r, 409, "not_on_call", "anna")
+    on_call(desk, "anna", "call-1")
+    async with client.post(url, json={"to_admin": "zoe"}, headers=AUTH) as r:
+        await expect_error(r, 400, "unknown_target", "zoe")  # a body field, not the path: 400
+    async with client.post(url, json={"to_group": "night-shift"}, headers=AUTH) as r:
+        await expect_error(r, 400, "unknown_target", "night-shift")
+    async with client.post(url, json={"to_admin": "anna"}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_target", "yourself")
+    async with client.post(url, json={"to_admin": "ben", "to_group": "call-center"}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_target")
+    async with client.post(url, json={"to_group": "call-center"}, headers=AUTH) as r:
+        assert r.status == 202 and (await r.json()) == {"call_id": "call-1", "to": "group:call-center"}
+
+
+async def test_presence_refusals(client: Client) -> None:
+    url = "/api/admins/anna/presence"
+    async with client.put(url, json={"state": "sleeping"}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_state", "sleeping")
+    async with client.put(url, json={"state": "paused", "mood": "sunny"}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_field", "mood")
+    async with client.put(url, json={"state": 1}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_state")
