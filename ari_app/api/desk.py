@@ -14,7 +14,14 @@ from aiohttp import web
 
 from ari_app.api import inputs
 from ari_app.api.errors import ApiError, BadRequest, Conflict, NotFound
-from ari_app.calls.desk import FrontDesk, NotOnCall, PresenceError, UnknownAdmin, UnknownTarget
+from ari_app.calls.desk import (
+    PAUSE_REASON_MAX,
+    FrontDesk,
+    NotOnCall,
+    PresenceError,
+    UnknownAdmin,
+    UnknownTarget,
+)
 
 
 def _refusal(exc: PresenceError, refused_id: str) -> ApiError:
@@ -34,6 +41,7 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
         return web.json_response({"admins": desk.presences(), "counts": desk.counts()})
 
     async def presence(request: web.Request) -> web.Response:
+        login = inputs.path_id(request, "login")
         data = await inputs.json_object(request)
         unknown = sorted(set(data) - {"state", "reason"})
         if unknown:
@@ -41,21 +49,26 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
         state, reason = data.get("state"), data.get("reason")
         if not isinstance(state, str) or (reason is not None and not isinstance(reason, str)):
             raise BadRequest("bad_state", "state must be 'available' or 'paused'; reason a string")
+        if reason is not None:
+            inputs.text("reason", reason, PAUSE_REASON_MAX)
         try:
-            return web.json_response(desk.set_presence(request.match_info["login"], state, reason))
+            return web.json_response(desk.set_presence(login, state, reason))
         except PresenceError as exc:
             raise _refusal(exc, "bad_state") from exc
 
     async def transfer(request: web.Request) -> web.Response:
+        login = inputs.path_id(request, "login")
         data = await inputs.json_object(request)
         targets = [(k.removeprefix("to_"), v) for k, v in data.items() if k in ("to_admin", "to_group")]
         if len(targets) != 1 or len(data) != 1 or not isinstance(targets[0][1], str):
             raise BadRequest("bad_target", 'send exactly one of {"to_admin": login} or {"to_group": id}')
+        kind, target = targets[0]
+        inputs.text(f"to_{kind}", target, inputs.MAX_ID)
         try:
-            call_id = desk.transfer(request.match_info["login"], (targets[0][0], targets[0][1]))
+            call_id = desk.transfer(login, (kind, target))
         except PresenceError as exc:
             raise _refusal(exc, "bad_target") from exc
-        return web.json_response({"call_id": call_id, "to": f"{targets[0][0]}:{targets[0][1]}"}, status=202)
+        return web.json_response({"call_id": call_id, "to": f"{kind}:{target}"}, status=202)
 
     async def queue(_: web.Request) -> web.Response:
         now: datetime = clock()

@@ -106,7 +106,7 @@ def build_api(
         )
 
     async def _call(request: web.Request) -> CallRecord:
-        call = await store.get_call(request.match_info["call_id"])
+        call = await store.get_call(inputs.path_id(request, "call_id"))
         if call is None:
             raise NotFound("call_not_found", "no call with that id")
         return call
@@ -137,17 +137,18 @@ def build_api(
         )
 
     async def get_callback(request: web.Request) -> web.Response:
-        task = await store.get_callback(request.match_info["task_id"])
+        task = await store.get_callback(inputs.path_id(request, "task_id"))
         if task is None:
             raise NotFound("callback_not_found", "no callback task with that id")
         return web.Response(text=_dump(asdict(task)), content_type="application/json")
 
     async def set_callback_status(request: web.Request) -> web.Response:
+        task_id = inputs.path_id(request, "task_id")
         status = (await inputs.json_object(request)).get("status")
         if not isinstance(status, str) or status not in CALLBACK_STATUSES:
             raise BadRequest("bad_status", f"status must be one of {', '.join(CALLBACK_STATUSES)}")
         try:
-            task = await store.set_callback_status(request.match_info["task_id"], status)
+            task = await store.set_callback_status(task_id, status)
         except ValueError as exc:
             raise BadRequest("bad_transition", str(exc)) from exc
         if task is None:

@@ -1,4 +1,4 @@
-"""What a client sends, read once and checked.
+"""What a client sends, read once and checked: the JSON body, bounded text, query parameters.
 
 Each check raises an ``ApiError`` naming the problem, so no handler builds an error response.
 """
@@ -6,13 +6,19 @@ Each check raises an ``ApiError`` naming the problem, so no handler builds an er
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from ari_app.api.errors import BadRequest
+from ari_app.api.errors import BadRequest, FieldTooLong
+
+# Logins, group and branch ids (the configuration allows 63 characters), call and task ids
+# (UUIDs, 36): longer cannot name anything.
+MAX_ID = 64
+_REFUSED_CATEGORIES = ("Cc", "Cs")  # control characters (NUL among them), lone surrogates
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -31,6 +37,21 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("bad_json", "the body must be a JSON object")
     return data
+
+
+def text(field: str, value: str, limit: int) -> str:
+    """``value`` if it is at most ``limit`` characters of text: no control characters (a NUL
+    cannot be stored in PostgreSQL text) nor lone surrogates (cannot be encoded)."""
+    if len(value) > limit:
+        raise FieldTooLong(field, limit)
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
+        raise BadRequest("bad_text", f"{field}: control characters are not allowed")
+    return value
+
+
+def path_id(request: web.Request, name: str) -> str:
+    """A path parameter naming something (a login, a call, a task), checked as ``text``."""
+    return text(name, request.match_info[name], MAX_ID)
 
 
 def before(query: Mapping[str, str]) -> datetime | None:

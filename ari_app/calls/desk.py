@@ -24,7 +24,7 @@ from ari_app.routing.strategies import Presence
 log = structlog.get_logger(__name__)
 
 LAST_ADMIN_MEMORY = 50_000  # callers remembered with the admin who last talked with them
-PAUSE_REASON_MAX = 60
+PAUSE_REASON_MAX = 200  # characters; the API refuses a longer reason
 
 
 class PresenceError(ValueError):

@@ -188,6 +188,40 @@ async def test_what_the_http_parser_refuses_is_answered_in_json(
     assert answer["error"] == "bad_request" and detail in answer["detail"], answer
 
 
+# ---------------------------------------------------------------------------- bounds
+async def test_pause_reason_is_bounded_and_kept_whole_within_it(client: Client) -> None:
+    url = "/api/admins/anna/presence"
+    async with client.put(url, json={"state": "paused", "reason": "r" * 60_000}, headers=AUTH) as r:
+        await expect_error(r, 400, "field_too_long", "reason: at most 200 characters")
+    async with client.put(url, json={"state": "paused", "reason": "r" * 200}, headers=AUTH) as r:
+        assert r.status == 200 and (await r.json())["pause_reason"] == "r" * 200
+    async with client.put(url, json={"state": "paused", "reason": "lunch\x00"}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_text", "reason")
+
+
+@pytest.mark.parametrize("field", ["to_admin", "to_group"])
+async def test_transfer_targets_are_bounded(client: Client, field: str) -> None:
+    async with client.post("/api/admins/anna/transfer", json={field: "x" * 65}, headers=AUTH) as r:
+        await expect_error(r, 400, "field_too_long", f"{field}: at most 64 characters")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "name"),
+    [
+        ("PUT", "/api/admins/{}/presence", "login"),
+        ("POST", "/api/admins/{}/transfer", "login"),
+        ("GET", "/api/calls/{}", "call_id"),
+        ("GET", "/api/calls/{}/recording", "call_id"),
+        ("GET", "/api/callbacks/{}", "task_id"),
+        ("POST", "/api/callbacks/{}/status", "task_id"),
+    ],
+)
+async def test_path_parameters_are_bounded(client: Client, method: str, path: str, name: str) -> None:
+    body = {"state": "available", "to_admin": "ben", "status": "closed"}
+    async with client.request(method, path.format("x" * 3000), json=body, headers=AUTH) as r:
+        await expect_error(r, 400, "field_too_long", f"{name}: at most 64 characters")
+
+
 # ---------------------------------------------------------------------------- the desk's refusals
 async def test_an_unknown_admin_is_404_for_presence_and_transfer(client: Client) -> None:
     async with client.put("/api/admins/zoe/presence", json={"state": "paused"}, headers=AUTH) as r:
