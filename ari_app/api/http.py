@@ -7,7 +7,7 @@ are served only to authenticated clients, from inside the archive, never from a 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,17 +38,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _limit(query: Mapping[str, str], default: int) -> int:
-    """The ``limit`` query parameter, 1 to 500."""
-    try:
-        limit = int(query.get("limit", str(default)))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 500:
-        raise BadRequest("bad_limit", "limit must be an integer from 1 to 500")
-    return limit
-
-
 def _dump(value: Any) -> str:
     import json
 
@@ -75,7 +64,9 @@ def build_api(
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
             raise Unauthenticated("unauthenticated", "send Authorization: Bearer <token>")
-        if not any(hmac.compare_digest(given.encode(), t) for t in token_bytes):
+        # The bytes as sent: a header that is not UTF-8 reaches us with surrogates standing for them.
+        sent = given.encode("utf-8", "surrogateescape")
+        if not any(hmac.compare_digest(sent, t) for t in token_bytes):
             raise Forbidden("forbidden", "token not accepted")
         return await handler(request)
 
@@ -96,7 +87,7 @@ def build_api(
 
     async def list_calls(request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, 50)
+        limit = inputs.limit(q, 50)
         outcome = q.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
             raise BadRequest("bad_outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
@@ -127,11 +118,12 @@ def build_api(
 
     async def list_callbacks(request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, 100)
+        limit = inputs.limit(q, 100)
         status = q.get("status") or None
         if status is not None and status != "open" and status not in CALLBACK_STATUSES:
             raise BadRequest("bad_status", f"status must be open or one of {', '.join(CALLBACK_STATUSES)}")
-        tasks = await store.list_callbacks(status=status, branch=q.get("branch") or None, limit=limit)
+        branch = inputs.text("branch", q["branch"], inputs.MAX_ID) if q.get("branch") else None
+        tasks = await store.list_callbacks(status=status, branch=branch, limit=limit)
         return web.Response(
             text=_dump({"callbacks": [asdict(t) for t in tasks]}), content_type="application/json"
         )

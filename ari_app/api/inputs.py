@@ -18,6 +18,7 @@ from ari_app.api.errors import BadRequest, FieldTooLong
 # Logins, group and branch ids (the configuration allows 63 characters), call and task ids
 # (UUIDs, 36): longer cannot name anything.
 MAX_ID = 64
+MAX_LIMIT = 500
 _REFUSED_CATEGORIES = ("Cc", "Cs")  # control characters (NUL among them), lone surrogates
 
 
@@ -52,6 +53,17 @@ def text(field: str, value: str, limit: int) -> str:
 def path_id(request: web.Request, name: str) -> str:
     """A path parameter naming something (a login, a call, a task), checked as ``text``."""
     return text(name, request.match_info[name], MAX_ID)
+
+
+def limit(query: Mapping[str, str], default: int) -> int:
+    """The ``limit`` query parameter: 1 to 500 in ASCII digits."""
+    raw = query.get("limit")
+    if raw is None:
+        return default
+    # Checked before int(): it would take other scripts' digits and parse thousands of them.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_LIMIT):
+        raise BadRequest("bad_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(raw)
 
 
 def before(query: Mapping[str, str]) -> datetime | None:

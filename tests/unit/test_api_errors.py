@@ -255,3 +255,27 @@ async def test_presence_refusals(client: Client) -> None:
         await expect_error(r, 400, "bad_field", "mood")
     async with client.put(url, json={"state": 1}, headers=AUTH) as r:
         await expect_error(r, 400, "bad_state")
+
+
+# ---------------------------------------------------------------------------- query and headers
+@pytest.mark.parametrize("path", ["/api/calls", "/api/callbacks"])
+@pytest.mark.parametrize(
+    "raw", ["0", "501", "", "x", "5_0", "+5", " 5", "\u0663", "9" * 5_000], ids=lambda raw: repr(raw[:6])
+)
+async def test_limit_is_1_to_500_in_ascii_digits(client: Client, path: str, raw: str) -> None:
+    async with client.get(path, params={"limit": raw}, headers=AUTH) as r:
+        await expect_error(r, 400, "bad_limit", "1 to 500")
+
+
+async def test_limit_at_its_ends(client: Client) -> None:
+    for raw in ("1", "500"):
+        async with client.get("/api/callbacks", params={"limit": raw}, headers=AUTH) as r:
+            assert r.status == 200
+
+
+async def test_a_token_that_is_not_utf8_is_refused_not_a_500(client: Client) -> None:
+    status, _, body = await _raw(
+        client,
+        b"GET /api/calls HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer \xff\xfe\r\n\r\n",
+    )
+    assert status.split()[1] == "403" and json.loads(body)["error"] == "forbidden"
