@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from ari_app.api.desk import desk_routes
+from ari_app.api.errors import ApiRunner
 from ari_app.api.http import HealthState, build_api
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient, AriError
@@ -128,7 +129,7 @@ class CallCenterApp:
         )
         self.fastagi_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._runner: web.AppRunner | None = None
+        self._runner: ApiRunner | None = None
         self._call_facts: dict[str, tuple[str, datetime, datetime | None]] = {}
         self._db_ok = True
         self._started_at = clock()
@@ -165,7 +166,7 @@ class CallCenterApp:
         )
         if self.switchboard.desk is not None:
             api.add_routes(desk_routes(self.switchboard.desk, self._clock))
-        self._runner = web.AppRunner(api, access_log=None)
+        self._runner = ApiRunner(api, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http.host, self.settings.http.port)
         await site.start()

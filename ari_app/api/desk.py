@@ -7,24 +7,33 @@ or ``{"to_group": "call-center"}`` hands the caller that admin is talking with o
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from ari_app.api.http import error
-from ari_app.calls.desk import FrontDesk, PresenceError
+from ari_app.api import inputs
+from ari_app.api.errors import ApiError, BadRequest, Conflict, NotFound
+from ari_app.calls.desk import (
+    PAUSE_REASON_MAX,
+    FrontDesk,
+    NotOnCall,
+    PresenceError,
+    UnknownAdmin,
+    UnknownTarget,
+)
 
 
-async def _body(request: web.Request) -> dict[str, Any] | web.Response:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "bad_json", "the body must be a JSON object")
-    if not isinstance(data, dict):
-        return error(400, "bad_json", "the body must be a JSON object")
-    return data
+def _refusal(exc: PresenceError, refused_id: str) -> ApiError:
+    """The desk's refusal as the API's error. The admin in the path unknown: 404; a transfer's
+    target (a body field) unknown: 400."""
+    if isinstance(exc, UnknownAdmin):
+        return NotFound("admin_not_found", str(exc))
+    if isinstance(exc, UnknownTarget):
+        return BadRequest("unknown_target", str(exc))
+    if isinstance(exc, NotOnCall):
+        return Conflict("not_on_call", str(exc))
+    return BadRequest(refused_id, str(exc))
 
 
 def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
@@ -32,33 +41,34 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
         return web.json_response({"admins": desk.presences(), "counts": desk.counts()})
 
     async def presence(request: web.Request) -> web.Response:
-        data = await _body(request)
-        if isinstance(data, web.Response):
-            return data
+        login = inputs.path_id(request, "login")
+        data = await inputs.json_object(request)
         unknown = sorted(set(data) - {"state", "reason"})
         if unknown:
-            return error(400, "bad_field", f"unknown field(s): {', '.join(unknown)}")
+            raise BadRequest("bad_field", f"unknown field(s): {', '.join(unknown)}")
         state, reason = data.get("state"), data.get("reason")
         if not isinstance(state, str) or (reason is not None and not isinstance(reason, str)):
-            return error(400, "bad_state", "state must be 'available' or 'paused'; reason a string")
+            raise BadRequest("bad_state", "state must be 'available' or 'paused'; reason a string")
+        if reason is not None:
+            inputs.text("reason", reason, PAUSE_REASON_MAX)
         try:
-            return web.json_response(desk.set_presence(request.match_info["login"], state, reason))
+            return web.json_response(desk.set_presence(login, state, reason))
         except PresenceError as exc:
-            status = 404 if str(exc).startswith("no admin") else 400
-            return error(status, "presence_refused", str(exc))
+            raise _refusal(exc, "bad_state") from exc
 
     async def transfer(request: web.Request) -> web.Response:
-        data = await _body(request)
-        if isinstance(data, web.Response):
-            return data
+        login = inputs.path_id(request, "login")
+        data = await inputs.json_object(request)
         targets = [(k.removeprefix("to_"), v) for k, v in data.items() if k in ("to_admin", "to_group")]
         if len(targets) != 1 or len(data) != 1 or not isinstance(targets[0][1], str):
-            return error(400, "bad_target", 'send exactly one of {"to_admin": login} or {"to_group": id}')
+            raise BadRequest("bad_target", 'send exactly one of {"to_admin": login} or {"to_group": id}')
+        kind, target = targets[0]
+        inputs.text(f"to_{kind}", target, inputs.MAX_ID)
         try:
-            call_id = desk.transfer(request.match_info["login"], (targets[0][0], targets[0][1]))
+            call_id = desk.transfer(login, (kind, target))
         except PresenceError as exc:
-            return error(409 if "not on a call" in str(exc) else 400, "transfer_refused", str(exc))
-        return web.json_response({"call_id": call_id, "to": f"{targets[0][0]}:{targets[0][1]}"}, status=202)
+            raise _refusal(exc, "bad_target") from exc
+        return web.json_response({"call_id": call_id, "to": f"{kind}:{target}"}, status=202)
 
     async def queue(_: web.Request) -> web.Response:
         now: datetime = clock()

@@ -1,13 +1,13 @@
 """HTTP API: health (open), metrics, call history with recordings and callback tasks (bearer token).
 
-Errors are JSON ``{"error": "<stable id>", "detail": "..."}``. Recordings are served only to
-authenticated clients, from inside the archive, never from a public path.
+Errors are JSON ``{"error": "<stable id>", "detail": "..."}`` (``ari_app.api.errors``). Recordings
+are served only to authenticated clients, from inside the archive, never from a public path.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ari_app.store import CALLBACK_STATUSES, CallStore
+from ari_app.api import inputs
+from ari_app.api.errors import BadRequest, Forbidden, Gone, NotFound, Unauthenticated, error_middleware
+from ari_app.store import CALLBACK_STATUSES, CallRecord, CallStore
 from ari_app.store.recordings import RecordingArchive
 
 OUTCOMES = ("answered", "missed", "abandoned", "closed", "failed", "interrupted")
@@ -30,23 +32,10 @@ class HealthState:
     pending_facts: int
 
 
-def error(status: int, error_id: str, detail: str) -> web.Response:
-    return web.json_response({"error": error_id, "detail": detail}, status=status)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _limit(query: Mapping[str, str], default: int) -> int | None:
-    """The ``limit`` query parameter, 1 to 500; None when it is not such an integer."""
-    try:
-        limit = int(query.get("limit", str(default)))
-    except ValueError:
-        return None
-    return limit if 1 <= limit <= 500 else None
 
 
 def _dump(value: Any) -> str:
@@ -74,9 +63,11 @@ def build_api(
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
-            return error(401, "unauthenticated", "send Authorization: Bearer <token>")
-        if not any(hmac.compare_digest(given.encode(), t) for t in token_bytes):
-            return error(403, "forbidden", "token not accepted")
+            raise Unauthenticated("unauthenticated", "send Authorization: Bearer <token>")
+        # The bytes as sent: a header that is not UTF-8 reaches us with surrogates standing for them.
+        sent = given.encode("utf-8", "surrogateescape")
+        if not any(hmac.compare_digest(sent, t) for t in token_bytes):
+            raise Forbidden("forbidden", "token not accepted")
         return await handler(request)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -96,77 +87,68 @@ def build_api(
 
     async def list_calls(request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, 50)
-        if limit is None:
-            return error(400, "bad_limit", "limit must be an integer from 1 to 500")
+        limit = inputs.limit(q, 50)
         outcome = q.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
-            return error(400, "bad_outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
-        before = None
-        if "before" in q:
-            try:
-                before = datetime.fromisoformat(q["before"])
-            except ValueError:
-                return error(400, "bad_before", "before must be an ISO 8601 time")
-        calls = await store.list_calls(limit=limit, before=before, outcome=outcome)
+            raise BadRequest("bad_outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
+        calls = await store.list_calls(limit=limit, before=inputs.before(q), outcome=outcome)
         return web.Response(
             text=_dump({"calls": [asdict(x) for x in calls]}), content_type="application/json"
         )
 
-    async def get_call(request: web.Request) -> web.Response:
-        call = await store.get_call(request.match_info["call_id"])
+    async def _call(request: web.Request) -> CallRecord:
+        call = await store.get_call(inputs.path_id(request, "call_id"))
         if call is None:
-            return error(404, "call_not_found", "no call with that id")
+            raise NotFound("call_not_found", "no call with that id")
+        return call
+
+    async def get_call(request: web.Request) -> web.Response:
+        call = await _call(request)
         return web.Response(text=_dump(asdict(call)), content_type="application/json")
 
     async def get_recording(request: web.Request) -> web.StreamResponse:
-        call = await store.get_call(request.match_info["call_id"])
-        if call is None:
-            return error(404, "call_not_found", "no call with that id")
+        call = await _call(request)
         saved = [r for r in call.recordings if r.status == "saved" and r.path]
         if not saved:
-            return error(404, "recording_not_found", "this call has no saved recording")
+            raise NotFound("recording_not_found", "this call has no saved recording")
         path = RecordingArchive(archive_root).open_path(saved[-1].path or "")
         if not path.is_file():
-            return error(410, "recording_missing", "the recording file is no longer in the archive")
+            raise Gone("recording_missing", "the recording file is no longer in the archive")
         return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "no-store"})
 
     async def list_callbacks(request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, 100)
-        if limit is None:
-            return error(400, "bad_limit", "limit must be an integer from 1 to 500")
+        limit = inputs.limit(q, 100)
         status = q.get("status") or None
         if status is not None and status != "open" and status not in CALLBACK_STATUSES:
-            return error(400, "bad_status", f"status must be open or one of {', '.join(CALLBACK_STATUSES)}")
-        tasks = await store.list_callbacks(status=status, branch=q.get("branch") or None, limit=limit)
+            raise BadRequest("bad_status", f"status must be open or one of {', '.join(CALLBACK_STATUSES)}")
+        branch = inputs.text("branch", q["branch"], inputs.MAX_ID) if q.get("branch") else None
+        tasks = await store.list_callbacks(status=status, branch=branch, limit=limit)
         return web.Response(
             text=_dump({"callbacks": [asdict(t) for t in tasks]}), content_type="application/json"
         )
 
     async def get_callback(request: web.Request) -> web.Response:
-        task = await store.get_callback(request.match_info["task_id"])
+        task = await store.get_callback(inputs.path_id(request, "task_id"))
         if task is None:
-            return error(404, "callback_not_found", "no callback task with that id")
+            raise NotFound("callback_not_found", "no callback task with that id")
         return web.Response(text=_dump(asdict(task)), content_type="application/json")
 
     async def set_callback_status(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return error(400, "bad_body", 'send JSON: {"status": "<status>"}')
-        status = body.get("status") if isinstance(body, dict) else None
+        task_id = inputs.path_id(request, "task_id")
+        status = (await inputs.json_object(request)).get("status")
         if not isinstance(status, str) or status not in CALLBACK_STATUSES:
-            return error(400, "bad_status", f"status must be one of {', '.join(CALLBACK_STATUSES)}")
+            raise BadRequest("bad_status", f"status must be one of {', '.join(CALLBACK_STATUSES)}")
         try:
-            task = await store.set_callback_status(request.match_info["task_id"], status)
+            task = await store.set_callback_status(task_id, status)
         except ValueError as exc:
-            return error(400, "bad_transition", str(exc))
+            raise BadRequest("bad_transition", str(exc)) from exc
         if task is None:
-            return error(404, "callback_not_found", "no callback task with that id")
+            raise NotFound("callback_not_found", "no callback task with that id")
         return web.Response(text=_dump(asdict(task)), content_type="application/json")
 
-    app = web.Application(middlewares=[auth], client_max_size=64 * 1024)
+    # The error middleware is outermost: the auth middleware's refusals are answered by it too.
+    app = web.Application(middlewares=[error_middleware, auth], client_max_size=64 * 1024)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/calls", list_calls)

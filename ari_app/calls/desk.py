@@ -24,11 +24,27 @@ from ari_app.routing.strategies import Presence
 log = structlog.get_logger(__name__)
 
 LAST_ADMIN_MEMORY = 50_000  # callers remembered with the admin who last talked with them
-PAUSE_REASON_MAX = 60
+PAUSE_REASON_MAX = 200  # characters; the API refuses a longer reason
 
 
 class PresenceError(ValueError):
-    """A presence change that cannot be made (unknown admin, bad state)."""
+    """A presence change or transfer that cannot be made; the subclass says why."""
+
+
+class UnknownAdmin(PresenceError):
+    """The admin asked about (or for) is not in the configuration."""
+
+
+class UnknownTarget(PresenceError):
+    """A transfer's target admin or group is not in the configuration."""
+
+
+class NotOnCall(PresenceError):
+    """A transfer by an admin who is talking with nobody."""
+
+
+class PresenceRefused(PresenceError):
+    """A state other than available or paused; a transfer to oneself."""
 
 
 class FrontDesk:
@@ -163,7 +179,7 @@ class FrontDesk:
     def set_presence(self, login: str, state: str, reason: str | None = None) -> dict[str, Any]:
         d, now = self.dispatcher, self._clock()
         if login not in d.admins:
-            raise PresenceError(f"no admin {login!r}")
+            raise UnknownAdmin(f"no admin {login!r}")
         if state == "paused":
             text = (reason or "paused").strip()[:PAUSE_REASON_MAX] or "paused"
             d.set_paused(login, text, now)
@@ -172,7 +188,7 @@ class FrontDesk:
             if d.admins[login].wrap_until is not None:
                 d.end_wrap_up(login, now)  # "ready": wrap-up ended early by the admin
         else:
-            raise PresenceError(f"state must be 'available' or 'paused', not {state!r}")
+            raise PresenceRefused(f"state must be 'available' or 'paused', not {state!r}")
         log.info("presence_set", admin=login, state=state)
         self._changed()
         self.nudge()
@@ -219,17 +235,17 @@ class FrontDesk:
         """Hand the caller ``by`` is talking with to an admin or a group; the call's id."""
         d = self.dispatcher
         if by not in d.admins:
-            raise PresenceError(f"no admin {by!r}")
+            raise UnknownAdmin(f"no admin {by!r}")
         kind, target = to
         if kind == "admin" and target not in d.admins:
-            raise PresenceError(f"no admin {target!r}")
+            raise UnknownTarget(f"no admin {target!r}")
         if kind == "group" and target not in d.rules:
-            raise PresenceError(f"no group {target!r}")
+            raise UnknownTarget(f"no group {target!r}")
         if kind == "admin" and target == by:
-            raise PresenceError("cannot transfer a call to yourself")
+            raise PresenceRefused("cannot transfer a call to yourself")
         call_id = d.admins[by].on_call
         if call_id is None or not self._deliver(call_id, c.TransferRequested(to, by)):
-            raise PresenceError(f"{by} is not on a call")
+            raise NotOnCall(f"{by} is not on a call")
         return call_id
 
     def resolve(self, destination: str) -> tuple[str, str] | None:
