@@ -31,6 +31,7 @@ from ari_app.config import Secrets, Settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.fact_writer import FactWriter
 from ari_app.metrics import Metrics
+from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
 from ari_app.spool import FactSpool
 from ari_app.store import CallStore, Database, until_available
@@ -136,7 +137,7 @@ class CallCenterApp:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir, tighten=True)
         self._started_at = self._clock()
         if self._migrate:
             await self.db.migrate()

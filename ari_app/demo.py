@@ -31,7 +31,7 @@ UNKNOWN_DID = "5559999"
 def run_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return asyncio.run(_demo(args, data_dir))
 
 

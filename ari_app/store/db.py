@@ -12,6 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ari_app.private_files import private_dir, private_file, tighten_if_present
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -65,7 +67,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite(Path(parsed.database))
             kwargs["connect_args"] = {"timeout": 15}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=5)
@@ -119,6 +121,15 @@ def _is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, (OSError, OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _private_sqlite(path: Path) -> None:
+    """Make the database file 0600 before SQLite first opens it: SQLite gives the -wal, -shm and
+    -journal files it creates the database file's mode, so they are private too."""
+    private_dir(path.parent, tighten=False)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):  # left by a run before files were made private
+        tighten_if_present(path.with_name(path.name + suffix))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 import wave
@@ -31,6 +32,9 @@ def test_demo_places_calls_stores_them_and_prints_a_summary(tmp_path: Path) -> N
         with wave.open(str(path)) as w:
             assert w.getnframes() > 0 and w.getframerate() == 8000
     assert (data / "ari-app.db").is_file()
+    # Made private from the start: no folder had to be narrowed afterwards.
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700 and "path_tightened" not in proc.stderr
+    assert stat.S_IMODE((data / "ari-app.db").stat().st_mode) == 0o600
     # Every answered call of a branch that records has its recording (riverside does not record).
     with sqlite3.connect(data / "ari-app.db") as db:
         rows = db.execute(
