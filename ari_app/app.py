@@ -35,6 +35,7 @@ from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
 from ari_app.spool import FactSpool
 from ari_app.store import CallStore, Database, until_available
+from ari_app.store.outage import OutageLog
 from ari_app.store.recordings import RecordingArchive
 
 log = structlog.get_logger(__name__)
@@ -132,6 +133,7 @@ class CallCenterApp:
         self._runner: web.AppRunner | None = None
         self._call_facts: dict[str, tuple[str, datetime, datetime | None]] = {}
         self._db_ok = True
+        self._db_outage = OutageLog(self.db.display_url)
         self._started_at = clock()
         self.http_port: int | None = None
 
@@ -237,7 +239,9 @@ class CallCenterApp:
                 for state, count in desk.counts().items():
                     self.metrics.admins.labels(state).set(count)
                 self.metrics.queue_waiting.set(desk.waiting())
-            self._db_ok = await self.db.ping()
+            problem = await self.db.probe()
+            self._db_outage.observe(problem)
+            self._db_ok = problem is None
             await asyncio.sleep(1.0)
 
     async def _measure_lag(self, interval: float = 0.02) -> None:
