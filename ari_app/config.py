@@ -16,6 +16,7 @@ from datetime import date, time
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_calendars
@@ -100,6 +101,39 @@ class FastAgiSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///data/ari-app.db"
     url_env: str = "DATABASE_URL"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        problem = database_url_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+SQLITE_SCHEMES = ("sqlite", "sqlite+aiosqlite")
+_URL_HELP = "use postgresql://user:password@host:5432/db or sqlite:///path/to/file.db"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the app's database, or None. The answer never quotes the URL
+    (it may hold a password): at most its scheme."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,40}", scheme):
+        return f"not a database URL; {_URL_HELP}"
+    if scheme in SQLITE_SCHEMES:
+        # sqlite:// alone is an in-memory database: every call would be lost at exit.
+        if len(rest) < 2 or not rest.startswith("/"):
+            return "an SQLite URL needs a file: sqlite:///data/ari-app.db"
+        return None
+    if scheme not in POSTGRES_SCHEMES:
+        return f"unsupported database {scheme!r}; {_URL_HELP}"
+    try:
+        urlsplit(url).port  # noqa: B018 (raises for a port that is not a number from 0 to 65535)
+    except ValueError:
+        return f"not a valid PostgreSQL URL (its host or port); {_URL_HELP}"
+    return None
 
 
 class HttpSettings(_Section):
@@ -506,6 +540,18 @@ def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Se
     return Secrets(
         ari_username=env[settings.ari.username_env],
         ari_password=env[settings.ari.password_env],
-        database_url=env.get(settings.database.url_env) or settings.database.url,
+        database_url=database_url(settings, env),
         api_tokens=tokens,
     )
+
+
+def database_url(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """The database URL: the environment's (``database.url_env``) or else the file's, checked."""
+    env = os.environ if env is None else env
+    url = env.get(settings.database.url_env)
+    if not url:
+        return settings.database.url  # checked when the file was read
+    problem = database_url_problem(url)
+    if problem:
+        raise ConfigError("environment", [f"{settings.database.url_env}: {problem}"])
+    return url

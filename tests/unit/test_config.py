@@ -182,3 +182,59 @@ def test_secrets_from_environment_never_printed() -> None:
     assert sec.database_url == "sqlite:///data/ari-app.db"
     with pytest.raises(ConfigError, match="16"):
         load_secrets(s, {"ARI_USERNAME": "u", "ARI_PASSWORD": "p", "ARI_APP_API_TOKENS": "short"})
+
+
+@pytest.mark.parametrize("command", ["run", "migrate"])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mysql://clinic:hunter2-secret@db/calls", "unsupported database 'mysql'"),
+        ("postgresql://clinic:hunter2-secret@db:port/calls", "not a valid PostgreSQL URL"),
+        ("clinic:hunter2-secret@db/calls", "not a database URL"),
+        ("sqlite://", "an SQLite URL needs a file"),
+    ],
+)
+def test_unusable_database_url_is_one_line_without_the_password(
+    command: str,
+    url: str,
+    problem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "clinic.toml"
+    config.write_text(EXAMPLE.read_text())
+    for name, value in {"ARI_USERNAME": "u", "ARI_PASSWORD": "p", "DATABASE_URL": url}.items():
+        monkeypatch.setenv(name, value)
+    assert main([command, "--config", str(config)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"environment: DATABASE_URL: {problem}") and "hunter2" not in err
+
+
+def test_unusable_database_url_in_the_file_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "clinic.toml"
+    config.write_text(
+        EXAMPLE.read_text().replace(
+            'url = "sqlite:///data/ari-app.db"', 'url = "mysql://clinic:hunter2-secret@db/calls"'
+        )
+    )
+    assert main(["check-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"{config}: database.url: unsupported database 'mysql'; use postgresql://" + (
+        "user:password@host:5432/db or sqlite:///path/to/file.db\n"
+    )
+
+
+def test_migrate_without_a_database_is_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "clinic.toml"
+    config.write_text(EXAMPLE.read_text())
+    monkeypatch.setenv("DATABASE_URL", "postgresql://clinic:hunter2-secret@127.0.0.1:1/calls")
+    assert main(["migrate", "--config", str(config)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("ari-app: database postgresql+asyncpg://clinic:***@127.0.0.1:1/calls unavailable")
+    assert err.count("\n") == 1 and "hunter2" not in err
