@@ -419,9 +419,42 @@ class Settings(_Section):
                 unknown(f"branches[{i}].dids[{j}].groups", did.groups, group_ids, "group")
                 if did.menu is not None:
                     unknown(f"branches[{i}].dids[{j}].menu.topics", did.menu.topics, topic_ids, "topic")
+        problems += self._routing_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _routing_problems(self) -> list[str]:
+        """A file that could not route a single call is an error, not a quiet start."""
+        dids = [(b, d) for b in self.branches for d in b.dids]
+        problems = []
+        if not dids:
+            problems.append("branches: at least one branch with a DID is needed")
+        if not self.admins:
+            problems.append("admins: at least one admin is needed")
+        if dids and self.admins and not any(self.staffed(b, d) for b, d in dids):
+            problems.append(
+                "admins: none is in a group that a DID's calls are offered to, so no call could be answered"
+            )
+        return problems
+
+    def unstaffed_dids(self) -> list[str]:
+        """Where each DID no admin can take is (``branches[1].dids[0]``): its calls fail at once.
+
+        A warning, not an error: a branch whose admins are not set up yet is a valid file.
+        """
+        return [
+            f"branches[{i}].dids[{j}]"
+            for i, b in enumerate(self.branches)
+            for j, d in enumerate(b.dids)
+            if not self.staffed(b, d)
+        ]
+
+    def staffed(self, branch: Branch, did: Did) -> bool:
+        """Whether an admin is in a group a call to ``did`` is offered to, or overflows to."""
+        first = self.groups_for(branch, did)
+        overflow = [o for g in first if (group := self.group(g)) is not None for o in group.overflow_to]
+        return any(self.members(g) for g in (*first, *overflow))
 
     # --- lookups used by call control -------------------------------------------------
     def branch_for_did(self, did: str) -> tuple[Branch, Did] | None:
@@ -486,10 +519,11 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
+    # Checked here rather than by the model, so that an empty file is told everything it lacks.
+    problems = [] if "version" in data else [f"version: missing; add version = {SCHEMA_VERSION}"]
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
@@ -499,6 +533,9 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
                 continue
             problems.append(f"{_loc(err['loc'])}: {msg}")
         raise ConfigError(source, problems) from None
+    if problems:
+        raise ConfigError(source, problems)
+    return settings
 
 
 def load_settings(path: str | Path) -> Settings:
