@@ -356,6 +356,7 @@ class CallCenterApp:
             database_ok=self._db_ok,
             tracked_calls=self.switchboard.tracked,
             pending_facts=self.facts.pending,
+            ari_problem=self.events.problem,
         )
 
     async def wait_ari(self, timeout: float) -> bool:
