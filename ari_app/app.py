@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from ari_app.api.desk import desk_routes
 from ari_app.api.http import HealthState, build_api
 from ari_app.ari import models as m
-from ari_app.ari.client import AriClient, AriError
+from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
 from ari_app.calls import commands as c
 from ari_app.calls.arrival import arrival, build_dispatcher
@@ -31,6 +31,7 @@ from ari_app.config import Secrets, Settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.fact_writer import FactWriter
 from ari_app.metrics import Metrics
+from ari_app.presence import PhonePresence
 from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
 from ari_app.spool import FactSpool
@@ -108,17 +109,21 @@ class CallCenterApp:
             on_bad_frame=self._on_bad_frame,
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
-        # Phones' registration: a second ARI app subscribed to the admins' endpoints. Not the
-        # call-control app: an endpoint subscription also forwards its channels' events, which
-        # would reach call control twice for every admin leg it dials.
-        self.presence_app = f"{settings.ari.app}-presence"
+        # Phones' registration: a second ARI app subscribed to the admins' endpoints.
+        self.presence = PhonePresence(
+            self.client,
+            f"{settings.ari.app}-presence",
+            [a.endpoint for a in settings.admins],
+            self.switchboard.desk,
+        )
         self.presence_events = EventStream(
             settings.ari.url,
             secrets.ari_username,
             secrets.ari_password,
-            self.presence_app,
-            on_event=self._on_presence_event,
-            on_connected=self._on_presence_connected,
+            self.presence.app,
+            on_event=self.presence.on_event,
+            on_connected=self.presence.on_connected,
+            on_disconnected=self.presence.on_disconnected,
             on_bad_frame=self._on_bad_frame,
             backoff_max=5.0,
         )
@@ -185,6 +190,7 @@ class CallCenterApp:
     async def stop(self, drain_timeout: float = 10.0) -> None:
         await self.fastagi.close()
         await self.presence_events.stop()
+        await self.presence.close()
         await self.events.stop()
         await self.switchboard.close()
         await self.recordings.drain(drain_timeout)
@@ -263,37 +269,6 @@ class CallCenterApp:
     def _on_disconnected(self) -> None:
         self.metrics.ari_connected.set(0)
         self.metrics.ari_reconnects.inc()
-
-    # ------------------------------------------------------------------ phones' registration
-    def _on_presence_event(self, ev: m.Event) -> None:
-        desk = self.switchboard.desk
-        if isinstance(ev, m.EndpointStateChange) and desk is not None:
-            e = ev.endpoint
-            desk.set_registered(f"{e.technology}/{e.resource}", e.state != "offline")
-
-    async def _on_presence_connected(self) -> None:
-        """Subscribe to every admin phone (again after each reconnect), then read their states."""
-        desk = self.switchboard.desk
-        endpoints = sorted({a.endpoint for a in self.settings.admins if a.endpoint.startswith("PJSIP/")})
-        if desk is None or not endpoints:
-            return
-        try:
-            await self.client.subscribe([f"endpoint:{e}" for e in endpoints], app=self.presence_app)
-        except AriError as exc:
-            # A phone not configured on Asterisk (422) must not stop the others being watched.
-            log.warning("endpoint_subscription_failed", status=exc.status, error=str(exc))
-            for endpoint in endpoints:
-                with contextlib.suppress(AriError):
-                    await self.client.subscribe([f"endpoint:{endpoint}"], app=self.presence_app)
-        try:
-            known = {
-                f"{e.technology}/{e.resource}": e.state for e in await self.client.list_endpoints("PJSIP")
-            }
-        except AriError as exc:
-            log.warning("endpoint_states_unread", status=exc.status, error=str(exc))
-            return
-        for endpoint in endpoints:
-            desk.set_registered(endpoint, known.get(endpoint, "offline") != "offline")
 
     async def _is_our_call(self, call_id: str) -> bool:
         return await self.store.get_call(call_id) is not None

@@ -3,12 +3,14 @@ wrong and recovers by itself once it is fixed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ari_app.simctl import SimProcess
+from ari_app.simctl import SimControl, SimProcess
 from tests.integration.conftest import CONFIG, PASSWORD, USER, AppProcess, eventually, free_port, start_app
 
 pytestmark = pytest.mark.integration
@@ -59,3 +61,45 @@ async def test_healthz_has_no_ari_error_once_connected(tmp_path: Path, sim: SimP
         assert (status, body["ari"], body["ari_error"]) == (200, "connected", None)
     finally:
         await app.stop()
+
+
+DORA = """
+[[admins]]
+login = "dora"
+name = "Dora"
+endpoint = "PJSIP/admin104"
+branch = "downtown"
+"""
+
+
+async def test_a_phone_added_to_asterisk_later_is_watched_and_offered_calls(
+    tmp_path: Path, sim: SimProcess
+) -> None:
+    ctl = SimControl(sim.control_url)
+    try:
+        for name in ("admin101", "admin102", "admin103"):
+            await ctl.set_phone(name, "no_answer")
+        app = await _app(tmp_path, sim, extra=DORA, healthy=True)
+        try:
+
+            async def dora() -> dict[str, Any]:
+                status, body = await app.api("/api/admins")
+                assert status == 200
+                return next(a for a in json.loads(body)["admins"] if a["login"] == "dora")
+
+            assert (await dora())["state"] == "offline"  # Asterisk has no PJSIP/admin104 yet: 422
+            await ctl.set_phone("admin104", "answer")  # the PBX engineer adds the phone
+            await eventually(dora, lambda a: a["state"] == "available", 15, "dora's phone to be watched")
+            requests = await ctl.requests()
+            subscribes = [
+                r["status"]
+                for r in requests
+                if r["path"] == "/ari/applications/clinic-presence/subscription"
+                and r["query"].get("eventSource") == "endpoint:PJSIP/admin104"
+            ]
+            assert subscribes[0] == 422 and subscribes[-1] == 200
+            assert any(r["path"] == "/ari/endpoints/PJSIP/admin104" for r in requests)
+        finally:
+            await app.stop()
+    finally:
+        await ctl.close()
