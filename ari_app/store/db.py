@@ -174,10 +174,10 @@ def outage_reason(exc: BaseException) -> str:
     cause = orig if isinstance(orig, BaseException) else exc
     if isinstance(cause, TimeoutError):
         return "timed out"
-    text = str(cause).split("\n", 1)[0].strip()[:200]
-    if _sqlstate(exc) is not None and text:
-        return text  # the server's message says it all: database "x" does not exist
-    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    words = str(cause).split("\n", 1)[0].strip()[:200]
+    if _sqlstate(exc) is not None and words:
+        return words  # the server's message says it all: database "x" does not exist
+    return f"{type(cause).__name__}: {words}" if words else type(cause).__name__
 
 
 def _private_sqlite(path: Path) -> None:
