@@ -6,12 +6,11 @@ import argparse
 import asyncio
 import dataclasses
 import gc
-import os
 import signal
 import sys
 from pathlib import Path
 
-from ari_app.config import ConfigError, Settings, load_secrets, load_settings
+from ari_app.config import ConfigError, Settings, database_url, load_secrets, load_settings
 from ari_app.logging import setup_logging
 
 
@@ -26,6 +25,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    for where in settings.unstaffed_dids():
+        print(f"{args.config}: {where}: warning: no admin is in its groups; its calls fail", file=sys.stderr)
     admins = len(settings.admins)
     dids = sum(len(b.dids) for b in settings.branches)
     print(
@@ -49,11 +50,11 @@ def _database_url(url: str, config_path: Path) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from ari_app.store import Database
+    from ari_app.store import Database, StoreUnavailable
 
     try:
         settings, path = _load(args)
-        url = _database_url(os.environ.get(settings.database.url_env) or settings.database.url, path)
+        url = _database_url(database_url(settings), path)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -65,7 +66,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except StoreUnavailable as exc:
+        print(f"ari-app: {exc}", file=sys.stderr)
+        return 3
     print("database migrated to the latest schema")
     return 0
 

@@ -21,7 +21,7 @@ from ari_app.api.desk import desk_routes
 from ari_app.api.errors import ApiRunner
 from ari_app.api.http import HealthState, build_api
 from ari_app.ari import models as m
-from ari_app.ari.client import AriClient, AriError
+from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
 from ari_app.calls import commands as c
 from ari_app.calls.arrival import arrival, build_dispatcher
@@ -32,9 +32,12 @@ from ari_app.config import Secrets, Settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.fact_writer import FactWriter
 from ari_app.metrics import Metrics
+from ari_app.presence import PhonePresence
+from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
 from ari_app.spool import FactSpool
 from ari_app.store import CallStore, Database, until_available
+from ari_app.store.outage import OutageLog
 from ari_app.store.recordings import RecordingArchive
 
 log = structlog.get_logger(__name__)
@@ -107,17 +110,21 @@ class CallCenterApp:
             on_bad_frame=self._on_bad_frame,
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
-        # Phones' registration: a second ARI app subscribed to the admins' endpoints. Not the
-        # call-control app: an endpoint subscription also forwards its channels' events, which
-        # would reach call control twice for every admin leg it dials.
-        self.presence_app = f"{settings.ari.app}-presence"
+        # Phones' registration: a second ARI app subscribed to the admins' endpoints.
+        self.presence = PhonePresence(
+            self.client,
+            f"{settings.ari.app}-presence",
+            [a.endpoint for a in settings.admins],
+            self.switchboard.desk,
+        )
         self.presence_events = EventStream(
             settings.ari.url,
             secrets.ari_username,
             secrets.ari_password,
-            self.presence_app,
-            on_event=self._on_presence_event,
-            on_connected=self._on_presence_connected,
+            self.presence.app,
+            on_event=self.presence.on_event,
+            on_connected=self.presence.on_connected,
+            on_disconnected=self.presence.on_disconnected,
             on_bad_frame=self._on_bad_frame,
             backoff_max=5.0,
         )
@@ -132,12 +139,13 @@ class CallCenterApp:
         self._runner: ApiRunner | None = None
         self._call_facts: dict[str, tuple[str, datetime, datetime | None]] = {}
         self._db_ok = True
+        self._db_outage = OutageLog(self.db.display_url)
         self._started_at = clock()
         self.http_port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir, tighten=True)
         self._started_at = self._clock()
         if self._migrate:
             await self.db.migrate()
@@ -183,6 +191,7 @@ class CallCenterApp:
     async def stop(self, drain_timeout: float = 10.0) -> None:
         await self.fastagi.close()
         await self.presence_events.stop()
+        await self.presence.close()
         await self.events.stop()
         await self.switchboard.close()
         await self.recordings.drain(drain_timeout)
@@ -237,7 +246,9 @@ class CallCenterApp:
                 for state, count in desk.counts().items():
                     self.metrics.admins.labels(state).set(count)
                 self.metrics.queue_waiting.set(desk.waiting())
-            self._db_ok = await self.db.ping()
+            problem = await self.db.probe()
+            self._db_outage.observe(problem)
+            self._db_ok = problem is None
             await asyncio.sleep(1.0)
 
     async def _measure_lag(self, interval: float = 0.02) -> None:
@@ -259,37 +270,6 @@ class CallCenterApp:
     def _on_disconnected(self) -> None:
         self.metrics.ari_connected.set(0)
         self.metrics.ari_reconnects.inc()
-
-    # ------------------------------------------------------------------ phones' registration
-    def _on_presence_event(self, ev: m.Event) -> None:
-        desk = self.switchboard.desk
-        if isinstance(ev, m.EndpointStateChange) and desk is not None:
-            e = ev.endpoint
-            desk.set_registered(f"{e.technology}/{e.resource}", e.state != "offline")
-
-    async def _on_presence_connected(self) -> None:
-        """Subscribe to every admin phone (again after each reconnect), then read their states."""
-        desk = self.switchboard.desk
-        endpoints = sorted({a.endpoint for a in self.settings.admins if a.endpoint.startswith("PJSIP/")})
-        if desk is None or not endpoints:
-            return
-        try:
-            await self.client.subscribe([f"endpoint:{e}" for e in endpoints], app=self.presence_app)
-        except AriError as exc:
-            # A phone not configured on Asterisk (422) must not stop the others being watched.
-            log.warning("endpoint_subscription_failed", status=exc.status, error=str(exc))
-            for endpoint in endpoints:
-                with contextlib.suppress(AriError):
-                    await self.client.subscribe([f"endpoint:{endpoint}"], app=self.presence_app)
-        try:
-            known = {
-                f"{e.technology}/{e.resource}": e.state for e in await self.client.list_endpoints("PJSIP")
-            }
-        except AriError as exc:
-            log.warning("endpoint_states_unread", status=exc.status, error=str(exc))
-            return
-        for endpoint in endpoints:
-            desk.set_registered(endpoint, known.get(endpoint, "offline") != "offline")
 
     async def _is_our_call(self, call_id: str) -> bool:
         return await self.store.get_call(call_id) is not None
@@ -352,6 +332,7 @@ class CallCenterApp:
             database_ok=self._db_ok,
             tracked_calls=self.switchboard.tracked,
             pending_facts=self.facts.pending,
+            ari_problem=self.events.problem,
         )
 
     async def wait_ari(self, timeout: float) -> bool:

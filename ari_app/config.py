@@ -16,6 +16,7 @@ from datetime import date, time
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_calendars
@@ -100,6 +101,39 @@ class FastAgiSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///data/ari-app.db"
     url_env: str = "DATABASE_URL"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        problem = database_url_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+SQLITE_SCHEMES = ("sqlite", "sqlite+aiosqlite")
+_URL_HELP = "use postgresql://user:password@host:5432/db or sqlite:///path/to/file.db"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the app's database, or None. The answer never quotes the URL
+    (it may hold a password): at most its scheme."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,40}", scheme):
+        return f"not a database URL; {_URL_HELP}"
+    if scheme in SQLITE_SCHEMES:
+        # sqlite:// alone is an in-memory database: every call would be lost at exit.
+        if len(rest) < 2 or not rest.startswith("/"):
+            return "an SQLite URL needs a file: sqlite:///data/ari-app.db"
+        return None
+    if scheme not in POSTGRES_SCHEMES:
+        return f"unsupported database {scheme!r}; {_URL_HELP}"
+    try:
+        urlsplit(url).port  # noqa: B018 (raises for a port that is not a number from 0 to 65535)
+    except ValueError:
+        return f"not a valid PostgreSQL URL (its host or port); {_URL_HELP}"
+    return None
 
 
 class HttpSettings(_Section):
@@ -385,9 +419,42 @@ class Settings(_Section):
                 unknown(f"branches[{i}].dids[{j}].groups", did.groups, group_ids, "group")
                 if did.menu is not None:
                     unknown(f"branches[{i}].dids[{j}].menu.topics", did.menu.topics, topic_ids, "topic")
+        problems += self._routing_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _routing_problems(self) -> list[str]:
+        """A file that could not route a single call is an error, not a quiet start."""
+        dids = [(b, d) for b in self.branches for d in b.dids]
+        problems = []
+        if not dids:
+            problems.append("branches: at least one branch with a DID is needed")
+        if not self.admins:
+            problems.append("admins: at least one admin is needed")
+        if dids and self.admins and not any(self.staffed(b, d) for b, d in dids):
+            problems.append(
+                "admins: none is in a group that a DID's calls are offered to, so no call could be answered"
+            )
+        return problems
+
+    def unstaffed_dids(self) -> list[str]:
+        """Where each DID no admin can take is (``branches[1].dids[0]``): its calls fail at once.
+
+        A warning, not an error: a branch whose admins are not set up yet is a valid file.
+        """
+        return [
+            f"branches[{i}].dids[{j}]"
+            for i, b in enumerate(self.branches)
+            for j, d in enumerate(b.dids)
+            if not self.staffed(b, d)
+        ]
+
+    def staffed(self, branch: Branch, did: Did) -> bool:
+        """Whether an admin is in a group a call to ``did`` is offered to, or overflows to."""
+        first = self.groups_for(branch, did)
+        overflow = [o for g in first if (group := self.group(g)) is not None for o in group.overflow_to]
+        return any(self.members(g) for g in (*first, *overflow))
 
     # --- lookups used by call control -------------------------------------------------
     def branch_for_did(self, did: str) -> tuple[Branch, Did] | None:
@@ -452,10 +519,11 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
+    # Checked here rather than by the model, so that an empty file is told everything it lacks.
+    problems = [] if "version" in data else [f"version: missing; add version = {SCHEMA_VERSION}"]
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
@@ -465,6 +533,9 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
                 continue
             problems.append(f"{_loc(err['loc'])}: {msg}")
         raise ConfigError(source, problems) from None
+    if problems:
+        raise ConfigError(source, problems)
+    return settings
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -506,6 +577,18 @@ def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Se
     return Secrets(
         ari_username=env[settings.ari.username_env],
         ari_password=env[settings.ari.password_env],
-        database_url=env.get(settings.database.url_env) or settings.database.url,
+        database_url=database_url(settings, env),
         api_tokens=tokens,
     )
+
+
+def database_url(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """The database URL: the environment's (``database.url_env``) or else the file's, checked."""
+    env = os.environ if env is None else env
+    url = env.get(settings.database.url_env)
+    if not url:
+        return settings.database.url  # checked when the file was read
+    problem = database_url_problem(url)
+    if problem:
+        raise ConfigError("environment", [f"{settings.database.url_env}: {problem}"])
+    return url

@@ -190,9 +190,11 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
                 raise
             except StoreUnavailable as exc:
                 self.failures += 1
+                # Said once per outage: the app's database probe reports it and its end.
+                level = log.warning if self.waiting_since is None else log.debug
                 if self.waiting_since is None:
                     self.waiting_since = time.monotonic()
-                log.warning("facts_waiting_for_database", error=str(exc)[:200], retry_in=round(delay, 2))
+                level("facts_waiting_for_database", reason=exc.reason, retry_in=round(delay, 2))
             except Exception as exc:
                 self.failures += 1
                 refusals += 1

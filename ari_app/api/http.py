@@ -30,6 +30,7 @@ class HealthState:
     database_ok: bool
     tracked_calls: int
     pending_facts: int
+    ari_problem: tuple[str, str] | None = None  # (state, detail) while ARI refuses or is away
 
 
 def _json_default(value: Any) -> Any:
@@ -73,9 +74,11 @@ def build_api(
     async def healthz(_: web.Request) -> web.Response:
         state = health()
         ok = state.ari_connected and state.database_ok
+        problem = None if state.ari_connected else state.ari_problem
         body = {
             "status": "ok" if ok else "degraded",
-            "ari": "connected" if state.ari_connected else "disconnected",
+            "ari": "connected" if state.ari_connected else (problem[0] if problem else "disconnected"),
+            "ari_error": problem[1] if problem else None,
             "database": "ok" if state.database_ok else "unavailable",
             "tracked_calls": state.tracked_calls,
             "pending_facts": state.pending_facts,

@@ -93,6 +93,10 @@ class AriClient:
         path = f"/endpoints/{_q(tech)}"
         return await self._rest.typed(list[m.Endpoint], "GET", "/endpoints/{tech}", path)
 
+    async def get_endpoint(self, tech: str, resource: str) -> m.Endpoint:
+        path = f"/endpoints/{_q(tech)}/{_q(resource)}"
+        return await self._rest.typed(m.Endpoint, "GET", "/endpoints/{tech}/{resource}", path)
+
     async def subscribe(self, sources: Sequence[str], *, app: str | None = None) -> m.Application:
         """Subscribe the app (this client's by default) to event sources such as
         ``endpoint:PJSIP/admin101`` or ``endpoint:PJSIP``; returns the app as it is after.

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -36,7 +37,7 @@ from ari_app.ari.frames import EventStreamStats, FrameReader
 from ari_app.ari.models import Event
 from ari_app.ari.rest import basic_auth, checked_base_url
 
-__all__ = ["EventStream", "EventStreamStats", "backoff_delay", "events_url"]
+__all__ = ["EventStream", "EventStreamStats", "StreamProblem", "backoff_delay", "events_url"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,41 @@ STOP_GRACE = 0.4
 # aiohttp drops a connection with 1009 when a frame exceeds its max_msg_size. Frames up to this
 # many times max_frame_bytes are received and skipped; only larger ones cost the connection.
 HARD_LIMIT_FACTOR = 4
+
+
+class StreamProblem(NamedTuple):
+    """Why the websocket is not up: ``state`` for /healthz (``unauthorized``, ``not_found``,
+    ``rejected``, ``disconnected``) and a sentence for an operator (never a credential)."""
+
+    state: str
+    detail: str
+
+
+# Handshake statuses that mean our configuration is wrong, not that Asterisk is busy: each
+# is retried (it may be fixed on the Asterisk side) but slowly, and said plainly.
+_REFUSALS = {
+    401: (
+        "unauthorized",
+        "ari_credentials_rejected",
+        "Asterisk refused the ARI username/password (401): check ARI_USERNAME/ARI_PASSWORD and ari.conf",
+    ),
+    403: (
+        "unauthorized",
+        "ari_credentials_rejected",
+        "Asterisk refused the ARI user (403): check its permissions in ari.conf",
+    ),
+    404: (
+        "not_found",
+        "ari_events_not_found",
+        "Asterisk has no ARI events websocket at {url} (404): check ari.url (ARI is served"
+        " under /ari) and that res_ari and res_ari_events are loaded",
+    ),
+    400: (
+        "rejected",
+        "ari_ws_rejected",
+        "Asterisk refused the events websocket for app {app!r} (400): check ari.app",
+    ),
+}
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
@@ -79,6 +115,7 @@ class EventStream:
         heartbeat: float = 10.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
+        refused_backoff_max: float = 30.0,
         max_frame_bytes: int = 4 * 1024 * 1024,
         session: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
@@ -92,6 +129,7 @@ class EventStream:
         self._heartbeat = heartbeat
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self._refused_backoff_max = max(backoff_max, refused_backoff_max)
         self._max_frame = max_frame_bytes
         self._connect_timeout = connect_timeout
         self._session = session
@@ -103,6 +141,8 @@ class EventStream:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._worker: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
+        self.problem: StreamProblem | None = None  # why the last attempt failed; None once up
+        self._refused = False  # the last handshake was refused for a configuration error
 
     def __repr__(self) -> str:
         return f"EventStream(url={self._url!r}, app={self._app!r})"
@@ -164,7 +204,8 @@ class EventStream:
             # A connection that came up starts the backoff over: a drop (or a 1009 after an
             # oversize frame) reconnects within backoff_initial.
             attempt = 0 if was_up else attempt + 1
-            delay = backoff_delay(max(attempt - 1, 0), self._backoff_initial, self._backoff_max, self._rng)
+            cap = self._refused_backoff_max if self._refused else self._backoff_max
+            delay = backoff_delay(max(attempt - 1, 0), self._backoff_initial, cap, self._rng)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
 
@@ -193,14 +234,28 @@ class EventStream:
                     timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
                 )
         except aiohttp.WSServerHandshakeError as exc:
-            # 401: wrong credentials; 400/404: no such app or events not served.
-            log.warning("ari_ws_rejected", status=exc.status)
+            self._rejected(exc.status)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self._refused = False
+            self.problem = StreamProblem("disconnected", f"cannot reach {self._url}: {type(exc).__name__}")
             log.info("ari_ws_unreachable", error=type(exc).__name__)
         return None
 
+    def _rejected(self, status: int) -> None:
+        refusal = _REFUSALS.get(status)
+        self._refused = refusal is not None
+        if refusal is None:  # 503 while Asterisk boots, say: retried at the usual pace
+            self.problem = StreamProblem("disconnected", f"Asterisk answered {status} to the websocket")
+            log.warning("ari_ws_rejected", app=self._app, status=status)
+            return
+        state, event, detail = refusal
+        self.problem = StreamProblem(state, detail.format(url=self._url, app=self._app))
+        log.warning(event, app=self._app, status=status, detail=self.problem.detail)
+
     def _opened(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._ws = ws
+        self.problem = None
+        self._refused = False
         self.stats.connects += 1
         if self.stats.connects > 1:
             self.stats.reconnects += 1

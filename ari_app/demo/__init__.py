@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import os
 import random
 import secrets
 import signal
@@ -38,6 +37,7 @@ from ari_app.demo.summary import (
     write_report,
 )
 from ari_app.logging import setup_logging
+from ari_app.private_files import private_dir
 from ari_app.simctl import SimControl, SimProcess
 
 DEMO_RING_TIMEOUT = 8
@@ -63,7 +63,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir).resolve()
-    make_private_dir(data_dir)
+    private_dir(data_dir, tighten=True)  # callers' numbers and recordings: the service user's alone
     try:
         run = asyncio.run(demo(args, data_dir))
     except DemoStartError as exc:
@@ -77,12 +77,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
 class DemoStartError(RuntimeError):
     """The demo could not start (a port taken, the simulator would not run): one clear line."""
-
-
-def make_private_dir(path: Path) -> None:
-    """The data folder holds callers' numbers and recordings: the service user's alone."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
 
 
 def demo_settings(args: argparse.Namespace, ari_url: str) -> Settings:

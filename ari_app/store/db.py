@@ -12,6 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ari_app.private_files import private_dir, private_file, tighten_if_present
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -19,11 +21,28 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class StoreUnavailable(RuntimeError):
-    """The database refused or dropped the connection. The message never holds a password."""
+    """The database refused or dropped the connection, or would not let us log in.
+
+    ``reason`` is the driver's or the server's own words (``database "x" does not exist``);
+    ``login_refused`` tells a wrong database name, user or password from an outage. Neither
+    the message nor the reason ever holds a password.
+    """
 
     def __init__(self, url: str, cause: BaseException) -> None:
         self.url = url
-        super().__init__(f"database {url} unavailable: {type(cause).__name__}: {str(cause)[:200]}")
+        self.reason = outage_reason(cause)
+        self.login_refused = _login_refused(_sqlstate(cause) or "")
+        super().__init__(f"database {url} unavailable: {self.reason}")
+
+
+# The server is there but cannot take a connection now: starting up, shutting down, full.
+NOT_NOW = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def _login_refused(state: str) -> bool:
+    """PostgreSQL answers but will not serve us: SQLSTATE class 28 (no such role, wrong
+    password, pg_hba.conf) or 3D000 (no such database)."""
+    return state.startswith("28") or state == "3D000"
 
 
 def async_url(url: str) -> str:
@@ -47,7 +66,9 @@ async def until_available(
         try:
             return await read()
         except StoreUnavailable as exc:
-            log.warning("waiting_for_database", what=what, error=str(exc)[:200], retry_in=round(delay, 2))
+            # Said once: the app's database probe reports the outage and its end (OutageLog).
+            level = log.warning if delay == initial else log.debug
+            level("waiting_for_database", what=what, reason=exc.reason, retry_in=round(delay, 2))
             await asyncio.sleep(delay)
             delay = min(delay * 2, maximum)
 
@@ -65,7 +86,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite(Path(parsed.database))
             kwargs["connect_args"] = {"timeout": 15}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=5)
@@ -99,26 +120,73 @@ class Database:
             raise
 
     async def ping(self, timeout: float = 2.0) -> bool:
+        return await self.probe(timeout) is None
+
+    async def probe(self, timeout: float = 2.0) -> StoreUnavailable | None:
+        """None when the database answers; otherwise why it does not."""
         try:
             async with asyncio.timeout(timeout), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except Exception:
-            return False
-        return True
+        except Exception as exc:
+            return StoreUnavailable(self.display_url, exc)
+        return None
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    """Refused, dropped or timed-out connections (incl. an exhausted pool), not SQL errors."""
+    """Refused, dropped or timed-out connections (incl. an exhausted pool), and a server that
+    will not let us log in (wrong database, user or password), not SQL errors.
+
+    A login the server refuses counts as an outage on purpose: facts wait in the spool until
+    the URL or the server is fixed, rather than being set aside as refused one by one.
+    """
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     # OSError covers refused sockets and asyncpg's connect timeout (TimeoutError is an OSError).
     if isinstance(exc, (OSError, OperationalError, InterfaceError, PoolTimeout)):
         return True
+    state = _sqlstate(exc) or ""
+    if _login_refused(state) or state in NOT_NOW or state.startswith("08"):
+        return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE behind ``exc`` (SQLAlchemy wraps asyncpg's error), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return None
+
+
+def outage_reason(exc: BaseException) -> str:
+    """Why the database cannot be used, in the driver's words, without SQL or parameters."""
+    orig = getattr(exc, "orig", None)
+    cause = orig if isinstance(orig, BaseException) else exc
+    if isinstance(cause, TimeoutError):
+        return "timed out"
+    words = str(cause).split("\n", 1)[0].strip()[:200]
+    if _sqlstate(exc) is not None and words:
+        return words  # the server's message says it all: database "x" does not exist
+    return f"{type(cause).__name__}: {words}" if words else type(cause).__name__
+
+
+def _private_sqlite(path: Path) -> None:
+    """Make the database file 0600 before SQLite first opens it: SQLite gives the -wal, -shm and
+    -journal files it creates the database file's mode, so they are private too."""
+    private_dir(path.parent, tighten=False)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):  # left by a run before files were made private
+        tighten_if_present(path.with_name(path.name + suffix))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:

@@ -132,7 +132,8 @@ class FakeAri:
         self.ws_scripts: list[WsScript] = []  # one per connection; then the default (hold open)
         self.ws_attempts: list[float] = []  # loop time of each handshake attempt
         self.ws_attempted = asyncio.Event()
-        self.reject_ws = 0  # the next N handshakes get 503
+        self.reject_ws = 0  # the next N handshakes get reject_status
+        self.reject_status = 503
         self.ws_closed = asyncio.Event()  # set each time a websocket handler ends
         self.release = asyncio.Event()  # ends every held connection at teardown
         self._runner: web.AppRunner | None = None
@@ -194,7 +195,7 @@ class FakeAri:
         await self._record(request, self.ws_requests)
         if self.reject_ws > 0:
             self.reject_ws -= 1
-            return web.json_response({"message": "Service Unavailable"}, status=503)
+            return web.json_response({"message": "refused"}, status=self.reject_status)
         script = self.ws_scripts.pop(0) if self.ws_scripts else WsScript()
         ws = web.WebSocketResponse()
         await ws.prepare(request)

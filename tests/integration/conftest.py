@@ -204,8 +204,15 @@ class World:
 
 
 async def start_app(
-    config: Path, data_dir: Path, db_url: str, http_port: int, env: dict[str, str] | None = None
+    config: Path,
+    data_dir: Path,
+    db_url: str,
+    http_port: int,
+    env: dict[str, str] | None = None,
+    *,
+    healthy: bool = True,
 ) -> AppProcess:
+    """The app as a process; with ``healthy``, once /healthz says 200."""
     log_path = data_dir / "app.log"
     env = {
         **os.environ,
@@ -230,7 +237,7 @@ async def start_app(
         except aiohttp.ClientError:
             return 0
 
-    await eventually(health, lambda s: s == 200, 20, "app to connect to ARI")
+    await eventually(health, lambda s: s == (200 if healthy else 503), 20, "app to answer /healthz")
     return app
 
 

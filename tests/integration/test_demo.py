@@ -45,7 +45,9 @@ def test_demo_places_calls_stores_them_and_prints_a_summary(tmp_path: Path) -> N
     for path in wavs:
         with wave.open(str(path)) as w:
             assert w.getnframes() > 0 and w.getframerate() == 8000
-    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    # Made private from the start: no folder had to be narrowed afterwards.
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700 and "path_tightened" not in proc.stderr
+    assert stat.S_IMODE((data / "ari-app.db").stat().st_mode) == 0o600
     # Every answered call of a branch that records has its recording (riverside does not record).
     with sqlite3.connect(data / "ari-app.db") as db:
         rows = db.execute(

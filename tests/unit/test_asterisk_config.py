@@ -99,6 +99,7 @@ def test_every_did_goes_to_stasis_then_falls_back_to_its_branch(example: Setting
 def test_plus_numbers_and_a_config_without_fastagi() -> None:
     settings = parse_settings(
         {
+            "version": 1,
             "asterisk": {"agi_host": None},
             "branches": [{"id": "north", "name": "North", "dids": [{"number": "+4930123"}]}],
             "admins": [{"login": "a", "name": 'Ann "A"; Lee', "endpoint": "PJSIP/desk7", "branch": "north"}],
@@ -158,10 +159,14 @@ def test_check_names_each_file_that_differs(tmp_path: Path, capsys: pytest.Captu
 
 def test_config_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text("version = 1\n[asterisk]\nhttp_port = 0\n")
+    routable = (
+        '[[branches]]\nid = "a"\nname = "A"\ndids = [{ number = "5551234" }]\n'
+        '[[admins]]\nlogin = "x"\nname = "X"\nendpoint = "PJSIP/x"\nbranch = "a"\n'
+    )
+    bad.write_text("version = 1\n[asterisk]\nhttp_port = 0\n" + routable)
     assert main(["asterisk-config", str(bad), "--out", str(tmp_path / "out")]) == 2
     assert f"{bad}: asterisk.http_port" in capsys.readouterr().err
-    bad.write_text('version = 1\n[asterisk]\nhttp_bind = "0.0.0.0\\n[evil]"\n')
+    bad.write_text('version = 1\n[asterisk]\nhttp_bind = "0.0.0.0\\n[evil]"\n' + routable)
     assert main(["asterisk-config", str(bad), "--out", str(tmp_path / "out")]) == 2
     assert f"{bad}: asterisk.http_bind" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -10,6 +10,8 @@ from ari_app.__main__ import main
 from ari_app.config import ConfigError, load_secrets, load_settings, parse_settings
 
 _A = {"id": "a", "name": "A"}
+_A_DID = {**_A, "dids": [{"number": "5551234"}]}
+_X = {"login": "x", "name": "X", "endpoint": "PJSIP/x", "branch": "a"}
 EXAMPLE = Path(__file__).resolve().parents[2] / "ari_app" / "examples" / "clinic.toml"
 
 
@@ -34,7 +36,8 @@ def test_example_is_valid_and_resolves_dids() -> None:
 def test_without_groups_each_branch_is_a_ring_all_group() -> None:
     s = parse_settings(
         {
-            "branches": [_A],
+            "version": 1,
+            "branches": [{**_A, "dids": [{"number": "5551234"}]}],
             "admins": [{"login": "x", "name": "X", "endpoint": "PJSIP/x", "branch": "a"}],
         },
         "t.toml",
@@ -153,6 +156,19 @@ def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path
             },
             "admins[0].branch: no branch with id 'zz'",
         ),
+        ({}, "version: missing; add version = 1"),
+        ({"version": 1, "admins": [_X]}, "branches: at least one branch with a DID is needed"),
+        ({"version": 1, "branches": [_A], "admins": [_X]}, "branches: at least one branch with a DID"),
+        ({"version": 1, "branches": [_A_DID]}, "admins: at least one admin is needed"),
+        (
+            {
+                "version": 1,
+                "branches": [_A_DID],
+                "groups": [{"id": "a", "branch": "a"}, {"id": "center"}],
+                "admins": [{**_X, "groups": ["center"]}],
+            },
+            "admins: none is in a group that a DID's calls are offered to, so no call could be answered",
+        ),
     ],
 )
 def test_errors_name_the_key(data: dict, problem: str) -> None:
@@ -160,6 +176,30 @@ def test_errors_name_the_key(data: dict, problem: str) -> None:
         parse_settings(data, "clinic.toml")
     assert any(p.startswith(problem) for p in exc.value.problems), exc.value.problems
     assert str(exc.value).startswith("clinic.toml: ")
+
+
+def test_an_empty_file_is_told_all_it_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    assert main(["check-config", str(empty)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{empty}: version: missing; add version = 1",
+        f"{empty}: branches: at least one branch with a DID is needed",
+        f"{empty}: admins: at least one admin is needed",
+    ]
+
+
+def test_a_did_no_admin_takes_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "clinic.toml"
+    config.write_text(
+        EXAMPLE.read_text()
+        + '[[branches]]\nid = "new"\nname = "Opens next month"\ndids = [{ number = "5553000" }]\n'
+        + '[[groups]]\nid = "new-desk"\nbranch = "new"\n'
+    )
+    assert main(["check-config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert "ok (3 branches, 4 DIDs" in out
+    assert err == f"{config}: branches[2].dids[0]: warning: no admin is in its groups; its calls fail\n"
 
 
 def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
@@ -182,3 +222,59 @@ def test_secrets_from_environment_never_printed() -> None:
     assert sec.database_url == "sqlite:///data/ari-app.db"
     with pytest.raises(ConfigError, match="16"):
         load_secrets(s, {"ARI_USERNAME": "u", "ARI_PASSWORD": "p", "ARI_APP_API_TOKENS": "short"})
+
+
+@pytest.mark.parametrize("command", ["run", "migrate"])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mysql://clinic:hunter2-secret@db/calls", "unsupported database 'mysql'"),
+        ("postgresql://clinic:hunter2-secret@db:port/calls", "not a valid PostgreSQL URL"),
+        ("clinic:hunter2-secret@db/calls", "not a database URL"),
+        ("sqlite://", "an SQLite URL needs a file"),
+    ],
+)
+def test_unusable_database_url_is_one_line_without_the_password(
+    command: str,
+    url: str,
+    problem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "clinic.toml"
+    config.write_text(EXAMPLE.read_text())
+    for name, value in {"ARI_USERNAME": "u", "ARI_PASSWORD": "p", "DATABASE_URL": url}.items():
+        monkeypatch.setenv(name, value)
+    assert main([command, "--config", str(config)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"environment: DATABASE_URL: {problem}") and "hunter2" not in err
+
+
+def test_unusable_database_url_in_the_file_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "clinic.toml"
+    config.write_text(
+        EXAMPLE.read_text().replace(
+            'url = "sqlite:///data/ari-app.db"', 'url = "mysql://clinic:hunter2-secret@db/calls"'
+        )
+    )
+    assert main(["check-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"{config}: database.url: unsupported database 'mysql'; use postgresql://" + (
+        "user:password@host:5432/db or sqlite:///path/to/file.db\n"
+    )
+
+
+def test_migrate_without_a_database_is_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "clinic.toml"
+    config.write_text(EXAMPLE.read_text())
+    monkeypatch.setenv("DATABASE_URL", "postgresql://clinic:hunter2-secret@127.0.0.1:1/calls")
+    assert main(["migrate", "--config", str(config)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("ari-app: database postgresql+asyncpg://clinic:***@127.0.0.1:1/calls unavailable")
+    assert err.count("\n") == 1 and "hunter2" not in err

@@ -56,6 +56,7 @@ ASTERISK_HEADER = {
 def settings(timeout: float) -> Settings:
     return parse_settings(
         {
+            "version": 1,
             "fastagi": {"timeout": timeout},
             "branches": [
                 {
@@ -68,6 +69,7 @@ def settings(timeout: float) -> Settings:
                 },
                 {"id": "night", "name": "Night line", "dids": [{"number": "+15559999"}]},
             ],
+            "admins": [{"login": "anna", "name": "Anna", "endpoint": "PJSIP/admin101", "branch": "downtown"}],
         },
         "test",
     )
