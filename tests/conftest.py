@@ -14,6 +14,15 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parent.parent
 SHARED_ARI = REPO.parent / "shared" / "asterisk-ari-22"
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+# The least configuration an app starts with, for tests that need the app but no calls.
+MINIMAL_SETTINGS = {
+    "version": 1,
+    "ari": {"url": "http://127.0.0.1:1/ari"},  # nothing listens: the app starts without Asterisk
+    "http": {"port": 0},
+    "fastagi": {"enabled": False},
+    "branches": [{"id": "a", "name": "A", "dids": [{"number": "5551234"}]}],
+    "admins": [{"login": "x", "name": "X", "endpoint": "PJSIP/x", "branch": "a"}],
+}
 
 
 def _missing(reason: str) -> None:

@@ -20,17 +20,9 @@ from ari_app.calls import commands as c
 from ari_app.config import Secrets, parse_settings
 from ari_app.store import CallStore, Database, StoreUnavailable
 from ari_app.store.outage import OutageLog
-from tests.conftest import _pg_admin, _pg_base_url
+from tests.conftest import MINIMAL_SETTINGS, _pg_admin, _pg_base_url
 
 T0 = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
-SETTINGS = {
-    "version": 1,
-    "ari": {"url": "http://127.0.0.1:1/ari"},  # nothing listens: the app starts without Asterisk
-    "http": {"port": 0},
-    "fastagi": {"enabled": False},
-    "branches": [{"id": "a", "name": "A", "dids": [{"number": "5551234"}]}],
-    "admins": [{"login": "x", "name": "X", "endpoint": "PJSIP/x", "branch": "a"}],
-}
 
 
 @pytest.fixture
@@ -64,7 +56,7 @@ async def test_no_such_database_or_role_is_an_outage_with_the_servers_reason(
 
 
 async def test_app_says_so_at_once_and_once_more_when_it_is_back(missing_db: str, tmp_path: Path) -> None:
-    settings = parse_settings(SETTINGS, "test")
+    settings = parse_settings(MINIMAL_SETTINGS, "test")
     secrets = Secrets("u", "p", missing_db, ())
     app = CallCenterApp(settings, secrets, data_dir=tmp_path / "data", registry=CollectorRegistry())
     with structlog.testing.capture_logs() as logs:

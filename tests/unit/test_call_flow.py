@@ -111,20 +111,6 @@ def test_transfer_hands_the_caller_to_another_admin_in_the_same_bridge() -> None
     assert d.ended().outcome == "answered" and not d.of(c.CallbackNeeded)
 
 
-def test_transfer_to_a_busy_admin_goes_to_the_calls_own_groups() -> None:
-    d = Driver(admins=2, routing=CallRouting())
-    a, b = ring_up(d)
-    d.feed(state(a, "Up"))
-    d.feed(*gone(b, soft=True, cause=32))
-    d.dispatcher.answered("a0", "call1", d.now)
-    d.dispatcher.answered("a1", "other", d.now)
-    d.feed(c.TransferRequested(("admin", "a1"), by="a0"))
-    d.feed(*gone(a, soft=True, cause=32))
-    # a1 is busy: the caller leaves the mixing bridge for the queue of its groups.
-    assert d.s.holding_id is not None
-    assert c.RemoveFromBridge(d.s.bridge_id or "", "in") in d.commands
-
-
 def _transferred_to_a_busy_admin() -> Driver:
     d = Driver(admins=2, routing=CallRouting(max_wait=60))
     a, b = ring_up(d)
@@ -135,6 +121,13 @@ def _transferred_to_a_busy_admin() -> Driver:
     d.feed(c.TransferRequested(("admin", "a1"), by="a0"))
     d.feed(*gone(a, soft=True, cause=32))
     return d
+
+
+def test_transfer_to_a_busy_admin_goes_to_the_calls_own_groups() -> None:
+    d = _transferred_to_a_busy_admin()
+    # a1 is busy: the caller leaves the mixing bridge for the queue of its groups.
+    assert d.s.holding_id is not None
+    assert c.RemoveFromBridge(d.s.bridge_id or "", "in") in d.commands
 
 
 def test_a_caller_who_leaves_while_being_transferred_was_answered() -> None:

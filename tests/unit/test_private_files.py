@@ -14,15 +14,7 @@ from prometheus_client import CollectorRegistry
 from ari_app.app import CallCenterApp
 from ari_app.config import Secrets, parse_settings
 from ari_app.store import Database
-
-SETTINGS = {
-    "version": 1,
-    "ari": {"url": "http://127.0.0.1:1/ari"},  # nothing listens: the app starts without Asterisk
-    "http": {"port": 0},
-    "fastagi": {"enabled": False},
-    "branches": [{"id": "a", "name": "A", "dids": [{"number": "5551234"}]}],
-    "admins": [{"login": "x", "name": "X", "endpoint": "PJSIP/x", "branch": "a"}],
-}
+from tests.conftest import MINIMAL_SETTINGS
 
 
 def mode(path: Path) -> int:
@@ -69,7 +61,7 @@ async def test_files_an_earlier_run_left_readable_are_narrowed(tmp_path: Path) -
 async def test_app_data_folder_spool_and_recordings_are_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
-    settings = parse_settings(SETTINGS, "test")
+    settings = parse_settings(MINIMAL_SETTINGS, "test")
     secrets = Secrets("u", "p", f"sqlite:///{data / 'ari-app.db'}", ())
     app = CallCenterApp(settings, secrets, data_dir=data, registry=CollectorRegistry())
     with structlog.testing.capture_logs() as logs:
