@@ -25,8 +25,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    for where in settings.unstaffed_dids():
-        print(f"{args.config}: {where}: warning: no admin is in its groups; its calls fail", file=sys.stderr)
+    for warning in settings.warnings():
+        print(f"{args.config}: {warning}", file=sys.stderr)
     admins = len(settings.admins)
     dids = sum(len(b.dids) for b in settings.branches)
     print(

@@ -289,7 +289,6 @@ class CallCenterApp:
         arrived = arrival(s, did, now)
         branch = arrived.branch
         policy = CallPolicy(
-            ring_timeout=s.calls.ring_timeout,
             record=bool(branch and branch.record),
             missed_media=s.calls.missed_media,
             failed_media=s.calls.failed_media,

@@ -269,7 +269,8 @@ class Branch(_Section):
     timezone: str = "UTC"
     record: bool = True
     # Played to the caller (after answering) before the call is offered, where the branch records.
-    recording_notice: Media | None = "sound:clinic/recording-notice"
+    # false: recorded without a notice, where the carrier or an earlier IVR already announces it.
+    recording_notice: Media | Literal[False] = "sound:clinic/recording-notice"
     # Outside hours and on holidays: played, then a callback task is made.
     closed_message: Media = "sound:clinic/closed"
     # Nobody could take the call in time: "we will call you back", then a callback task.
@@ -437,6 +438,19 @@ class Settings(_Section):
                 "admins: none is in a group that a DID's calls are offered to, so no call could be answered"
             )
         return problems
+
+    def warnings(self) -> list[str]:
+        """What a valid file may still get wrong (``key: warning: ...``), for check-config."""
+        found = [
+            f"{where}: warning: no admin is in its groups; its calls fail" for where in self.unstaffed_dids()
+        ]
+        found += [
+            f"branches[{i}].recording_notice: warning: calls are recorded without telling the caller;"
+            " make sure the carrier or an earlier IVR announces the recording"
+            for i, b in enumerate(self.branches)
+            if b.record and b.recording_notice is False
+        ]
+        return found
 
     def unstaffed_dids(self) -> list[str]:
         """Where each DID no admin can take is (``branches[1].dids[0]``): its calls fail at once.

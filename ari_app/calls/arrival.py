@@ -56,7 +56,7 @@ def arrival(settings: Settings, did_number: str, now: datetime) -> Arrival:
     menu = did.menu
     topics = {t.id: t for t in settings.topics}
     routing = CallRouting(
-        notice=branch.recording_notice if branch.record else None,
+        notice=branch.recording_notice if branch.record and branch.recording_notice else None,
         menu_prompt=menu.prompt if menu else None,
         menu={topics[t].digit: t for t in menu.topics} if menu else {},
         menu_timeout=menu.timeout if menu else 5.0,

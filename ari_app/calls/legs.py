@@ -15,6 +15,7 @@ class Leg:
     channel_id: str
     admin: str
     endpoint: str
+    ring_timeout: int = 20  # seconds Asterisk lets it ring (its group's, from the wave)
     created: bool = False  # the /channels/create reply arrived
     in_stasis: bool = False  # its StasisStart arrived
     dialed: bool = False

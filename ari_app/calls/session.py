@@ -387,7 +387,7 @@ class CallSession(CallState):
         if wave.targets:
             self.wave_open = True
             for admin, endpoint in wave.targets:
-                leg = Leg(self._new_id(), admin, endpoint)
+                leg = Leg(self._new_id(), admin, endpoint, ring_timeout=wave.ring_timeout)
                 self.legs[leg.channel_id] = leg
                 step.facts.append(c.LegCreated(self.call_id, leg.channel_id, leg.admin, leg.endpoint, now))
                 step.commands.append(self._create_leg(leg))
@@ -490,7 +490,8 @@ class CallSession(CallState):
                 self._hangup_leg(leg, "lost", step)
                 return
             leg.dialed = True
-            step.commands.append(c.Dial(leg.channel_id, self.inbound_id, self.policy.ring_timeout))
+            # The wave's group says how long its phones ring, not the call's default.
+            step.commands.append(c.Dial(leg.channel_id, self.inbound_id, leg.ring_timeout))
             step.facts.append(c.LegProgress(leg.channel_id, dialed_at=now))
 
     def _leg_ringing(self, leg: Leg, step: c.Step, now: datetime) -> None:

@@ -28,7 +28,6 @@ class Phase(Enum):
 
 @dataclass(frozen=True)
 class CallPolicy:
-    ring_timeout: int
     record: bool
     missed_media: str
     failed_media: str

@@ -13,9 +13,7 @@ from ari_app.calls.session import CallPolicy, CallRouting, CallSession, Phase
 from ari_app.routing.dispatch import AdminRuntime, Dispatcher, GroupRule
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-POLICY = CallPolicy(
-    ring_timeout=15, record=True, missed_media="sound:vm-nobodyavail", failed_media="sound:oops"
-)
+POLICY = CallPolicy(record=True, missed_media="sound:vm-nobodyavail", failed_media="sound:oops")
 
 
 def chan(cid: str, state: str = "Up", number: str = "5550001") -> m.Channel:
@@ -71,10 +69,11 @@ class Driver:
         policy: CallPolicy = POLICY,
         routing: CallRouting | None = None,
         strategy: str = "ring_all",
+        ring_timeout: int = 15,
     ):
         ids = (f"id{n}" for n in itertools.count())
         self.now = T0
-        rule = GroupRule("g", strategy, 0, 15)  # type: ignore[arg-type]
+        rule = GroupRule("g", strategy, 0, ring_timeout)  # type: ignore[arg-type]
         self.dispatcher = Dispatcher(
             [rule, GroupRule("over", "ring_all", 0, 15)],
             [AdminRuntime(f"a{i}", f"PJSIP/admin10{i}", ("g",), order=i) for i in range(admins)]
@@ -112,7 +111,8 @@ class Driver:
                 if cmd.reset:
                     d.reset(cmd.call_id)
                 wave = d.next_wave(cmd.call_id, self.now)
-                offered = c.WaveOffered(tuple((t.admin, t.endpoint) for t in wave.targets), 15, wave.reason)
+                targets = tuple((t.admin, t.endpoint) for t in wave.targets)
+                offered = c.WaveOffered(targets, wave.ring_timeout, wave.reason)
                 out += self.feed(offered, dt=0, auto=auto)
             elif isinstance(cmd, c.Widen):
                 d.widen(cmd.call_id)
@@ -315,6 +315,15 @@ def test_caller_abandons_while_ringing_we_hang_up_every_leg() -> None:
     assert set(d.leg_results().values()) == {"cancelled"}
     assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
     assert d.s.phase is Phase.DONE
+
+
+def test_legs_ring_as_long_as_their_group_says() -> None:
+    d = Driver(admins=1, ring_timeout=12)
+    (leg,) = d.legs()
+    d.feed(c.CommandDone(next(x for x in d.of(c.CreateLeg) if x.channel_id == leg)))
+    # Asterisk's dial timeout is the group's 12 s, and our own backstop a little later.
+    assert d.feed(stasis_start(leg, ["dialed", "in"], "Down")) == [c.Dial(leg, "in", 12)]
+    assert c.StartTimer("ring", 12 + 2.0) in d.of(c.StartTimer)
 
 
 def test_ring_timeout_backstop_hangs_up_the_wave() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ari_app.__main__ import main
+from ari_app.calls.arrival import arrival
 from ari_app.config import ConfigError, load_secrets, load_settings, parse_settings
 
 _A = {"id": "a", "name": "A"}
@@ -200,6 +203,30 @@ def test_a_did_no_admin_takes_is_a_warning(tmp_path: Path, capsys: pytest.Captur
     out, err = capsys.readouterr()
     assert "ok (3 branches, 4 DIDs" in out
     assert err == f"{config}: branches[2].dids[0]: warning: no admin is in its groups; its calls fail\n"
+
+
+def test_recording_without_the_notice_is_allowed_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "clinic.toml"
+    # The carrier announces the recording already: the downtown branch records without it.
+    config.write_text(EXAMPLE.read_text().replace(
+        'recording_notice = "sound:clinic/recording-notice"', "recording_notice = false"
+    ))  # fmt: skip
+    assert main(["check-config", str(config)]) == 0
+    assert capsys.readouterr().err == (
+        f"{config}: branches[0].recording_notice: warning: calls are recorded without telling the caller;"
+        " make sure the carrier or an earlier IVR announces the recording\n"
+    )
+    settings = load_settings(config)
+    downtown = settings.branches[0]
+    assert downtown.record and downtown.recording_notice is False
+    routing = arrival(settings, "5551235", datetime(2026, 12, 7, 15, 0, tzinfo=UTC)).routing
+    assert routing.open and routing.notice is None  # offered at once, and still recorded
+    with pytest.raises(ConfigError, match=r"branches\[0\]\.recording_notice"):
+        parse_settings({**tomllib.loads(config.read_text()), "branches": [
+            {"id": "a", "name": "A", "recording_notice": True, "dids": [{"number": "5551234"}]}
+        ]}, "x.toml")  # fmt: skip
 
 
 def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
