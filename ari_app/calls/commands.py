@@ -144,6 +144,7 @@ class SeekAdmin:
     The first ask starts the call's search (its groups, topic); ``reset`` starts a new round
     (admins already rung may be rung again); ``widen`` adds the overflow groups first.
     ``transfer_to``: ("admin", login) or ("group", id): the search is for that target only.
+    ``beside``: a wave is ringing; offer only the overflow groups, to ring alongside it.
     """
 
     call_id: str
@@ -151,6 +152,7 @@ class SeekAdmin:
     reset: bool = False
     widen: bool = False
     transfer_to: tuple[str, str] | None = None
+    beside: bool = False
 
 
 @dataclass(frozen=True)

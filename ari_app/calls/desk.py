@@ -98,7 +98,7 @@ class FrontDesk:
             d.widen(cmd.call_id)
         if cmd.reset:
             d.reset(cmd.call_id)
-        wave = d.next_wave(cmd.call_id, now)
+        wave = d.next_wave(cmd.call_id, now, only_overflow=cmd.beside)
         self._changed()
         return c.WaveOffered(
             tuple((t.admin, t.endpoint) for t in wave.targets), wave.ring_timeout, wave.reason

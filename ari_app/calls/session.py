@@ -382,8 +382,13 @@ class CallSession(CallState):
 
     def _on_wave(self, wave: c.WaveOffered, step: c.Step, now: datetime) -> None:
         self.asks = max(0, self.asks - 1)
+        beside, self.beside_asked = self.beside_asked, False
         if self.phase is not Phase.OFFERING or not self.seeking:
             return
+        if beside and not wave.targets:
+            if not self.wave_open:
+                self._seek(step)  # the wave ended while we asked: on to the next, as usual
+            return  # nobody free in the overflow groups yet: the wave out goes on
         if wave.targets:
             self.wave_open = True
             for admin, endpoint in wave.targets:
@@ -610,6 +615,10 @@ class CallSession(CallState):
         elif name == "overflow" and self.phase is Phase.OFFERING:
             if self.idle_waiting:
                 self._seek(step, widen=True)
+            elif self.wave_open and not self.asks and self.seeking:
+                # The overflow groups join now, ringing beside the wave still out, not after it.
+                self.beside_asked = True
+                self._seek(step, widen=True, beside=True)
             else:
                 step.commands.append(c.Widen(self.call_id))
         elif name == "max_wait" and self.phase is Phase.OFFERING:

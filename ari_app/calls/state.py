@@ -91,6 +91,7 @@ class CallState:
         self.greeting_stage: str | None = None  # "notice" | "menu" | "menu_wait"
         self.seeking = False  # the switchboard holds a search for this call
         self.asks = 0  # SeekAdmin sent, its WaveOffered not yet in
+        self.beside_asked = False  # the ask on its way is for the overflow groups, beside a wave
         self.nudged = False  # AdminFree came while an ask was on its way
         self.wave_open = False  # a wave of legs is out, not yet all ended
         self.holding_id: str | None = None  # the holding bridge while the caller waits
@@ -289,10 +290,12 @@ class CallState:
 
     def _check_progress(self, step: c.Step, now: datetime) -> None:
         if self.phase is Phase.OFFERING and self.wave_open and not self._open_legs():
-            # Nobody of this wave answered: the next wave (or the queue).
+            # Nobody of this wave answered: the next wave (or the queue). With an ask for the
+            # overflow groups on its way, its answer decides.
             self.wave_open = False
             step.commands.append(c.CancelTimer("ring"))
-            self._seek(step)
+            if not self.beside_asked:
+                self._seek(step)
         if self.phase is Phase.ENDING and self._ended_fact_sent and not self._open_legs():
             if self.bridge_done and self.recording_done:
                 self.phase = Phase.DONE

@@ -167,7 +167,9 @@ class Dispatcher:
             if a is not None and a.ringing == call_id:
                 a.ringing = None
 
-    def next_wave(self, call_id: str, now: datetime) -> Wave:
+    def next_wave(self, call_id: str, now: datetime, *, only_overflow: bool = False) -> Wave:
+        """The call's next admins to ring; ``only_overflow``: from its overflow groups alone (they
+        join while a wave of its own groups still rings)."""
         s = self.seekers.get(call_id)
         if s is None:
             return Wave((), reason="no_admins")
@@ -175,7 +177,7 @@ class Dispatcher:
             return self._direct(s, now)
         claims = self._claims(exclude=call_id)
         members_seen = anyone_online = False
-        for gid in s.groups:
+        for gid in s.overflow if only_overflow else s.groups:
             rule = self.rules.get(gid)
             if rule is None:
                 continue

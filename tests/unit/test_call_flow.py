@@ -82,11 +82,29 @@ def test_closed_branch_plays_when_it_opens_and_makes_a_callback_task_due_then() 
     assert (d.ended().outcome, d.ended().failure_reason) == ("closed", "holiday")
 
 
-def test_overflow_timer_widens_the_search_while_ringing_and_seeks_when_waiting() -> None:
-    d = Driver(admins=1, routing=CallRouting(overflow_after=30))
-    ring_up(d)
-    assert c.Widen("call1") in d.feed(c.TimerFired("overflow"), dt=30)
+def test_overflow_groups_ring_beside_a_wave_still_out_when_their_time_comes() -> None:
+    d = Driver(admins=1, routing=CallRouting(overflow_after=6))
+    (first,) = ring_up(d)
+    out = d.feed(c.TimerFired("overflow"), dt=6)
+    # The overflow group's admin rings now, beside a0 whose phone still rings.
+    assert [x.endpoint for x in out if isinstance(x, c.CreateLeg)] == ["PJSIP/admin900"]
+    assert not any(isinstance(x, c.Hangup) for x in out) and not d.s.legs[first].ended
     assert d.dispatcher.seekers["call1"].groups == ["g", "over"]
+    second = next(x.channel_id for x in out if isinstance(x, c.CreateLeg))
+    d.feed(stasis_start(second, ["dialed", "in"], "Down"), state(second, "Up"))
+    assert d.s.winner is d.s.legs[second] and c.Hangup(first) in d.commands
+
+
+def test_overflow_with_nobody_free_there_lets_the_wave_ring_on_then_seeks_as_usual() -> None:
+    d = Driver(admins=1, routing=CallRouting(overflow_after=6))
+    d.dispatcher.answered("x9", "other", d.now)  # the overflow group's only admin is talking
+    (first,) = ring_up(d)
+    out = d.feed(c.TimerFired("overflow"), dt=6)
+    assert not any(isinstance(x, (c.CreateLeg, c.Hangup, c.StartBridgeMoh)) for x in out)
+    assert d.s.wave_open and d.s.holding_id is None
+    # The wave rings out: the caller waits on hold for either group.
+    d.feed(*gone(first, dcause=19, soft=True, cause=32))
+    assert d.s.holding_id is not None and d.dispatcher.seekers["call1"].groups == ["g", "over"]
 
 
 def test_transfer_hands_the_caller_to_another_admin_in_the_same_bridge() -> None:

@@ -110,7 +110,7 @@ class Driver:
                     d.widen(cmd.call_id)
                 if cmd.reset:
                     d.reset(cmd.call_id)
-                wave = d.next_wave(cmd.call_id, self.now)
+                wave = d.next_wave(cmd.call_id, self.now, only_overflow=cmd.beside)
                 targets = tuple((t.admin, t.endpoint) for t in wave.targets)
                 offered = c.WaveOffered(targets, wave.ring_timeout, wave.reason)
                 out += self.feed(offered, dt=0, auto=auto)
