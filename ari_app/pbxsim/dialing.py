@@ -31,8 +31,12 @@ class Pbx(Transfers):
         # The originator ties the leg to its caller (Asterisk links their linkedid): the leg
         # follows that call's script for this phone, if the call brought one.
         inbound = self.channels.get(originator or "")
-        if inbound is not None and inbound.call is not None:
-            ch.script = inbound.call.phone_scripts.get(ch.endpoint)
+        if inbound is not None:
+            # The app is subscribed to the originator too, for as long as it lives: it hears of
+            # the caller's channel after its StasisEnd (resource_channels.c).
+            inbound.subs += 1
+            if inbound.call is not None:
+                ch.script = inbound.call.phone_scripts.get(ch.endpoint)
         # The channel's own thread enters Stasis as the reply goes out: a dial sent after the
         # reply finds it there, while its StasisStart usually reaches the app after the reply.
         # With the stasis_start_delay fault that moment comes late, and a dial before it gets 409.

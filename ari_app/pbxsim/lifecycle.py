@@ -91,6 +91,7 @@ class Lifecycle(Recording):
         )  # fmt: skip
         for var, value in variables.items():
             self.assign(ch, var, value, report=False)
+        ch.subs = 1  # stasis_app_subscribe_channel(app, chan) as it is made
         self.channels[ch.id] = ch
         self.channel_added(ch, ch.snap())
         return ch
@@ -216,11 +217,11 @@ class Lifecycle(Recording):
         self._record_end(ch, how, by, cause)
 
     def _tail(self, ch: SimChannel, cls: type[m.Event], **fields: Any) -> None:
-        """An event after StasisEnd: the app gets it unless its subscription ended there
-        (``quiet_end``); those subscribed to the channel's endpoint get it either way."""
+        """An event after StasisEnd: the app gets it while it holds a subscription to the channel
+        besides Stasis()'s (``subs``); those subscribed to the channel's endpoint get it either way."""
         if cls is m.ChannelVarset:
             ch.variables[fields["variable"]] = fields["value"]
-        if not ch.quiet_end:
+        if ch.subs > 0:
             self.emit(ch.app, cls, channel=ch.snap(), **fields)
         elif ch.kind != "local" and ch.endpoint in self.phones:
             self.to_listeners(self.endpoint_listeners(ch.endpoint), cls, channel=ch.snap(), **fields)

@@ -145,9 +145,12 @@ class SimChannel:
     playbacks: list[str] = field(default_factory=list)  # queued; the first one plays
     ari_transfers: bool = False  # PJSIP_TRANSFER_HANDLING() is ari-only: a REFER goes to the app
     hooks: int = 0  # framehooks attached (a REFER handed to the app): no native RTP bridging
-    # The app's last channel subscription ends with StasisEnd: nothing after it reaches the app
-    # (a transferer swapped out by a blind transfer, and the Local channels of one).
-    quiet_end: bool = False
+    # The app's subscriptions to the channel besides its Stasis() own (res/stasis/app.c counts
+    # them): /channels/create and originate subscribe the app to the channel they make and to
+    # its originator (resource_channels.c); a blind transfer's swap drops one of the
+    # transferer's. Stasis() takes its own away at StasisEnd: after it the app hears of the
+    # channel (the hang-up's tail, ChannelDestroyed) only while one of these is left.
+    subs: int = 0
 
     def snap(self) -> m.Channel:
         return m.Channel(

@@ -238,7 +238,7 @@ class Transfers(Lifecycle):
         l1 = SimChannel(
             id=l1_id, name=f"{base};1", state="Down", protocol_id="", caller=m.CallerID("", ""),
             connected=m.CallerID("", ""), dialplan=m.DialplanCEP(tr.context, tr.to, 1, "", ""),
-            creationtime=born, kind="local", app=ch.app, endpoint="", quiet_end=True,
+            creationtime=born, kind="local", app=ch.app, endpoint="",
         )  # fmt: skip
         self.channels[l1.id] = l1
         tr.local_id = l1.id
@@ -246,13 +246,13 @@ class Transfers(Lifecycle):
         l1.dialplan = m.DialplanCEP(tr.context, tr.to, 1, "Stasis", ch.app)
         l1.in_stasis = True
         self.emit(l1.app, m.StasisStart, args=[], channel=l1.snap(), replace_channel=ch.snap())
-        ch.quiet_end = True  # send_start_msg_snapshots: app_unsubscribe_channel_id(replace)
+        ch.subs = max(0, ch.subs - 1)  # send_start_msg_snapshots: app_unsubscribe_channel_id(replace)
         if tr.route == "stasis":
             l2 = SimChannel(
                 id=l2_id, name=f"{base};2", state="Ring", protocol_id="", caller=m.CallerID("", ""),
                 connected=m.CallerID("", ""),
                 dialplan=m.DialplanCEP(tr.context, tr.to, 1, "Stasis", f"{ch.app},transfer,{tr.to}"),
-                creationtime=born, kind="local", app=ch.app, endpoint="", quiet_end=True, in_stasis=True,
+                creationtime=born, kind="local", app=ch.app, endpoint="", in_stasis=True,
             )  # fmt: skip
             self.channels[l2.id] = l2
             tr.local2_id = l2.id

@@ -8,7 +8,7 @@ import time
 import wave
 from io import BytesIO
 
-from tests.pbxsim.harness import SimHarness, bridged, call_id_of, gone, leg, place, shape
+from tests.pbxsim.harness import SimHarness, bridged, call_id_of, leg, place
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
@@ -95,16 +95,16 @@ async def test_caller_hangs_up_during_a_playback(harness: SimHarness) -> None:
     await h.rest("POST", f"/channels/{inbound}/play", media="sound:vm-nobodyavail")
     await h.wait_for(lambda e: e["type"] == "PlaybackStarted")
     await h.control("POST", f"/control/calls/{await call_id_of(h, inbound)}/hangup")
-    await gone(h, inbound)
-    # The playback ends early, as failed, before the channel leaves Stasis.
+    await h.wait_for(lambda e: e["type"] == "StasisEnd")
+    await asyncio.sleep(0.1)
+    # The playback ends early, as failed, before the channel leaves Stasis; with no leg made
+    # for the caller (no originator subscription) StasisEnd is the last the app hears of it,
+    # as recorded on Asterisk 22.10.1 (ChannelHangupRequest, PlaybackFinished, StasisEnd).
     types = [e["type"] for e in h.events]
     assert types.index("PlaybackFinished") < types.index("StasisEnd")
     assert playback_events(h)[-1] == ("PlaybackFinished", "sound:vm-nobodyavail", "failed")
-    assert [shape(e) for e in h.of(inbound)][-3:] == [
-        ("StasisEnd", "Up"),
-        ("ChannelHangupRequest", "Up", ("cause", 16), ("soft", True)),
-        ("ChannelDestroyed", "Up", ("cause", 16), ("cause_txt", "Normal Clearing")),
-    ]
+    assert [e["type"] for e in h.of(inbound)][-2:] == ["ChannelHangupRequest", "StasisEnd"]
+    assert not (await h.control("GET", "/control/state"))["channels"]
     record = await h.sim_call(await call_id_of(h, inbound))
     assert record["playbacks"] == ["sound:vm-nobodyavail"] and record["caller_result"] == "abandoned"
 

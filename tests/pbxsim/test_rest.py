@@ -92,11 +92,14 @@ async def test_hangup_reason_code_sets_the_cause(harness: SimHarness) -> None:
     h = harness
     await h.connect()
     inbound = await place(h)
+    leg_id = await leg(h, inbound)  # its originator subscription lets the app see ChannelDestroyed
     assert await h.rest("DELETE", f"/channels/{inbound}", reason_code="21") == (204, None)
     destroyed = await gone(h, inbound)
     assert shape(destroyed)[2:] == (("cause", 21), ("tech_cause", 403), ("cause_txt", "Call Rejected"))
     record = await h.sim_call(await call_id_of(h, inbound))
     assert (record["caller_result"], record["sip_final"]) == ("rejected", "403 Forbidden")
+    await h.rest("DELETE", f"/channels/{leg_id}")
+    await gone(h, leg_id)
 
 
 async def test_channel_variables_and_caller_id(harness: SimHarness) -> None:

@@ -6,6 +6,7 @@ recorded traces, and test_fidelity.py to Asterisk's api-docs, when ../shared is 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -263,6 +264,8 @@ async def test_busy_reason_on_unanswered_inbound(harness: SimHarness) -> None:
     h = harness
     await h.connect()
     inbound = await place(h)
+    # A leg made with originator= subscribes the app to the caller's channel for its whole life.
+    leg_id = await leg(h, inbound, timeout=15)
     assert await h.rest("DELETE", f"/channels/{inbound}", reason="busy") == (204, None)
     await gone(h, inbound)
     assert [shape(e) for e in h.of(inbound)][1:] == [
@@ -273,3 +276,31 @@ async def test_busy_reason_on_unanswered_inbound(harness: SimHarness) -> None:
     ]
     record = await h.sim_call(await call_id_of(h, inbound))
     assert (record["caller_result"], record["sip_final"]) == ("busy", "486 Busy Here")
+    await h.rest("DELETE", f"/channels/{leg_id}")
+    await gone(h, leg_id)
+
+
+async def test_a_channel_only_stasis_held_is_heard_of_no_more_after_stasis_end(harness: SimHarness) -> None:
+    """res_stasis: Stasis() drops its subscription at StasisEnd. With no other (no leg made with
+    originator= this channel), the hang-up's tail and ChannelDestroyed never reach the app: as a
+    real Asterisk 22.10.1 showed for callers hanging up during a prompt or on hold."""
+    h = harness
+    await h.connect()
+    for how in ("caller", "app"):
+        inbound = await place(h)
+        assert await h.rest("POST", f"/channels/{inbound}/answer") == (204, None)
+        status, _ = await h.rest("POST", f"/channels/{inbound}/play", media="sound:clinic/topic-menu")
+        assert status == 201
+        if how == "caller":
+            await h.control("POST", f"/control/calls/{await call_id_of(h, inbound)}/hangup")
+        else:
+            assert await h.rest("DELETE", f"/channels/{inbound}") == (204, None)
+        await h.wait_for(lambda e, i=inbound: e["type"] == "StasisEnd" and e["channel"]["id"] == i)
+        await asyncio.sleep(0.2)
+        types = [e["type"] for e in h.of(inbound)]
+        assert types[-3:] == ["ChannelHangupRequest", "PlaybackFinished", "StasisEnd"] or types[-2:] == [
+            "ChannelHangupRequest", "StasisEnd",
+        ], types  # fmt: skip
+        hangup = next(e for e in h.of(inbound) if e["type"] == "ChannelHangupRequest")
+        assert ("soft" in hangup) == (how == "app")
+        assert not (await h.control("GET", "/control/state"))["channels"]
