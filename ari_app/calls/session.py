@@ -25,7 +25,7 @@ from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
 from ari_app.calls.recovery import Resumed
-from ari_app.calls.state import ANNOUNCE_LIMIT, LINGER_LIMIT, CallPolicy, CallRouting, CallState, Phase
+from ari_app.calls.state import ANNOUNCE_LIMIT, CallPolicy, CallRouting, CallState, Phase
 
 RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
 QUEUE_RECHECK = 15.0  # seconds: a waiting call asks again even without word of a free admin
@@ -309,20 +309,19 @@ class CallSession(CallState):
             # No `soft` means the far end hung up (BYE or CANCEL); soft ones are our DELETE
             # (32) or the dialplan unwinding after Stasis (16), never the caller's doing.
             if ev.soft is not True:
+                if isinstance(ev.cause, int):
+                    self.caller_cause = ev.cause  # 127 for a CANCEL; a BYE often carries none
                 self._caller_left(step, now)
         elif isinstance(ev, m.StasisEnd):
+            # The channel is gone for us at its StasisEnd. Stasis() drops its subscription
+            # there; Asterisk tells us more of the channel (ChannelDestroyed) only while a leg we
+            # made with originator= it holds another, which a caller who hangs up during a
+            # prompt or on hold never has (seen on Asterisk 22.10.1: no ChannelDestroyed).
             self._caller_left(step, now)
-            if self.inbound_deleted:
-                # Our own DELETE: Asterisk 22 sends no ChannelDestroyed for it (the channel left
-                # the app, and with it our subscription), so StasisEnd is its end.
-                self.inbound_gone = True
-                if self.end_cause is None:
-                    self.end_cause = 16  # what Asterisk reports for it when it does report
-                self._maybe_call_ended(step, now)
-            else:
-                # The caller hung up: ChannelDestroyed (with the cause) follows within
-                # milliseconds; should it be lost, close anyway.
-                step.commands.append(c.StartTimer("linger", LINGER_LIMIT))
+            self.inbound_gone = True
+            if self.end_cause is None:
+                self.end_cause = self.caller_cause or 16  # Normal Clearing, as Asterisk reports a BYE
+            self._maybe_call_ended(step, now)
         elif isinstance(ev, m.ChannelDestroyed):
             self.end_cause = ev.cause
             self._caller_left(step, now)

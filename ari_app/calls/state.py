@@ -102,7 +102,6 @@ class CallState:
         self.transfers = 0
         self.callback_reason: str | None = None
         self.announcement: str | None = None  # the last queue announcement's playback id
-        self.inbound_deleted = False  # we hung the caller's channel up ourselves
         self.groups: tuple[str, ...] = ()  # offered first (set from the call's arrival)
         self.overflow: tuple[str, ...] = ()
         self.legs: dict[str, Leg] = {}
@@ -117,6 +116,7 @@ class CallState:
         self.failure_reason: str | None = None
         self.hangup_side: str | None = None
         self.end_cause: int | None = None
+        self.caller_cause: int | None = None  # the cause of the caller's own hang-up request
         self.answered_at: datetime | None = None
         self.inbound_gone = False
         self.interrupted: str | None = None  # why its end was not seen: app down, PBX restarted
@@ -172,7 +172,6 @@ class CallState:
     def _hangup_inbound(self, step: c.Step, reason: str | None = None) -> None:
         if self.inbound_id not in self._hangup_requested and not self.inbound_gone:
             self._hangup_requested.add(self.inbound_id)
-            self.inbound_deleted = True
             step.commands.append(c.Hangup(self.inbound_id, reason))
             if not self.hangup_side:
                 self.hangup_side = "system"
