@@ -189,7 +189,7 @@ async def _with_app(
         summary = summarise(placed, await app.store.calls_by_channels(_channels(placed)))
         summary = dataclasses.replace(summary, leftovers=await leftovers(app, ctl))
         if args.report:
-            write_report(Path(args.report), summary, placed, await ctl.calls(), floor.done)
+            write_report(Path(args.report), summary, placed, await ctl.calls(), floor.done, floor.disturbed)
     finally:
         await app.stop()
     return DemoRun(summary, abort.is_set(), settled)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,6 +52,9 @@ class Floor:
         self.paused: set[str] = set()
         self.offline: set[str] = set()
         self.done: dict[str, int] = {}
+        # When the PBX was cut off or slow (wall clock, from, until): what happened meanwhile
+        # reaches the app at its reconnect, or after the slow requests it is waiting on.
+        self.disturbed: list[tuple[float, float]] = []
         actions: dict[str, Action] = {
             "pause": self._pause,
             "unregister": self._unregister,
@@ -158,7 +162,10 @@ class Floor:
 
     # ------------------------------------------------------------------ the PBX
     async def _drop_websocket(self) -> None:
-        await self.ctl.fault(drop_websocket=True, away_for=round(self.rng.uniform(0, 1.5), 2))
+        away = round(self.rng.uniform(0, 1.5), 2)
+        start = time.time()
+        await self.ctl.fault(drop_websocket=True, away_for=away)
+        self.disturbed.append((start, time.time() + away))
 
     async def _malformed_frames(self) -> None:
         await self.ctl.fault(malformed_frames=self.rng.randint(1, 3))
@@ -168,8 +175,10 @@ class Floor:
         self._then(self.rng.uniform(1, 4), lambda: self.ctl.fault(stasis_start_delay=0))
 
     async def _slow_pbx(self) -> None:
+        start, lasts = time.time(), self.rng.uniform(1, 3)
         await self.ctl.fault(answer_delay=0.15)
-        self._then(self.rng.uniform(1, 3), lambda: self.ctl.fault(answer_delay=0))
+        self.disturbed.append((start, start + lasts + 0.2))
+        self._then(lasts, lambda: self.ctl.fault(answer_delay=0))
 
     async def _refuse_dial(self) -> None:
         await self.ctl.fault(reject={"path_regex": r"^/ari/channels/[^/]+/dial$", "status": 500, "count": 1})

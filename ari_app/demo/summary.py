@@ -92,12 +92,19 @@ def write_report(
     placed_calls: list[PlacedCall],
     sim_calls: list[dict[str, Any]],
     floor: dict[str, int],
+    disturbed: list[tuple[float, float]],
 ) -> None:
     """The run as JSON, for tests and for looking into a run by hand: the summary, each placed
     call with the simulator's own record of it."""
     by_id = {c["call_id"]: c for c in sim_calls}
     placed = [{**asdict(p), "sim": by_id.get(p.sim_call_id)} for p in placed_calls]
-    body = {**asdict(summary), "floor": floor, "placed_calls": placed, "accounted": summary.accounted}
+    body = {
+        **asdict(summary),
+        "floor": floor,
+        "pbx_disturbed": disturbed,
+        "placed_calls": placed,
+        "accounted": summary.accounted,
+    }
     path.write_text(json.dumps(body, indent=1, default=str), encoding="utf-8")
 
 

@@ -193,7 +193,7 @@ def _check_run(seed: int, report: dict[str, Any], db: Path) -> None:
         assert row is not None, f"{where}: call {p['number']} has no row"
         assert row["outcome"] and row["ended_at"], f"{where}: call {p['number']} open: {row}"
         outcomes[row["outcome"]] += 1
-        _check_call(where, p, row, legs.get(row["id"], []))
+        _check_call(where, p, row, legs.get(row["id"], []), report["pbx_disturbed"])
     # The summary the demo printed is what the rows say.
     assert report["outcomes"] == {k: outcomes.get(k, 0) for k in report["outcomes"]}, where
     ours = [calls[p["channel_id"]] for p in placed if p["channel_id"]]
@@ -208,7 +208,13 @@ def _check_run(seed: int, report: dict[str, Any], db: Path) -> None:
     )
 
 
-def _check_call(where: str, p: dict[str, Any], row: dict[str, Any], legs: list[dict[str, Any]]) -> None:
+def _check_call(
+    where: str,
+    p: dict[str, Any],
+    row: dict[str, Any],
+    legs: list[dict[str, Any]],
+    disturbed: list[list[float]],
+) -> None:
     what = f"{where}: call {p['number']} ({p['kind']})"
     sim = p["sim"]
     assert sim is not None and sim["ended_at"], f"{what}: the caller is still on the PBX"
@@ -222,6 +228,20 @@ def _check_call(where: str, p: dict[str, Any], row: dict[str, Any], legs: list[d
     if row["outcome"] in UNANSWERED:
         assert row["callback_task_id"], f"{what}: unanswered without a callback task: {row}"
         assert row["answered_at"] is None, f"{what}: {row}"
+    if sim["hangup_by"] == "caller":
+        # The caller's own hang-up ends the row at once, and no phone rings for them after it;
+        # with the PBX cut off or slow then, at once after it is back (reconnect and resync).
+        left = datetime.fromtimestamp(sim["ended_at"], UTC)
+        ended = datetime.fromisoformat(row["ended_at"]).replace(tzinfo=UTC)
+        cut = [until for start, until in disturbed if start - 0.2 <= sim["ended_at"] <= until + 0.2]
+        limit = 1.0 if not cut else max(cut) - sim["ended_at"] + 3.0
+        assert (ended - left).total_seconds() < limit, f"{what}: row ended {ended}, the caller left {left}"
+        late = [
+            leg
+            for leg in legs
+            if leg["dialed_at"] and datetime.fromisoformat(leg["dialed_at"]).replace(tzinfo=UTC) > left
+        ]
+        assert cut or not late, f"{what}: rung after the caller left at {left}: {late}"
     if p["kind"] == "closed":
         assert row["outcome"] == "closed", f"{what}: {row}"
     if p["kind"] == "unknown_number":

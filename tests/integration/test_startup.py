@@ -87,7 +87,9 @@ async def test_a_phone_added_to_asterisk_later_is_watched_and_offered_calls(
                 assert status == 200
                 return next(a for a in json.loads(body)["admins"] if a["login"] == "dora")
 
-            assert (await dora())["state"] == "offline"  # Asterisk has no PJSIP/admin104 yet: 422
+            # Asterisk has no PJSIP/admin104 yet (422): offline once the presence app has read
+            # the endpoints (the call-control app may be connected a moment before it).
+            await eventually(dora, lambda a: a["state"] == "offline", 10, "dora's phone to be offline")
             await ctl.set_phone("admin104", "answer")  # the PBX engineer adds the phone
             await eventually(dora, lambda a: a["state"] == "available", 15, "dora's phone to be watched")
             requests = await ctl.requests()
