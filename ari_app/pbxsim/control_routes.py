@@ -139,6 +139,7 @@ class ControlRoutes:
             raise SimError(400, "caller and did are required")
         scripts, press = _phone_scripts(data.get("phones")), _press(data.get("press"))
         talk, abandon = _seconds(data, "hangup_after"), _seconds(data, "abandon_after")
+        abandon_on_answer = _seconds(data, "abandon_on_answer")
         call = self.pbx.new_inbound(
             caller=_text(data, "caller", ""), caller_name=_text(data, "caller_name", ""),
             did=_text(data, "did", ""), app=_text(data, "app", "clinic"),
@@ -146,7 +147,7 @@ class ControlRoutes:
         )  # fmt: skip
         ch = self.pbx.channels.get(call.channel_id or "")
         if ch is not None:
-            call.phone_scripts, call.press = scripts, press
+            call.phone_scripts, call.press, call.abandon_on_answer = scripts, press, abandon_on_answer
             if talk is not None:
                 self.pbx.talk_limits[call.call_id] = talk
             if abandon is not None:

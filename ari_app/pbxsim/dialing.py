@@ -35,6 +35,7 @@ class Pbx(Transfers):
             # The app is subscribed to the originator too, for as long as it lives: it hears of
             # the caller's channel after its StasisEnd (resource_channels.c).
             inbound.subs += 1
+            ch.origin = inbound.id
             if inbound.call is not None:
                 ch.script = inbound.call.phone_scripts.get(ch.endpoint)
         # The channel's own thread enters Stasis as the reply goes out: a dial sent after the
@@ -111,6 +112,10 @@ class Pbx(Transfers):
         bridge = self.bridges.get(ch.bridge_id or "")
         if bridge is not None:
             self.retech(bridge)
+        caller = self.channels.get(ch.origin or "")
+        if caller is not None and caller.call is not None and caller.call.abandon_on_answer is not None:
+            # The caller gives up just as the phone answers: their CANCEL crosses its 200.
+            self.later(caller.call.abandon_on_answer, partial(self.caller_leaves, caller), owner=caller)
         phone = ch.phone
         hangup_after = None if phone is None else _acts(ch, phone).hangup_after
         if hangup_after is not None:

@@ -93,6 +93,7 @@ class SimCall:
     dtmf: list[str] = field(default_factory=list)
     phone_scripts: dict[str, PhoneScript] = field(default_factory=dict)  # phone name -> its script
     press: tuple[str, float] | None = None  # keys the caller presses, so long after being answered
+    abandon_on_answer: float | None = None  # the caller hangs up so long after a phone answers
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +137,7 @@ class SimChannel:
     call: SimCall | None = None
     phone: Phone | None = None
     script: PhoneScript | None = None  # the call's own script for this phone, if it has one
+    origin: str | None = None  # the channel it was made for (its originator), if any
     dialed: bool = False
     media: bool = False  # RTP is flowing (answered or early media): hangups report QoS
     ending: bool = False
