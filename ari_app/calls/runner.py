@@ -58,10 +58,12 @@ class CommandRunner:
             await call()
         except AriError as exc:
             ok = False
-            status = exc.status
-            if status != 404:  # a 404 here is a normal race with a hang-up
-                log.warning("ari_command_failed", command=type(cmd).__name__, status=status, error=str(exc))
-            self._report(c.CommandFailed(cmd, status, str(exc)))
+            failed = c.CommandFailed(cmd, exc.status, str(exc))
+            if not failed.gone:  # a channel gone meanwhile is a normal race with a hang-up
+                log.warning(
+                    "ari_command_failed", command=type(cmd).__name__, status=exc.status, error=str(exc)
+                )
+            self._report(failed)
         except Exception as exc:
             ok = False
             log.exception("ari_command_crashed", command=type(cmd).__name__)

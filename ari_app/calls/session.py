@@ -44,6 +44,7 @@ RELEVANT_EVENTS: frozenset[type] = frozenset(
         m.RecordingFailed,
         m.BridgeDestroyed,
         m.ChannelDtmfReceived,
+        m.ChannelEnteredBridge,  # the caller put through: it comes before the addChannel reply
     }
 )
 
@@ -174,8 +175,11 @@ class CallSession(CallState):
         winner = self.legs.get(found.winner) if found.winner else None
         if winner is not None:
             self.winner = winner
-            self.answered_at = found.answered_at or now
             self.phase = Phase.CONNECTED
+            if found.bridged:  # put through before: answered then (or now, if that was not stored)
+                self.answered_at = found.answered_at or now
+                if found.answered_at is None:
+                    step.facts.append(c.CallAnswered(self.call_id, winner.admin, now))
             if found.bridge_id:
                 self.bridge_id, self.bridge_ready, self.bridge_done = found.bridge_id, True, False
                 old_bridges.remove(found.bridge_id)
@@ -295,6 +299,16 @@ class CallSession(CallState):
         if isinstance(ev, m.BridgeDestroyed):
             if ev.bridge.id == self.bridge_id:
                 self.bridge_done = True
+            return
+        if isinstance(ev, m.ChannelEnteredBridge):
+            winner = self.winner
+            if (
+                self.phase is Phase.CONNECTING
+                and winner is not None
+                and ev.bridge.id == self.bridge_id
+                and {self.inbound_id, winner.channel_id} <= set(ev.bridge.channels)
+            ):
+                self._put_through(step, now)
             return
         channel = getattr(ev, "channel", None)
         if not isinstance(channel, m.Channel):
@@ -514,14 +528,9 @@ class CallSession(CallState):
         self.winner = leg
         self.phase = Phase.CONNECTING
         self.wave_open = False
+        # The admin picked up; the call is answered only once the caller is put through to them
+        # (a caller may CANCEL in the same millisecond: then nobody talked, see _caller_left).
         step.facts.append(c.LegProgress(leg.channel_id, answered_at=now))
-        if self.answered_at is None:
-            self.answered_at = now
-            step.facts.append(c.CallAnswered(self.call_id, leg.admin, now))
-        if self.transfer_from is not None and self.transfer_to is not None:
-            kind, target = self.transfer_to
-            step.facts.append(c.CallTransferred(self.call_id, self.transfer_from, f"{kind}:{target}", now))
-        self.transfer_to = self.transfer_from = None
         self._stop_seeking(step)
         assert self.bridge_id is not None
         if self.in_mixing:
@@ -554,16 +563,29 @@ class CallSession(CallState):
             and cmd.bridge_id == self.bridge_id
             and self.phase is Phase.CONNECTING
         ):
-            self.phase = Phase.CONNECTED
-            self.in_mixing = True
-            if self.policy.record and self.bridge_id and self.recording is None:
-                self.recording = self.call_name
-                self.recording_done = False
-                step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
+            self._put_through(step, now)  # its ChannelEnteredBridge was lost
         elif isinstance(cmd, c.CreateBridge):
             self.bridge_ready = True
         elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:
             self.bridge_done = True
+
+    def _put_through(self, step: c.Step, now: datetime) -> None:
+        """The caller and the admin who answered are in the mixing bridge: they talk. Asterisk's
+        ChannelEnteredBridge says so before the addChannel reply does; whichever comes first."""
+        assert self.winner is not None
+        self.phase = Phase.CONNECTED
+        self.in_mixing = True
+        if self.policy.record and self.bridge_id and self.recording is None:
+            self.recording = self.call_name
+            self.recording_done = False
+            step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
+        if self.answered_at is None:
+            self.answered_at = now
+            step.facts.append(c.CallAnswered(self.call_id, self.winner.admin, now))
+        if self.transfer_from is not None and self.transfer_to is not None:
+            kind, target = self.transfer_to
+            step.facts.append(c.CallTransferred(self.call_id, self.transfer_from, f"{kind}:{target}", now))
+        self.transfer_to = self.transfer_from = None
 
     def _on_failed(self, f: c.CommandFailed, step: c.Step, now: datetime) -> None:
         cmd = f.command
@@ -582,8 +604,13 @@ class CallSession(CallState):
         elif isinstance(cmd, c.Play) and cmd.playback_id == self.greeting_playback:
             self._greeting_over(step, now)  # a prompt that cannot be played is skipped
         elif isinstance(cmd, (c.Answer, c.AddToBridge)) and self.phase is Phase.CONNECTING:
-            if not f.gone:
-                self.failure_reason = f"ari_error: {f.detail}"
+            if f.gone:
+                self._caller_left(step, now)  # the caller hung up as the admin answered
+                return
+            # The caller cannot be put through: nobody talked with them, so they are called back.
+            self.winner = None
+            self._set_outcome("failed", f"ari_error: {f.detail}")
+            self._need_callback(step, "failed", now)
             self._hangup_inbound(step)
             self._teardown(step, leg_reason="lost")
         elif isinstance(cmd, c.RecordBridge):

@@ -151,7 +151,10 @@ class CallState:
             return
         self.hangup_side = "caller"
         self._hangup_requested.add(self.inbound_id)
-        if self.phase in (Phase.GREETING, Phase.OFFERING) and self.answered_at is None:
+        if self.answered_at is None and self.phase in (Phase.GREETING, Phase.OFFERING, Phase.CONNECTING):
+            # Nobody talked with the caller, even if an admin picked up in the same moment (a
+            # CANCEL 0.5 ms after the phone's 200 was seen on Asterisk): abandoned, called back.
+            self.winner = None
             self._set_outcome("abandoned")
             self._need_callback(step, "abandoned", now)
             self._teardown(step, leg_reason="cancelled")
@@ -166,6 +169,11 @@ class CallState:
         if self.hangup_side:
             return
         self.hangup_side = "admin"
+        if self.answered_at is None:
+            # The admin hung up before the caller was put through: nobody talked with them.
+            self.winner = None
+            self._set_outcome("missed", "admin_left")
+            self._need_callback(step, "admin_left", now)
         self._hangup_inbound(step)
         self._teardown(step, leg_reason="lost")
 
@@ -270,8 +278,9 @@ class CallState:
         if self.interrupted:
             self.outcome, self.failure_reason = "interrupted", self.interrupted
         elif self.outcome is None:
-            # A caller who hangs up while a transfer's target rings had been answered.
-            self._set_outcome("answered" if self.winner or self.answered_at else "abandoned")
+            # Answered means put through to an admin; a caller who hangs up while a transfer's
+            # target rings had been.
+            self._set_outcome("answered" if self.answered_at else "abandoned")
         assert self.outcome is not None
         step.facts.append(
             c.CallEnded(

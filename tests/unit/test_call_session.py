@@ -229,6 +229,88 @@ def test_first_answer_wins_bridge_record_and_losers_hung_up() -> None:
     assert d.s.phase is Phase.DONE
 
 
+def entered(bridge: str, *members: str) -> m.ChannelEnteredBridge:
+    snapshot = m.Bridge(
+        id=bridge, technology="simple_bridge", bridge_type="mixing", bridge_class="stasis",
+        creator="Stasis", name="", channels=list(members), creationtime=E["timestamp"],
+    )  # fmt: skip
+    return m.ChannelEnteredBridge(**E, bridge=snapshot, channel=chan(members[-1]))
+
+
+def _answered_not_bridged(admins: int = 1) -> tuple[Driver, str]:
+    """A leg answered; the caller's answer and addChannel are sent, their replies not yet in."""
+    d = Driver(admins=admins)
+    a = ring_up(d)[0]
+    d.feed(state(a, "Up"), auto=False)
+    assert d.s.phase is Phase.CONNECTING and not d.of(c.CallAnswered)
+    return d, a
+
+
+# The caller's CANCEL reached Asterisk 0.5 ms after the phone's 200 (seen on Asterisk 22.10.1):
+# whatever order the app learns it in, nobody talked with the caller.
+CANCEL_RACES = {
+    "hang-up before the replies": lambda d, a: [
+        hangup_req("in", cause=127, tech_cause=487),
+        stasis_end("in"),
+    ],
+    "addChannel 400 Channel not found": lambda d, a: [
+        c.CommandFailed(c.AddToBridge(d.s.bridge_id or "", ("in", a)), 400, "Channel not found"),
+        hangup_req("in", cause=127, tech_cause=487),
+        stasis_end("in"),
+    ],
+    "answer 404, then the hang-up": lambda d, a: [
+        c.CommandFailed(c.Answer("in"), 404, "Channel not found"),
+        stasis_end("in"),
+    ],
+}
+
+
+@pytest.mark.parametrize("race", CANCEL_RACES, ids=list(CANCEL_RACES))
+def test_a_caller_who_cancels_as_the_admin_answers_is_abandoned_and_called_back(race: str) -> None:
+    d, a = _answered_not_bridged()
+    out = []
+    for item in CANCEL_RACES[race](d, a):
+        out += d.feed(item, auto=False)
+    assert c.Hangup(a) in out  # the admin who picked up hears the call end
+    d.feed(*gone(a, soft=True, cause=32))
+    end = d.ended()
+    assert (end.outcome, end.hangup_side) == ("abandoned", "caller")
+    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
+    assert not d.of(c.CallAnswered) and not d.of(c.RecordBridge)
+    assert d.leg_results() == {a: "cancelled"}
+
+
+def test_the_caller_is_answered_once_put_through_even_before_the_addchannel_reply() -> None:
+    d, a = _answered_not_bridged()
+    out = d.feed(entered(d.s.bridge_id or "", "in", a), auto=False)
+    (answered,) = d.of(c.CallAnswered)
+    assert answered.admin == "a0" and d.s.phase is Phase.CONNECTED
+    assert any(isinstance(x, c.RecordBridge) for x in out)
+    d.feed(hangup_req("in"), stasis_end("in"), *gone(a, soft=True, cause=32))
+    assert d.ended().outcome == "answered" and not d.of(c.CallbackNeeded)
+    assert d.leg_results() == {a: "answered"}
+
+
+def test_an_admin_who_hangs_up_before_the_caller_is_put_through_leaves_a_missed_call() -> None:
+    d, a = _answered_not_bridged()
+    out = d.feed(*gone(a), auto=False)
+    assert c.Hangup("in") in out
+    d.feed(stasis_end("in"))
+    assert (d.ended().outcome, d.ended().failure_reason) == ("missed", "admin_left")
+    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["admin_left"]
+
+
+def test_a_caller_who_cannot_be_put_through_fails_and_is_called_back() -> None:
+    d, a = _answered_not_bridged()
+    failure = c.CommandFailed(c.AddToBridge(d.s.bridge_id or "", ("in", a)), 500, "Internal Server Error")
+    out = d.feed(failure, auto=False)
+    assert c.Hangup("in") in out and c.Hangup(a) in out
+    d.feed(stasis_end("in"), *gone(a, soft=True, cause=32))
+    assert d.ended().outcome == "failed" and d.ended().failure_reason.startswith("ari_error")
+    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["failed"]
+    assert d.leg_results() == {a: "lost"}
+
+
 def test_admin_hangs_up_first() -> None:
     d = Driver(admins=1)
     (a,) = ring_up(d)
