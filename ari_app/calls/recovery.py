@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ari_app.ari import models as m
-from ari_app.store.records import CallRecord
+from ari_app.store.records import CallRecord, LegRecord
 
 BRIDGE_NAME_PREFIX = "call-"
 
@@ -62,17 +62,21 @@ def call_of_bridge(bridge: m.Bridge) -> str | None:
 
 def assess(call: CallRecord, snap: Snapshot, *, recording_live: bool) -> Resumed:
     open_legs = [leg for leg in call.legs if leg.result is None]
+    # A leg that is Up on Asterisk answered, whatever the database says: the process may have
+    # died between the phone's 200 and writing it down (SIGKILL 0.4 ms after it, on a real PBX).
+    up = {leg.id for leg in open_legs if (ch := snap.channels.get(leg.id)) is not None and ch.state == "Up"}
     legs = tuple(
-        ResumedLeg(leg.id, leg.admin, leg.endpoint, leg.answered_at is not None) for leg in open_legs
+        ResumedLeg(leg.id, leg.admin, leg.endpoint, leg.answered_at is not None or leg.id in up)
+        for leg in open_legs
     )
     present = frozenset(leg.channel_id for leg in legs if leg.channel_id in snap.channels)
-    winner = None
-    if call.answered_at is not None:
-        answered = [leg for leg in open_legs if leg.answered_at is not None and leg.admin == call.admin]
-        winner = answered[0].id if answered else None
+    winner = _winner(call, open_legs, up)
     ours = snap.bridges_of(call.id)
-    holding = [b for b in ours if call.channel_id in b.channels]
-    bridge = holding[0] if holding else (ours[0] if ours and winner else None)
+    # The mixing bridge the caller talks in (or was to be put through to): a caller on hold is
+    # in the call's holding bridge meanwhile, which the answer from hold leaves.
+    mixing = [b for b in ours if b.bridge_type == "mixing"]
+    holding = [b for b in mixing if call.channel_id in b.channels]
+    bridge = holding[0] if holding else (mixing[0] if mixing and winner else None)
     bridged = bool(bridge and winner and call.channel_id in bridge.channels and winner in bridge.channels)
     return Resumed(
         legs=legs,
@@ -85,6 +89,21 @@ def assess(call: CallRecord, snap: Snapshot, *, recording_live: bool) -> Resumed
         bridges=tuple(b.id for b in ours),
         recording_live=recording_live,
     )
+
+
+def _winner(call: CallRecord, open_legs: list[LegRecord], up: set[str]) -> str | None:
+    """The leg that answered: one Up on Asterisk (the one the database knows of first), else the
+    one the database says took the call."""
+    if up:
+        ranked = sorted(
+            (leg for leg in open_legs if leg.id in up),
+            key=lambda leg: (leg.admin != call.admin, leg.answered_at is None, leg.created_at),
+        )
+        return ranked[0].id
+    if call.answered_at is not None:
+        answered = [leg for leg in open_legs if leg.answered_at is not None and leg.admin == call.admin]
+        return answered[0].id if answered else None
+    return None
 
 
 def synthetic_start(call: CallRecord, snap: Snapshot) -> m.StasisStart:
