@@ -179,6 +179,10 @@ class AsteriskDriver:
         if await proc.wait() != 0:
             raise AssertionError(f"REGISTER of {name} failed (sipp exit {proc.returncode}); see {log}.msg")
 
+    async def talked(self, call: PlacedCall) -> bool:
+        found = next(c for c in self._callers if c.placed.ref == call.ref)
+        return found.bridged_at is not None
+
     async def admin_hangup(self, name: str) -> None:
         channels = await self._calls_up(name)
         if not channels:
@@ -232,6 +236,7 @@ class AsteriskDriver:
         abandon_after: float | None = None,
         digits: str | None = None,
         digits_after: float = 1.0,
+        abandon_on_answer: float | None = None,
     ) -> PlacedCall:
         port = await self._caller_port()
         ref = uuid.uuid4().hex[:12]
@@ -255,16 +260,25 @@ class AsteriskDriver:
         call = _Caller(placed, port, call_id, proc, since)
         self._callers.append(call)
         call.task = asyncio.get_running_loop().create_task(
-            self._run_caller(call, hangup_after, abandon_after)
+            self._run_caller(call, hangup_after, abandon_after, abandon_on_answer)
         )
         return placed
 
     async def _run_caller(
-        self, call: _Caller, hangup_after: float | None, abandon_after: float | None
+        self,
+        call: _Caller,
+        hangup_after: float | None,
+        abandon_after: float | None,
+        abandon_on_answer: float | None = None,
     ) -> None:
         ended = asyncio.ensure_future(call.proc.wait())
         bridged = asyncio.ensure_future(self._bridged(call))
         try:
+            if abandon_on_answer is not None:
+                await self._phone_answered(call)
+                await asyncio.sleep(abandon_on_answer)
+                self._order_hangup(call.call_id, call.port)
+                call.hangup_ordered = True
             if abandon_after is not None:
                 done, _ = await asyncio.wait(
                     {bridged, ended}, timeout=abandon_after, return_when=asyncio.FIRST_COMPLETED
@@ -311,6 +325,30 @@ class AsteriskDriver:
 
         await self.proxy.wait_event(with_admin, since=call.since)
         call.bridged_at = time.monotonic()
+
+    async def _phone_answered(self, call: _Caller) -> None:
+        """Until an admin phone answers a leg made for this caller (its ``Up``, as the app sees it)."""
+        number, did = call.placed.caller, call.placed.did
+        legs: set[str] = set()
+
+        def answered(ev: dict[str, Any]) -> bool:
+            chan = ev.get("channel") or {}
+            if ev.get("type") == "StasisStart":
+                if (
+                    chan.get("caller", {}).get("number") == number
+                    and chan.get("dialplan", {}).get("exten") == did
+                ):
+                    call.channel = chan.get("id")
+                elif call.channel and ev.get("args", [])[1:2] == [call.channel]:
+                    legs.add(chan.get("id", ""))  # appArgs dialed,<caller's channel>
+                return False
+            return (
+                ev.get("type") == "ChannelStateChange"
+                and chan.get("state") == "Up"
+                and chan.get("id") in legs
+            )
+
+        await self.proxy.wait_event(answered, since=call.since)
 
     def _is_phone(self, channel_id: str) -> bool:
         name = self.proxy.channel_names.get(channel_id, "")

@@ -45,10 +45,15 @@ class PbxDriver(Protocol):
         abandon_after: float | None = None,
         digits: str | None = None,
         digits_after: float = 1.0,
+        abandon_on_answer: float | None = None,
     ) -> PlacedCall:
         """``hangup_after``: seconds after an admin answers; ``abandon_after``: seconds after dialling
         while nobody answered; ``digits``: keys pressed ``digits_after`` seconds after the call is
-        answered (by the app, for its menu)."""
+        answered (by the app, for its menu); ``abandon_on_answer``: the caller hangs up that long
+        after an admin's phone answers, before being put through (a CANCEL crossing the 200)."""
+
+    async def talked(self, call: PlacedCall) -> bool:
+        """Whether the caller was ever put through to an admin phone (in one bridge with it)."""
 
     async def admin_hangup(self, name: str) -> None:
         """The admin on this phone hangs up (BYE)."""
@@ -101,12 +106,15 @@ class SimDriver:
         abandon_after: float | None = None,
         digits: str | None = None,
         digits_after: float = 1.0,
+        abandon_on_answer: float | None = None,
     ) -> PlacedCall:
         extra: dict[str, Any] = {}
         if hangup_after is not None:
             extra["hangup_after"] = hangup_after
         if abandon_after is not None:
             extra["abandon_after"] = abandon_after
+        if abandon_on_answer is not None:
+            extra["abandon_on_answer"] = abandon_on_answer
         placed = await self.ctl.place_call(caller, did, **extra)
         call = PlacedCall(caller, did, placed["call_id"])
         if digits:
@@ -126,6 +134,10 @@ class SimDriver:
             await asyncio.sleep(0.05)
         await asyncio.sleep(after)
         await self.ctl._req("POST", f"/control/calls/{call_id}/dtmf", {"digits": digits})
+
+    async def talked(self, call: PlacedCall) -> bool:
+        calls = {c["call_id"]: c for c in await self.ctl.calls()}
+        return calls[call.ref]["caller_result"] == "answered"
 
     async def admin_hangup(self, name: str) -> None:
         await self.ctl.phone_hangup(name)

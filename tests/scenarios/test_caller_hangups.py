@@ -22,7 +22,9 @@ def _rung_after(rec: Any, left: datetime) -> list[Any]:
     return [leg for leg in rec.legs if leg.dialed_at is not None and leg.dialed_at > left]
 
 
-async def test_caller_who_hangs_up_during_the_topic_menu_ends_the_call_at_once(clinic_factory: Factory) -> None:
+async def test_caller_who_hangs_up_during_the_topic_menu_ends_the_call_at_once(
+    clinic_factory: Factory,
+) -> None:
     clinic: Clinic = await clinic_factory()
     await clinic.pbx.phone("admin101", "answer", answer_after=1.0)
     # The menu line: the recording notice, then the topic menu's prompt; the caller leaves in it.
@@ -37,7 +39,9 @@ async def test_caller_who_hangs_up_during_the_topic_menu_ends_the_call_at_once(c
 async def test_caller_who_hangs_up_on_hold_ends_the_call_at_once(clinic_factory: Factory) -> None:
     clinic: Clinic = await clinic_factory(max_wait=60)
     for login in ("anna", "ben", "chen"):
-        status, _ = await clinic.api("PUT", f"/api/admins/{login}/presence", {"state": "paused", "reason": "x"})
+        status, _ = await clinic.api(
+            "PUT", f"/api/admins/{login}/presence", {"state": "paused", "reason": "x"}
+        )
         assert status == 200
     await clinic.pbx.call("5550102", "5551234", abandon_after=4.0)
     rec = await clinic.call_of("5550102", timeout=20)
