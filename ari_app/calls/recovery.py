@@ -25,7 +25,8 @@ class ResumedLeg:
     channel_id: str
     admin: str
     endpoint: str
-    answered: bool
+    answered: bool  # the database says so, or the leg is Up on Asterisk
+    answer_stored: bool = True  # the database knows of its answer (if it answered)
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,12 @@ def assess(call: CallRecord, snap: Snapshot, *, recording_live: bool) -> Resumed
     # died between the phone's 200 and writing it down (SIGKILL 0.4 ms after it, on a real PBX).
     up = {leg.id for leg in open_legs if (ch := snap.channels.get(leg.id)) is not None and ch.state == "Up"}
     legs = tuple(
-        ResumedLeg(leg.id, leg.admin, leg.endpoint, leg.answered_at is not None or leg.id in up)
+        ResumedLeg(
+            leg.id, leg.admin, leg.endpoint, leg.answered_at is not None or leg.id in up,
+            answer_stored=leg.answered_at is not None,
+        )
         for leg in open_legs
-    )
+    )  # fmt: skip
     present = frozenset(leg.channel_id for leg in legs if leg.channel_id in snap.channels)
     winner = _winner(call, open_legs, up)
     ours = snap.bridges_of(call.id)

@@ -176,6 +176,8 @@ class CallSession(CallState):
         if winner is not None:
             self.winner = winner
             self.phase = Phase.CONNECTED
+            if not next(r.answer_stored for r in found.legs if r.channel_id == winner.channel_id):
+                step.facts.append(c.LegProgress(winner.channel_id, answered_at=now))  # now we know
             if found.bridged:  # put through before: answered then (or now, if that was not stored)
                 self.answered_at = found.answered_at or now
                 if found.answered_at is None:

@@ -51,6 +51,9 @@ class AriProxy:
         self.requests: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # as Asterisk sent them, plus "_t" (monotonic)
         self.channel_names: dict[str, str] = {}  # channel id -> name, from the events
+        # Events that match are kept here but not passed to the app, as if it had died before
+        # reading them (a process killed the moment a phone answered).
+        self.withheld: Callable[[dict[str, Any]], bool] | None = None
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -169,10 +172,13 @@ class AriProxy:
         async def down() -> None:  # Asterisk -> app
             async for msg in upstream:
                 if msg.type is aiohttp.WSMsgType.TEXT:
+                    ev = None
                     with contextlib.suppress(ValueError):
                         ev = json.loads(msg.data)
-                        if isinstance(ev, dict):
-                            await self._event(ev)
+                    if isinstance(ev, dict):
+                        await self._event(ev)
+                        if self.withheld is not None and self.withheld(ev):
+                            continue
                     await ws.send_str(msg.data)
                 elif msg.type is aiohttp.WSMsgType.BINARY:
                     await ws.send_bytes(msg.data)

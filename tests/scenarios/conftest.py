@@ -144,6 +144,12 @@ class Clinic:
     pbx: PbxDriver
     app: AppProcess
     store: CallStore
+    restart: Callable[[], Awaitable[AppProcess]]
+
+    async def kill_and_restart(self) -> None:
+        """SIGKILL the app (nothing of it runs on), then a new process on the same data."""
+        await self.app.kill()
+        self.app = await self.restart()
 
     async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -209,7 +215,7 @@ async def clinic_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitabl
         env = {"ARI_USERNAME": pbx.username, "ARI_PASSWORD": pbx.password}
         app = await start_app(config, data_dir, db_url, port, env=env)
         db = Database(db_url)
-        clinic = Clinic(pbx, app, CallStore(db))
+        clinic = Clinic(pbx, app, CallStore(db), lambda: start_app(config, data_dir, db_url, port, env=env))
         made.append((clinic, db))
         # Presence is read at start (phones' registration): wait until the desk knows every admin.
         await eventually(lambda: clinic.api("GET", "/api/admins"), lambda r: r[0] == 200, 10, "admins API")

@@ -55,6 +55,13 @@ class PbxDriver(Protocol):
     async def talked(self, call: PlacedCall) -> bool:
         """Whether the caller was ever put through to an admin phone (in one bridge with it)."""
 
+    async def withhold_answers(self, on: bool) -> None:
+        """While on, the app is not told that admin phones answer (their Up and Dial ANSWER), as
+        if it had died the moment they did."""
+
+    async def phone_answered(self, call: PlacedCall) -> None:
+        """Until an admin phone answers one of this call's legs, as the PBX has it."""
+
     async def admin_hangup(self, name: str) -> None:
         """The admin on this phone hangs up (BYE)."""
 
@@ -138,6 +145,18 @@ class SimDriver:
     async def talked(self, call: PlacedCall) -> bool:
         calls = {c["call_id"]: c for c in await self.ctl.calls()}
         return calls[call.ref]["caller_result"] == "answered"
+
+    async def withhold_answers(self, on: bool) -> None:
+        await self.ctl.fault(lose_events={"for": 600 if on else 0, "types": ["ChannelStateChange", "Dial"]})
+
+    async def phone_answered(self, call: PlacedCall) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            state = await self.ctl.state()
+            if any(c["state"] == "Up" and c["name"].startswith("PJSIP/admin") for c in state["channels"]):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no phone answered the call from {call.caller}")
 
     async def admin_hangup(self, name: str) -> None:
         await self.ctl.phone_hangup(name)

@@ -26,7 +26,7 @@ async def test_a_caller_who_hangs_up_as_the_admin_answers_is_answered_only_if_pu
     await clinic.pbx.phone("admin104", "answer", answer_after=0.5)
     caller = f"555030{n:03d}"
     placed = await clinic.pbx.call(caller, "5552000", abandon_on_answer=DELAYS[n % len(DELAYS)])
-    rec = await clinic.call_of(caller, timeout=20)
+    rec = await clinic.call_of(caller, timeout=20, answered_recording=False)  # uptown does not record
     talked = await clinic.pbx.talked(placed)
     # Answered means the caller talked with dana; else it is abandoned and called back.
     assert (rec.outcome == "answered") == talked, (rec, talked)
@@ -36,4 +36,27 @@ async def test_a_caller_who_hangs_up_as_the_admin_answers_is_answered_only_if_pu
     else:
         assert rec.admin == "dana" and [leg.result for leg in rec.legs] == ["answered"], rec.legs
     assert rec.hangup_side == "caller" and rec.failure_reason is None, rec
+    await clinic.pbx.quiet()
+
+
+@pytest.mark.parametrize("n", range(REPEAT))
+async def test_killed_after_the_admin_answered_before_the_bridge_puts_the_caller_through(
+    clinic_factory: Any, n: int
+) -> None:
+    clinic: Clinic = await clinic_factory()
+    await clinic.pbx.phone("admin104", "answer", answer_after=0.5)
+    caller = f"555031{n:03d}"
+    # The app dies the moment dana picks up: it never learns of the answer, nor writes it down.
+    await clinic.pbx.withhold_answers(True)
+    placed = await clinic.pbx.call(caller, "5552000", hangup_after=2.0)
+    await clinic.pbx.phone_answered(placed)
+    await clinic.kill_and_restart()
+    await clinic.pbx.withhold_answers(False)
+    rec = await clinic.call_of(caller, timeout=30, answered_recording=False)  # uptown does not record
+    # The new process finds dana's leg up on the PBX and puts the caller through to her: she is
+    # not hung up on and rung again (one leg), and the caller talks with her.
+    assert rec.outcome == "answered" and rec.admin == "dana", rec
+    assert [(leg.admin, leg.result) for leg in rec.legs] == [("dana", "answered")], rec.legs
+    assert rec.legs[0].answered_at is not None
+    assert await clinic.pbx.talked(placed)
     await clinic.pbx.quiet()
