@@ -179,6 +179,20 @@ class AsteriskDriver:
         if await proc.wait() != 0:
             raise AssertionError(f"REGISTER of {name} failed (sipp exit {proc.returncode}); see {log}.msg")
 
+    async def withhold_answers(self, on: bool) -> None:
+        def answer(ev: dict[str, Any]) -> bool:
+            kind, chan = ev.get("type"), ev.get("channel") or ev.get("peer") or {}
+            up = (kind == "ChannelStateChange" and chan.get("state") == "Up") or (
+                kind == "Dial" and ev.get("dialstatus") == "ANSWER"
+            )
+            return up and self._is_phone(chan.get("id", ""))
+
+        self.proxy.withheld = answer if on else None
+
+    async def phone_answered(self, call: PlacedCall) -> None:
+        found = next(c for c in self._callers if c.placed.ref == call.ref)
+        await asyncio.wait_for(self._phone_answered(found), 20)
+
     async def talked(self, call: PlacedCall) -> bool:
         found = next(c for c in self._callers if c.placed.ref == call.ref)
         return found.bridged_at is not None
