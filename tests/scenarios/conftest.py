@@ -58,6 +58,14 @@ record = false
 dids = [{{ number = "5552000" }}]
 
 [[branches]]
+id = "quiet"
+name = "Recorded, the carrier announces it"
+record = true
+recording_notice = false
+groups = ["uptown-desk"]
+dids = [{{ number = "5555000" }}]
+
+[[branches]]
 id = "closed"
 name = "Closed for the day"
 record = false
@@ -78,7 +86,7 @@ dids = [{{ number = "5554000" }}]
 id = "downtown-desk"
 branch = "downtown"
 strategy = "{strategy}"
-ring_timeout = 5
+ring_timeout = {ring_timeout}
 overflow_to = ["uptown-desk"]
 overflow_after = {overflow_after}
 max_wait = {max_wait}
@@ -198,6 +206,7 @@ async def clinic_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitabl
         overflow_after: int = 60,
         max_wait: int = 60,
         announce: str = "position",
+        ring_timeout: int = 5,
     ) -> Clinic:
         pbx = await _driver()
         data_dir = tmp_path / f"data{len(made)}"
@@ -208,6 +217,7 @@ async def clinic_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitabl
             BASE.format(
                 ari_url=pbx.ari_url, http_port=port, data_dir=data_dir, wrap_up=wrap_up,
                 strategy=strategy, overflow_after=overflow_after, max_wait=max_wait, announce=announce,
+                ring_timeout=ring_timeout,
                 today=datetime.now(UTC).date().isoformat(),
             )
         )  # fmt: skip
