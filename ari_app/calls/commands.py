@@ -365,9 +365,9 @@ class CommandFailed:
     @property
     def gone(self) -> bool:
         """The channel or bridge already went away, a normal race with a hang-up: 404; or, from
-        addChannel, 400 "Channel not found" and 422 "Channel not in Stasis application"
-        (resource_bridges.c answers those for a channel that hung up or left the app)."""
-        if isinstance(self.command, AddToBridge) and self.status in (400, 422):
+        addChannel and removeChannel, 400 "Channel not found" and 422 "Channel not in Stasis
+        application" (resource_bridges.c answers those for a channel that hung up or left)."""
+        if isinstance(self.command, (AddToBridge, RemoveFromBridge)) and self.status in (400, 422):
             return True
         return self.status == 404
 

@@ -14,8 +14,8 @@ from ari_app.pbxsim.state import Phone, PhoneScript, SimError
 if TYPE_CHECKING:
     from ari_app.pbxsim.server import PbxSim
 
-BEHAVIOURS = {"answer", "no_answer", "busy", "offline"}
-CALL_BEHAVIOURS = BEHAVIOURS - {"offline"}  # registration is the phone's, not a call's
+BEHAVIOURS = {"answer", "no_answer", "busy", "offline", "random"}
+CALL_BEHAVIOURS = BEHAVIOURS - {"offline", "random"}  # registration is the phone's, not a call's
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

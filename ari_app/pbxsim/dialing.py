@@ -72,6 +72,13 @@ class Pbx(Transfers):
         self.after(0.001, lambda: self._ring(ch, seconds, args), owner=ch)
         return ch
 
+    def _draw(self) -> PhoneScript:
+        roll = self.rng.random()
+        if roll < 0.55:
+            hangup = round(self.rng.uniform(1.0, 6.0), 2) if self.rng.random() < 0.3 else None
+            return PhoneScript("answer", round(self.rng.uniform(0.3, 3.0), 2), hangup)
+        return PhoneScript("busy" if roll < 0.7 else "no_answer")
+
     def _dial_event(self, ch: SimChannel, status: str, dialstring: str = "") -> None:
         self.emit(ch.app, m.Dial, peer=ch.snap(), dialstatus=status, forward="", dialstring=dialstring)
 
@@ -81,6 +88,8 @@ class Pbx(Transfers):
             return
         if timeout > 0:
             self.later(timeout, lambda: self._dial_timeout(ch), owner=ch)
+        if phone.behaviour == "random" and ch.script is None:
+            ch.script = self._draw()  # this ring's own: the phone's user answers, is busy or away
         acts = _acts(ch, phone)
         if acts.behaviour == "busy":
             self._dial_event(ch, "", ch.endpoint)

@@ -25,7 +25,9 @@ class Phone:
     """An admin phone behind ``PJSIP/<name>``: what its user does when it rings."""
 
     name: str
-    behaviour: str = "no_answer"  # answer | no_answer | busy | offline (= not registered)
+    # answer | no_answer | busy | offline (= not registered) | random (each call draws one, see
+    # dialing._acts: for soaks)
+    behaviour: str = "no_answer"
     answer_after: float = 1.0
     hangup_after: float | None = None  # the admin hangs up this long after answering
     caller_name: str = ""

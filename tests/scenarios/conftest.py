@@ -210,7 +210,7 @@ async def clinic_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitabl
     ) -> Clinic:
         pbx = await _driver()
         data_dir = tmp_path / f"data{len(made)}"
-        data_dir.mkdir()
+        data_dir.mkdir(mode=0o700)
         port = free_port()
         config = tmp_path / f"clinic{len(made)}.toml"
         config.write_text(

@@ -32,7 +32,7 @@ class PbxDriver(Protocol):
     async def phone(
         self, name: str, behaviour: str, *, answer_after: float = 1.0, hangup_after: float | None = None
     ) -> None:
-        """behaviour: answer | no_answer | busy."""
+        """behaviour: answer | no_answer | busy | random (each call draws one of those)."""
 
     async def register(self, name: str, registered: bool) -> None: ...
 
@@ -54,6 +54,9 @@ class PbxDriver(Protocol):
 
     async def talked(self, call: PlacedCall) -> bool:
         """Whether the caller was ever put through to an admin phone (in one bridge with it)."""
+
+    async def caller_left_at(self, call: PlacedCall) -> float | None:
+        """When the caller hung up (wall clock), if the caller is who ended the call."""
 
     async def withhold_answers(self, on: bool) -> None:
         """While on, the app is not told that admin phones answer (their Up and Dial ANSWER), as
@@ -145,6 +148,10 @@ class SimDriver:
     async def talked(self, call: PlacedCall) -> bool:
         calls = {c["call_id"]: c for c in await self.ctl.calls()}
         return calls[call.ref]["caller_result"] == "answered"
+
+    async def caller_left_at(self, call: PlacedCall) -> float | None:
+        record = {c["call_id"]: c for c in await self.ctl.calls()}[call.ref]
+        return float(record["ended_at"]) if record["hangup_by"] == "caller" else None
 
     async def withhold_answers(self, on: bool) -> None:
         await self.ctl.fault(lose_events={"for": 600 if on else 0, "types": ["ChannelStateChange", "Dial"]})

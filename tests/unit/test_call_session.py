@@ -468,3 +468,22 @@ def test_vanished_channels_after_a_resync_close_the_call() -> None:
     d.feed(c.ChannelVanished("in"), c.ChannelVanished(a))
     assert d.ended().outcome == "answered"
     assert d.leg_results() == {a: "answered"}
+
+
+@pytest.mark.parametrize(
+    ("command", "status", "gone"),
+    [
+        (c.Hangup("x"), 404, True),
+        (c.Hangup("x"), 500, False),
+        (c.AddToBridge("b", ("x",)), 400, True),  # "Channel not found"
+        (c.AddToBridge("b", ("x",)), 422, True),  # "Channel not in Stasis application"
+        (c.AddToBridge("b", ("x",)), 404, True),  # the bridge
+        (c.RemoveFromBridge("b", "x"), 400, True),
+        (c.RemoveFromBridge("b", "x"), 422, True),
+        (c.Answer("x"), 400, False),
+        (c.Dial("x", "in", 5), 409, False),
+        (c.AddToBridge("b", ("x",)), None, False),  # Asterisk unreachable
+    ],
+)
+def test_which_failures_are_the_hang_up_race(command: c.Command, status: int | None, gone: bool) -> None:
+    assert c.CommandFailed(command, status, "").gone is gone
