@@ -373,6 +373,15 @@ class CommandFailed:
 
 
 @dataclass(frozen=True)
+class BridgeSeen:
+    """A resync read one of the call's bridges: who is in it now (its enter events may have gone
+    by while no events were received)."""
+
+    bridge_id: str
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ChannelVanished:
     """A resync found this channel (or bridge) gone while events were not being received."""
 

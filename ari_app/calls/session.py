@@ -59,6 +59,7 @@ Input = (
     | c.WaveOffered
     | c.AdminFree
     | c.TransferRequested
+    | c.BridgeSeen
 )
 
 __all__ = ["RELEVANT_EVENTS", "CallPolicy", "CallRouting", "CallSession", "Input", "Phase"]
@@ -148,6 +149,8 @@ class CallSession(CallState):
                 self.nudged = True  # the answer on its way may predate this admin being free
         elif isinstance(item, c.TransferRequested):
             self._on_transfer(item, step, now)
+        elif isinstance(item, c.BridgeSeen):
+            self._bridge_members(item.bridge_id, item.channels, step, now)
         else:
             self._on_event(item, step, now)
         self._check_progress(step, now)
@@ -303,14 +306,7 @@ class CallSession(CallState):
                 self.bridge_done = True
             return
         if isinstance(ev, m.ChannelEnteredBridge):
-            winner = self.winner
-            if (
-                self.phase is Phase.CONNECTING
-                and winner is not None
-                and ev.bridge.id == self.bridge_id
-                and {self.inbound_id, winner.channel_id} <= set(ev.bridge.channels)
-            ):
-                self._put_through(step, now)
+            self._bridge_members(ev.bridge.id, ev.bridge.channels, step, now)
             return
         channel = getattr(ev, "channel", None)
         if not isinstance(channel, m.Channel):
@@ -560,20 +556,27 @@ class CallSession(CallState):
             leg = self.legs[cmd.channel_id]
             leg.created = True
             self._maybe_dial(leg, step, now)
-        elif (
-            isinstance(cmd, c.AddToBridge)
-            and cmd.bridge_id == self.bridge_id
-            and self.phase is Phase.CONNECTING
-        ):
-            self._put_through(step, now)  # its ChannelEnteredBridge was lost
         elif isinstance(cmd, c.CreateBridge):
             self.bridge_ready = True
         elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:
             self.bridge_done = True
 
+    def _bridge_members(self, bridge_id: str, members: list[str] | tuple[str, ...], step: c.Step,
+                        now: datetime) -> None:  # fmt: skip
+        winner = self.winner
+        if (
+            self.phase is Phase.CONNECTING
+            and winner is not None
+            and bridge_id == self.bridge_id
+            and {self.inbound_id, winner.channel_id} <= set(members)
+        ):
+            self._put_through(step, now)
+
     def _put_through(self, step: c.Step, now: datetime) -> None:
-        """The caller and the admin who answered are in the mixing bridge: they talk. Asterisk's
-        ChannelEnteredBridge says so before the addChannel reply does; whichever comes first."""
+        """The caller and the admin who answered are in the mixing bridge: they talk. Only the
+        bridge's ChannelEnteredBridge (or a resync's look at it) says so: addChannel's 204 can
+        come before the channels join, and a caller may hang up in between (seen on Asterisk
+        22.10.1: the reply, the caller in, the caller's hang-up, then the admin in)."""
         assert self.winner is not None
         self.phase = Phase.CONNECTED
         self.in_mixing = True

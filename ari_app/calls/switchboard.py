@@ -366,6 +366,9 @@ class Switchboard:
                     if found is not None and found.state in ("Up", "Ringing"):
                         # A leg that rang or answered meanwhile; the session ignores repeats.
                         call.inbox.put_nowait(self._state_event(found))
+                    bridge = snap.bridges.get(key)
+                    if bridge is not None:  # who joined it meanwhile (a caller put through)
+                        call.inbox.put_nowait(c.BridgeSeen(bridge.id, tuple(bridge.channels)))
             if only is not None:
                 return
             await self._take_over_orphans(snap)

@@ -67,6 +67,22 @@ class Bridging(Media):
         chans = [self._stasis_channel(cid) for cid in ids if cid]
         if not chans:
             raise SimError(400, "Missing parameter channel")
+        if self.join_delay <= 0:
+            self._join(bridge, chans)
+            return
+        # Asterisk imparts each channel to the bridge and answers 204 before its thread has
+        # joined it: with a busy channel thread the ChannelEnteredBridge events come later,
+        # one by one (17 and 19 ms after the reply, seen on 22.10.1), and a hang-up can fall
+        # in between.
+        for n, ch in enumerate(chans, start=1):
+            self.after(self.join_delay * n, partial(self._join_later, bridge.id, ch.id))
+
+    def _join_later(self, bridge_id: str, channel_id: str) -> None:
+        bridge, ch = self.bridges.get(bridge_id), self.channels.get(channel_id)
+        if bridge is not None and ch is not None and ch.in_stasis and not ch.ending:
+            self._join(bridge, [ch])
+
+    def _join(self, bridge: SimBridge, chans: list[SimChannel]) -> None:
         for ch in chans:
             if ch.bridge_id == bridge.id:
                 continue

@@ -222,6 +222,8 @@ class ControlRoutes:
             sim.faults.answer_delay = _seconds(data, "answer_delay") or 0.0
         if "stasis_start_delay" in data:
             pbx.stasis_start_delay = _seconds(data, "stasis_start_delay") or 0.0
+        if "join_delay" in data:
+            pbx.join_delay = _seconds(data, "join_delay") or 0.0
         if "malformed_frames" in data:
             pbx.garbage_frames = int(data["malformed_frames"])
         if "send_frames" in data:

@@ -38,6 +38,7 @@ class World:
         self.event_log: list[dict[str, Any]] = []
         self.talk_limits: dict[str, float] = {}  # call id -> caller hangs up N s into the talk
         self.stasis_start_delay = 0.0  # wall seconds before a created channel enters Stasis
+        self.join_delay = 0.0  # wall seconds between addChannel's reply and each channel joining
         self.garbage_frames = 0
         # Fault: events made before this (monotonic) time are lost on a websocket that stays
         # up, as when frames go missing; ``lose_types`` limits it to some event types.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tests.pbxsim.harness import SimHarness, bridged, call_id_of, gone, leg, place, shape
+from tests.pbxsim.harness import SimHarness, answered, bridged, call_id_of, gone, leg, place, shape
 
 FAR_END_BYE = {("ChannelHangupRequest", "Up"), ("ChannelHangupRequest", "Up", ("cause", 16))}
 
@@ -182,3 +182,30 @@ async def test_admin_hangs_up_and_caller_stays(harness: SimHarness) -> None:
     assert status == 200 and ch["state"] == "Up"
     _, bridge = await h.rest("GET", f"/bridges/{bridge_id}")
     assert bridge["channels"] == [inbound]
+
+
+async def test_channels_can_join_a_bridge_after_addchannels_reply(harness: SimHarness) -> None:
+    """With join_delay, addChannel answers at once and the channels join one by one afterwards
+    (as a real Asterisk did under load): the caller may hang up before the admin is in."""
+    h = harness
+    await h.connect()
+    inbound, leg_id = await answered(h)
+    assert await h.rest("POST", f"/channels/{inbound}/answer") == (204, None)
+    await h.control("POST", "/control/faults", {"join_delay": 0.3})
+    _, bridge = await h.rest("POST", "/bridges", type="mixing")
+    assert await h.rest("POST", f"/bridges/{bridge['id']}/addChannel", channel=f"{inbound},{leg_id}") == (
+        204,
+        None,
+    )
+    assert not [e for e in h.events if e["type"] == "ChannelEnteredBridge"]
+    first = await h.wait_for(lambda e: e["type"] == "ChannelEnteredBridge")
+    assert first["channel"]["id"] == inbound and first["bridge"]["channels"] == [inbound]
+    await h.control("POST", f"/control/calls/{await call_id_of(h, inbound)}/hangup")
+    await h.wait_for(lambda e: e["type"] == "StasisEnd" and e["channel"]["id"] == inbound)
+    await asyncio.sleep(0.5)
+    # The admin's leg joins after the caller left: alone, as on Asterisk 22.10.1.
+    entered = [
+        (e["channel"]["id"], e["bridge"]["channels"]) for e in h.events if e["type"] == "ChannelEnteredBridge"
+    ]
+    assert entered == [(inbound, [inbound]), (leg_id, [leg_id])]
+    assert (await h.sim_call(await call_id_of(h, inbound)))["caller_result"] != "answered"

@@ -179,6 +179,10 @@ class AsteriskDriver:
         if await proc.wait() != 0:
             raise AssertionError(f"REGISTER of {name} failed (sipp exit {proc.returncode}); see {log}.msg")
 
+    async def slow_bridge_joins(self, seconds: float) -> None:
+        """Asterisk joins channels to a bridge after addChannel's reply when their threads are
+        busy; nothing here can make it do so on purpose."""
+
     async def withhold_answers(self, on: bool) -> None:
         def answer(ev: dict[str, Any]) -> bool:
             kind, chan = ev.get("type"), ev.get("channel") or ev.get("peer") or {}

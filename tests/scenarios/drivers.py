@@ -58,6 +58,10 @@ class PbxDriver(Protocol):
     async def caller_left_at(self, call: PlacedCall) -> float | None:
         """When the caller hung up (wall clock), if the caller is who ended the call."""
 
+    async def slow_bridge_joins(self, seconds: float) -> None:
+        """Channels join a bridge this long after addChannel's reply, one after another (a real
+        Asterisk does so by itself when channel threads are busy; a no-op there)."""
+
     async def withhold_answers(self, on: bool) -> None:
         """While on, the app is not told that admin phones answer (their Up and Dial ANSWER), as
         if it had died the moment they did."""
@@ -152,6 +156,9 @@ class SimDriver:
     async def caller_left_at(self, call: PlacedCall) -> float | None:
         record = {c["call_id"]: c for c in await self.ctl.calls()}[call.ref]
         return float(record["ended_at"]) if record["hangup_by"] == "caller" else None
+
+    async def slow_bridge_joins(self, seconds: float) -> None:
+        await self.ctl.fault(join_delay=seconds)
 
     async def withhold_answers(self, on: bool) -> None:
         await self.ctl.fault(lose_events={"for": 600 if on else 0, "types": ["ChannelStateChange", "Dial"]})

@@ -59,6 +59,14 @@ def gone(cid: str, dcause: int = 16, **req: object) -> list[m.Event]:
     return [hangup_req(cid, **req), stasis_end(cid), destroyed(cid, dcause)]
 
 
+def entered(bridge: str, *members: str) -> m.ChannelEnteredBridge:
+    snapshot = m.Bridge(
+        id=bridge, technology="simple_bridge", bridge_type="mixing", bridge_class="stasis",
+        creator="Stasis", name="", channels=list(members), creationtime=E["timestamp"],
+    )  # fmt: skip
+    return m.ChannelEnteredBridge(**E, bridge=snapshot, channel=chan(members[-1]))
+
+
 class Driver:
     """One session with a real dispatcher behind it, answering its SeekAdmin as the switchboard does."""
 
@@ -90,6 +98,7 @@ class Driver:
         self.s.groups, self.s.overflow = ("g",), ("over",)
         self.commands: list[c.Command] = []
         self.facts: list[c.Fact] = []
+        self.members: dict[str, list[str]] = {}  # bridge -> channels in it
         first = self._take(self.s.begin(self.now))
         self._answer(first.commands, auto=False)  # as before: the first legs' replies come later
 
@@ -135,10 +144,15 @@ class Driver:
                 if isinstance(fact, c.LegEnded) and fact.leg_id in self.s.legs:
                     self.dispatcher.leg_ended(self.s.legs[fact.leg_id].admin, "call1")
             out += self._answer(step.commands)
-            # The runner reports every ARI command's success back, as it does in production.
+            # The runner reports every ARI command's success back, as it does in production; a
+            # channel added to a bridge joins it (ChannelEnteredBridge, with who is in it).
             for cmd in step.commands if auto else []:
                 if not isinstance(cmd, _NOT_ARI):
                     out += self.feed(c.CommandDone(cmd), dt=0)
+                if isinstance(cmd, c.AddToBridge):
+                    members = self.members.setdefault(cmd.bridge_id, [])
+                    members += [x for x in cmd.channel_ids if x not in members]
+                    out += self.feed(entered(cmd.bridge_id, *members), dt=0)
         return out
 
     def of(self, kind: type) -> list:
@@ -229,14 +243,6 @@ def test_first_answer_wins_bridge_record_and_losers_hung_up() -> None:
     assert d.s.phase is Phase.DONE
 
 
-def entered(bridge: str, *members: str) -> m.ChannelEnteredBridge:
-    snapshot = m.Bridge(
-        id=bridge, technology="simple_bridge", bridge_type="mixing", bridge_class="stasis",
-        creator="Stasis", name="", channels=list(members), creationtime=E["timestamp"],
-    )  # fmt: skip
-    return m.ChannelEnteredBridge(**E, bridge=snapshot, channel=chan(members[-1]))
-
-
 def _answered_not_bridged(admins: int = 1) -> tuple[Driver, str]:
     """A leg answered; the caller's answer and addChannel are sent, their replies not yet in."""
     d = Driver(admins=admins)
@@ -289,6 +295,26 @@ def test_the_caller_is_answered_once_put_through_even_before_the_addchannel_repl
     d.feed(hangup_req("in"), stasis_end("in"), *gone(a, soft=True, cause=32))
     assert d.ended().outcome == "answered" and not d.of(c.CallbackNeeded)
     assert d.leg_results() == {a: "answered"}
+
+
+def test_addchannels_reply_is_not_the_caller_put_through() -> None:
+    # As Asterisk 22.10.1 sent it: addChannel's 204, the caller into the bridge, the caller's
+    # hang-up, and only then the admin into the bridge. Nobody talked.
+    d, a = _answered_not_bridged()
+    bridge_id = d.s.bridge_id or ""
+    d.feed(c.CommandDone(c.Answer("in")), c.CommandDone(c.AddToBridge(bridge_id, ("in", a))), auto=False)
+    d.feed(entered(bridge_id, "in"), hangup_req("in"), stasis_end("in"), auto=False)
+    d.feed(entered(bridge_id, a), *gone(a, soft=True, cause=32), auto=False)
+    assert d.ended().outcome == "abandoned" and not d.of(c.CallAnswered) and not d.of(c.RecordBridge)
+    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
+
+
+def test_a_resync_finds_the_caller_put_through_while_events_were_missed() -> None:
+    d, a = _answered_not_bridged()
+    d.feed(c.BridgeSeen("elsewhere", ("in", a)), auto=False)
+    assert not d.of(c.CallAnswered)
+    d.feed(c.BridgeSeen(d.s.bridge_id or "", ("in", a)), auto=False)
+    assert [f.admin for f in d.of(c.CallAnswered)] == ["a0"] and d.s.phase is Phase.CONNECTED
 
 
 def test_an_admin_who_hangs_up_before_the_caller_is_put_through_leaves_a_missed_call() -> None:

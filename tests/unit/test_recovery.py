@@ -14,7 +14,7 @@ from ari_app.calls import commands as c
 from ari_app.calls.recovery import Snapshot, assess, call_name, synthetic_start
 from ari_app.calls.session import CallRouting, CallSession, Phase
 from ari_app.store.records import CallRecord, LegRecord
-from tests.unit.test_call_session import POLICY, chan
+from tests.unit.test_call_session import POLICY, chan, entered
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 NOW = T0 + timedelta(seconds=30)
@@ -139,7 +139,8 @@ def test_a_call_left_open_is_taken_over_as_asterisk_has_it(name: str) -> None:
     if phase is Phase.CONNECTING:
         # Answered once put through: the bridge's ChannelEnteredBridge or addChannel's reply.
         assert session.answered_at is None and not any(isinstance(f, c.CallAnswered) for f in step.facts)
-        done = session.handle(c.CommandDone(c.AddToBridge("mx", ("in", winner))), NOW)
+        assert winner is not None
+        done = session.handle(entered("mx", "in", winner), NOW)
         assert [f.admin for f in done.facts if isinstance(f, c.CallAnswered)] == [
             next(leg.admin for leg in case.legs if leg.id == winner)
         ]
