@@ -4,6 +4,8 @@
 #
 #   ARI_USERNAME, ARI_PASSWORD   the app's ARI user (ari_users.conf); required
 #   AMI_USERNAME, AMI_PASSWORD   an AMI user for phone presence (manager_users.conf); optional
+#   CDR_READER_GID               the group that may read the fallback's call records (the app's;
+#                                default 10001, as in the app's image)
 #   PHONE_PASSWORDS              the admin phones' SIP passwords (pjsip_auth.conf):
 #                                whitespace-separated name=password pairs, the name being the
 #                                phone's PJSIP endpoint, e.g. "admin101=s3cret admin102=0ther".
@@ -46,4 +48,11 @@ for phone in $(sed -n 's/^auth=\(.*\)-auth$/\1/p' "$conf/pjsip.conf"); do
   printf '[%s-auth](phone-auth)\nusername=%s\npassword=%s\n\n' "$phone" "$phone" "$password" \
     >> "$conf/pjsip_auth.conf"
 done
+# The fallback's call records (cdr_custom.conf) hold callers' numbers: a folder only Asterisk and
+# the app's group may read (Asterisk does not create it, and loses the records without it).
+cdr=/var/log/asterisk/cdr-custom
+mkdir -p "$cdr"
+chgrp "${CDR_READER_GID:-10001}" "$cdr"
+chmod 2750 "$cdr"
+umask 027   # the records it writes: 0640, in that group
 exec asterisk -f -vvv

@@ -10,6 +10,7 @@ import pytest
 from ari_app.__main__ import main
 from ari_app.asterisk_config import render
 from ari_app.config import Settings, load_settings, parse_settings
+from ari_app.fallback.cdr import FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "ari_app" / "examples" / "clinic.toml"
@@ -54,6 +55,8 @@ def test_committed_files_are_the_render_of_the_example(example: Settings) -> Non
     files = render(example)
     assert sorted(files) == [
         "ari.conf",
+        "cdr.conf",
+        "cdr_custom.conf",
         "extensions.conf",
         "http.conf",
         "manager.conf",
@@ -84,15 +87,26 @@ def test_every_did_goes_to_stasis_then_falls_back_to_its_branch(example: Setting
             'GotoIf($["${STASISSTATUS}" = "FAILED"]?fallback,${EXTEN},1)',
             "Hangup()",
         ]
-        dial = plan["fallback"][did.number][0]
+        # Asterisk writes its own record of the call (the app imports it), marked for the
+        # branch; the phones ring; only when nobody answered: DIALSTATUS, the callback message.
+        recorded, marked, dial, status, *rest = plan["fallback"][did.number]
+        assert recorded == "Set(CDR_PROP(disable)=0)"
+        assert marked == rf"Set(CDR(userfield)=clinic-fallback\;branch={branch.id}\;did=${{EXTEN}})"
         m = re.fullmatch(r"Dial\(\$\{(\w+)\},30\)", dial)
         assert m is not None, dial
         members = {a.endpoint for g in example.groups_for(branch, did) for a in example.members(g)}
         assert set(phones[m.group(1)].split("&")) == members
-        assert plan["fallback"][did.number][-2:] == ["Playback(clinic/callback)", "Hangup()"]
+        assert status == r"Set(CDR(userfield)=${CDR(userfield)}\;dial=${DIALSTATUS})"
+        assert rest == ["Playback(clinic/callback)", "Hangup()"]
     assert phones["DOWNTOWN_PHONES"] == "PJSIP/admin101&PJSIP/admin102&PJSIP/admin103"
     assert plan["from-trunk"]["_X."][-3:] == plan["from-trunk"]["5551234"][-3:]
-    assert plan["fallback"]["_X."] == ["Answer()", "Playback(please-try-call-later)", "Hangup()"]
+    assert plan["fallback"]["_X."] == [
+        "Set(CDR_PROP(disable)=0)",
+        r"Set(CDR(userfield)=clinic-fallback\;branch=\;did=${EXTEN})",
+        "Answer()",
+        "Playback(please-try-call-later)",
+        "Hangup()",
+    ]
     assert plan["admins"]["201"] == [f"Dial(PJSIP/admin201,{example.calls.ring_timeout})", "Hangup()"]
 
 
@@ -110,9 +124,21 @@ def test_plus_numbers_and_a_config_without_fastagi() -> None:
     plan = _dialplan(files["extensions.conf"])
     assert plan["from-trunk"]["+4930123"] == plan["from-trunk"]["4930123"]
     assert plan["from-trunk"]["4930123"][1] == "Stasis(clinic,${EXTEN})"  # no AGI without agi_host
-    assert plan["fallback"]["4930123"][0] == "Dial(${NORTH_PHONES},30)"
+    assert plan["fallback"]["4930123"][2] == "Dial(${NORTH_PHONES},30)"
     assert _globals(files["extensions.conf"])["NORTH_PHONES"] == "PJSIP/desk7"
     assert 'callerid="Ann A Lee" <7>' in files["pjsip.conf"]
+
+
+def test_only_the_fallbacks_callers_write_records_the_app_can_read() -> None:
+    files = render(load_settings(EXAMPLE))
+    cdr = files["cdr.conf"]
+    assert "channeldefaultenabled = no" in cdr and "unanswered = yes" in cdr and "batch = no" in cdr
+    (mapping,) = [line for line in files["cdr_custom.conf"].splitlines() if "=>" in line]
+    name, _, fields = mapping.partition(" => ")
+    assert name == "clinic-fallback.csv"
+    found = re.findall(r"\$\{CSV_QUOTE\(\$\{CDR\((\w+)(,u)?\)\}\)\}", fields)
+    assert [f"{n}(u)" if u else n for n, u in found] == list(FIELDS)
+    assert fields == ",".join(f"${{CSV_QUOTE(${{CDR({n}{u})}})}}" for n, u in found)
 
 
 def test_pjsip_has_every_admin_phone_with_auth_and_no_secret(
