@@ -31,6 +31,7 @@ from ari_app.calls.switchboard import Switchboard
 from ari_app.config import Secrets, Settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.fact_writer import FactWriter
+from ari_app.fallback.importer import FallbackImporter
 from ari_app.metrics import Metrics
 from ari_app.presence import PhonePresence
 from ari_app.private_files import private_dir
@@ -134,6 +135,14 @@ class CallCenterApp:
             registry=self.metrics.registry,
             clock=clock,
         )
+        self.fallback = FallbackImporter(
+            settings,
+            self.store,
+            self._submit_imported,
+            data_dir,
+            clock=clock,
+            on_records=lambda result, n: self.metrics.fallback_records.labels(result).inc(n),
+        )
         self.fastagi_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: ApiRunner | None = None
@@ -157,6 +166,7 @@ class CallCenterApp:
             loop.create_task(self.spool.sync_forever(), name="spool-sync"),
             loop.create_task(self.recordings.run(), name="recordings"),
             loop.create_task(self._recover(), name="recover"),
+            loop.create_task(self.fallback.run_forever(), name="fallback-import"),
             loop.create_task(self.events.run(), name="ari-events"),
             loop.create_task(self.presence_events.run(), name="ari-presence"),
             loop.create_task(self._watch(), name="watch"),
@@ -310,6 +320,17 @@ class CallCenterApp:
 
     def _on_fact(self, fact: c.Fact) -> None:
         self.facts.submit(fact)
+        self._count(fact)
+
+    async def _submit_imported(self, facts: list[c.Fact]) -> None:
+        """The facts of calls the dialplan's fallback took; resolves once they are stored."""
+        for fact in facts:
+            self._count(fact)
+        for fact in facts[:-1]:
+            self.facts.submit(fact)
+        await self.facts.submit_and_wait(facts[-1])  # one writer, in order: the rest are in too
+
+    def _count(self, fact: c.Fact) -> None:
         if isinstance(fact, c.CallbackNeeded):
             self.metrics.callbacks.labels(fact.reason).inc()
         if isinstance(fact, c.CallStarted):

@@ -98,6 +98,17 @@ class FastAgiSettings(_Section):
     timeout: Annotated[float, Field(gt=0, le=60)] = 5.0  # a client silent this long is dropped
 
 
+class FallbackSettings(_Section):
+    """Asterisk's records of the calls its dialplan's fallback took while the app was down
+    (asterisk-config/cdr_custom.conf), imported at start and then every ``import_every`` s."""
+
+    cdr_file: str = "/var/log/asterisk/cdr-custom/clinic-fallback.csv"  # "": none to import
+    import_every: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    # A call's records are written together when it ends: its last line is taken as complete
+    # once another call's follows it, or once it ended this long ago.
+    settle: Annotated[float, Field(ge=0, le=600)] = 5.0
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///data/ari-app.db"
     url_env: str = "DATABASE_URL"
@@ -355,6 +366,7 @@ class Settings(_Section):
     ari: AriSettings = Field(default_factory=AriSettings)
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
     fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
+    fallback: FallbackSettings = Field(default_factory=FallbackSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

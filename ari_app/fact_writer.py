@@ -243,6 +243,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
                 branch=f.branch,
                 ad_channel=f.ad_channel,
                 started_at=f.at,
+                handled_by=f.handled_by,
             )
         elif isinstance(f, c.LegCreated):
             await s.leg_created(

@@ -33,6 +33,7 @@ class Metrics:
     admins: Gauge
     queue_waiting: Gauge
     callbacks: Counter
+    fallback_records: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -124,6 +125,13 @@ class Metrics:
                 f"{ns}_callbacks_needed",
                 "Calls that ended without an admin and need a callback, by reason",
                 ["reason"],
+                registry=registry,
+            ),
+            fallback_records=Counter(
+                f"{ns}_fallback_imports",
+                "What the import of the dialplan fallback's records found: calls imported, lines"
+                " rejected (kept in rejected.csv), records of others",
+                ["result"],
                 registry=registry,
             ),
         )

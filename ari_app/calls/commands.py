@@ -218,6 +218,7 @@ class CallStarted:
     branch: str | None
     ad_channel: str | None
     at: datetime
+    handled_by: str = "app"  # "fallback": imported from the dialplan's records
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ class Call(Base):
     transfers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The task calling this caller back (no FOREIGN KEY: see migration 0003).
     callback_task_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # "app", or "fallback": the dialplan took the call while the app was down (from Asterisk's CDRs).
+    handled_by: Mapped[str] = mapped_column(String(16), default="app", server_default="app")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -160,6 +162,16 @@ class CallbackTask(Base):
         Index("ix_callback_tasks_number_status", "number", "status"),
         Index("ix_callback_tasks_due_at", "due_at"),
     )
+
+
+class ImportPosition(Base):
+    """How far a file of Asterisk's records is imported (the source names the file and its inode)."""
+
+    __tablename__ = "import_positions"
+
+    source: Mapped[str] = mapped_column(String(512), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SpoolPosition(Base):

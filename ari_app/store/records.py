@@ -60,6 +60,7 @@ class CallRecord:
     callback_task_id: str | None
     legs: list[LegRecord]
     recordings: list[RecordingRecord]
+    handled_by: str = "app"  # or "fallback": the dialplan took it while the app was down
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
-from ari_app.store.models import Call, CallbackTask, CallLeg, CallTransfer, Recording, SpoolPosition
+from ari_app.store.models import (
+    Call,
+    CallbackTask,
+    CallLeg,
+    CallTransfer,
+    ImportPosition,
+    Recording,
+    SpoolPosition,
+)
 from ari_app.store.records import CallbackTaskRecord, CallRecord, LegRecord, RecordingRecord
 
 _R = TypeVar("_R", CallRecord, LegRecord, RecordingRecord, CallbackTaskRecord)
@@ -117,12 +125,14 @@ class CallStore:
         branch: str | None,
         ad_channel: str | None,
         started_at: datetime,
+        handled_by: str = "app",
     ) -> None:
         now = _now()
         await self._write(
             self._insert_ignore(
                 Call,
                 dict(
+                    handled_by=handled_by,
                     id=call_id,
                     channel_id=channel_id,
                     caller_number=caller_number,
@@ -386,6 +396,20 @@ class CallStore:
         stmt = stmt.on_conflict_do_update(
             index_elements=[SpoolPosition.segment],
             set_={"last_seq": larger(SpoolPosition.last_seq, stmt.excluded.last_seq)},
+        )
+        await self._write(stmt)
+
+    async def import_position(self, source: str) -> int:
+        """How many bytes of ``source`` (a file of Asterisk's records) are imported."""
+        async with self._session() as s:
+            value = await s.scalar(select(ImportPosition.position).where(ImportPosition.source == source))
+            return int(value or 0)
+
+    async def set_import_position(self, source: str, position: int) -> None:
+        stmt = self._insert(ImportPosition, dict(source=source, position=position, updated_at=_now()))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ImportPosition.source],
+            set_={"position": stmt.excluded.position, "updated_at": stmt.excluded.updated_at},
         )
         await self._write(stmt)
 

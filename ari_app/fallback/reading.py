@@ -1,0 +1,75 @@
+"""What a read of the records file yields: the calls whose records are all in, the lines that are
+not records, and where the next read starts. Pure: bytes and the time in.
+
+Asterisk appends a call's records together when the call is over, one line each, so a read can
+end inside a call's burst (or inside a line, cut short). A call is taken once it is surely
+whole: another call's line follows its last, or its last record ended ``settle`` seconds ago.
+The next read starts at the first line not yet taken, so nothing is skipped; a call read twice
+is imported once (the database keys it by the caller's channel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ari_app.fallback.cdr import BadRecord, CdrRecord, FallbackCall, call_of, parse_line
+
+
+@dataclass
+class ReadBatch:
+    calls: list[FallbackCall] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (the line, what is wrong)
+    others: int = 0  # records that are not the fallback's: not ours to import
+    position: int = 0  # where the next read starts (bytes into the file)
+
+
+@dataclass
+class _Group:
+    records: list[CdrRecord]
+    first: int  # offset of its first line
+    last_line: int  # index of its last line
+
+
+def read_batch(data: bytes, start: int, now: datetime, settle: float) -> ReadBatch:
+    """``data``: the file from byte ``start`` on."""
+    lines = _complete_lines(data)
+    groups: dict[str, _Group] = {}
+    bad: list[tuple[int, str, str]] = []  # (offset, line, why)
+    others: list[int] = []  # offsets of records not the fallback's
+    offset = start
+    for index, raw in enumerate(lines):
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        try:
+            record = parse_line(text)
+        except BadRecord as exc:
+            bad.append((offset, text, str(exc)))
+        else:
+            if record is None:
+                others.append(offset)
+            else:
+                group = groups.setdefault(record.linkedid, _Group([], offset, index))
+                group.records.append(record)
+                group.last_line = index
+        offset += len(raw)
+    settled_before = now - timedelta(seconds=settle)
+    waiting = [
+        g.first
+        for g in groups.values()
+        if g.last_line == len(lines) - 1 and max(r.end for r in g.records) > settled_before
+    ]
+    position = min(waiting) if waiting else offset
+    return ReadBatch(
+        calls=[call_of(g.records) for g in groups.values() if g.first < position],
+        rejected=[(line, why) for at, line, why in bad if at < position],
+        others=sum(1 for at in others if at < position),
+        position=position,
+    )
+
+
+def _complete_lines(data: bytes) -> list[bytes]:
+    """Every line that ends with a newline; a last one cut short waits for the next read."""
+    lines = data.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(b"\n"):
+        lines.pop()
+    return lines
