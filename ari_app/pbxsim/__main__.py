@@ -10,6 +10,8 @@ import sys
 
 import structlog
 
+from ari_app.pbxsim.cdr_custom import MappingError
+from ari_app.pbxsim.dialplan import DialplanError
 from ari_app.pbxsim.server import PbxSim
 
 
@@ -30,18 +32,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--recordings-dir", default=None, help="default: a temporary directory")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="divides every simulated delay; recordings keep simulated lengths")  # fmt: skip
+    p.add_argument("--asterisk-config", default=None, metavar="DIR",
+                   help="rendered Asterisk config: a call Stasis() fails for runs [fallback]")  # fmt: skip
+    p.add_argument("--cdr-dir", default=None, metavar="DIR",
+                   help="Asterisk's log directory: the fallback's records go to DIR/cdr-custom/")  # fmt: skip
     args = p.parse_args(argv)
     if not args.password:
         p.error("an ARI password is needed: --password or $PBXSIM_PASSWORD")
+    if args.cdr_dir and not args.asterisk_config:
+        p.error("--cdr-dir needs --asterisk-config (cdr_custom.conf says what a record holds)")
     return args
 
 
 async def serve(args: argparse.Namespace) -> None:
-    sim = PbxSim(
-        username=args.username, password=args.password, host=args.host, ari_port=args.ari_port,
-        control_port=args.control_port, seed=args.seed, time_scale=args.time_scale,
-        recordings_dir=args.recordings_dir, app_name_any=args.app_name_any,
-    )  # fmt: skip
+    try:
+        sim = PbxSim(
+            username=args.username, password=args.password, host=args.host, ari_port=args.ari_port,
+            control_port=args.control_port, seed=args.seed, time_scale=args.time_scale,
+            recordings_dir=args.recordings_dir, app_name_any=args.app_name_any,
+            asterisk_config=args.asterisk_config, cdr_dir=args.cdr_dir,
+        )  # fmt: skip
+    except (DialplanError, MappingError, OSError) as exc:
+        raise SystemExit(f"pbxsim: {exc}") from None
     await sim.start()
     print(f"pbxsim ready ari={sim.ari_url} control={sim.control_url}", flush=True)
     stop = asyncio.Event()

@@ -145,18 +145,19 @@ class ControlRoutes:
             did=_text(data, "did", ""), app=_text(data, "app", "clinic"),
             context=_text(data, "context", "from-trunk"),
         )  # fmt: skip
-        ch = self.pbx.channels.get(call.channel_id or "")
-        if ch is not None:
+        if call.ended_at is None:
+            # Read as the call goes on: a [fallback] call's Dial() comes a moment after this.
             call.phone_scripts, call.press, call.abandon_on_answer = scripts, press, abandon_on_answer
             if talk is not None:
                 self.pbx.talk_limits[call.call_id] = talk
             if abandon is not None:
-                self.pbx.schedule_abandon(ch, abandon)
-        body = {"call_id": call.call_id, "channel_id": call.channel_id, "result": call.caller_result}
+                self.pbx.abandon_call(call, abandon)
+        result = "fallback" if call.fallback else call.caller_result
+        body = {"call_id": call.call_id, "channel_id": call.channel_id, "result": result}
         return web.json_response(body, status=201)
 
     async def caller_hangup(self, request: web.Request) -> web.Response:
-        self.pbx.caller_leaves(self.pbx.inbound_of(request.match_info["call_id"]))
+        self.pbx.caller_hangup(request.match_info["call_id"])
         return web.json_response({"ok": True})
 
     async def dtmf(self, request: web.Request) -> web.Response:
@@ -228,6 +229,10 @@ class ControlRoutes:
             pbx.garbage_frames = int(data["malformed_frames"])
         if "send_frames" in data:
             sim.hub.send_raw([str(f).encode() for f in data["send_frames"]])
+        if data.get("torn_cdr"):
+            if pbx.cdr is None:
+                raise SimError(409, "torn_cdr: no CDR file (start with --asterisk-config and --cdr-dir)")
+            pbx.cdr.torn = True
         if "reject" in data:
             rules = data["reject"] if isinstance(data["reject"], list) else [data["reject"]]
             sim.faults.reject.extend(_reject_rule(rule) for rule in rules)

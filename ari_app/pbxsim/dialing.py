@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 
 from ari_app.ari import models as m
-from ari_app.pbxsim.state import Phone, PhoneScript, SimChannel, SimError
+from ari_app.pbxsim.state import Phone, PhoneScript, SimCall, SimChannel, SimError
 from ari_app.pbxsim.transfers import TIMER_B, Transfers
 
 # Orders of (Dial "", Ringing, Dial RINGING) seen in the traces.
@@ -72,7 +72,7 @@ class Pbx(Transfers):
         self.after(0.001, lambda: self._ring(ch, seconds, args), owner=ch)
         return ch
 
-    def _draw(self) -> PhoneScript:
+    def draw_script(self) -> PhoneScript:
         roll = self.rng.random()
         if roll < 0.55:
             hangup = round(self.rng.uniform(1.0, 6.0), 2) if self.rng.random() < 0.3 else None
@@ -89,9 +89,9 @@ class Pbx(Transfers):
         if timeout > 0:
             self.later(timeout, lambda: self._dial_timeout(ch), owner=ch)
         if phone.behaviour == "random" and ch.script is None:
-            ch.script = self._draw()  # this ring's own: the phone's user answers, is busy or away
-        acts = _acts(ch, phone)
-        if acts.behaviour == "busy":
+            ch.script = self.draw_script()  # this ring's own: the phone's user answers, is busy or away
+        acts = phone_acts(ch.script, phone)
+        if acts.behaviour == "busy" or phone.name in self.occupied:
             self._dial_event(ch, "", ch.endpoint)
             self.after(0.002, lambda: self.end_channel(ch, "busy", by="phone"), owner=ch)
             return
@@ -126,7 +126,7 @@ class Pbx(Transfers):
             # The caller gives up just as the phone answers: their CANCEL crosses its 200.
             self.later(caller.call.abandon_on_answer, partial(self.caller_leaves, caller), owner=caller)
         phone = ch.phone
-        hangup_after = None if phone is None else _acts(ch, phone).hangup_after
+        hangup_after = None if phone is None else phone_acts(ch.script, phone).hangup_after
         if hangup_after is not None:
             self.later(hangup_after, lambda: self.end_channel(ch, "bye", by="phone"), owner=ch)
 
@@ -142,6 +142,16 @@ class Pbx(Transfers):
         if ch is None or ch.ending:
             raise SimError(404, "call not in progress")
         return ch
+
+    def caller_hangup(self, call_id: str) -> None:
+        """POST /control/calls/{id}/hangup."""
+        self.caller_leaves(self.inbound_of(call_id))
+
+    def abandon_call(self, call: SimCall, seconds: float) -> None:
+        """The caller gives up ``seconds`` after the call starts unless a phone talks with them."""
+        ch = self.channels.get(call.channel_id or "")
+        if ch is not None:
+            self.schedule_abandon(ch, seconds)
 
     def caller_leaves(self, ch: SimChannel) -> None:
         """The caller hangs up: a BYE once answered, a CANCEL before."""
@@ -193,12 +203,12 @@ class Pbx(Transfers):
                   channel=ch.snap())  # fmt: skip
 
 
-def _acts(ch: SimChannel, phone: Phone) -> PhoneScript:
-    """What the phone does for this leg: the call's script, else the phone's own behaviour. An
+def phone_acts(script: PhoneScript | None, phone: Phone) -> PhoneScript:
+    """What the phone does for one call: the call's script, else the phone's own behaviour. An
     unregistered phone rings nowhere, whatever a script says."""
-    if ch.script is None or phone.behaviour == "offline":
+    if script is None or phone.behaviour == "offline":
         return PhoneScript(phone.behaviour, phone.answer_after, phone.hangup_after)
-    return ch.script
+    return script
 
 
 def parse_callerid(text: str) -> m.CallerID:

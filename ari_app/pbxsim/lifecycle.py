@@ -35,10 +35,12 @@ class Lifecycle(Recording):
         cid, name = self.ids.channel_id(), self.ids.pjsip_name("trunk")
         target = self.stasis_target(app)
         if target is None:
-            # Stasis() fails at once ("Stasis app doesn't exist"); the dialplan's Hangup() then
-            # declines the unanswered call: the caller sees 100 Trying, 603 Decline. No ARI event.
-            call.ended_at, call.hangup_by = call.created_at, "pbx"
-            call.caller_result, call.sip_final = "declined", sip_final(603)
+            # Stasis() fails at once ("Stasis app doesn't exist", STASISSTATUS=FAILED) and the
+            # dialplan goes to [fallback] for the DID. Without one there, its Hangup() declines
+            # the unanswered call: the caller sees 100 Trying, 603 Decline. No ARI event.
+            if not self.dialplan_fallback(call, cid, name, caller_name):
+                call.ended_at, call.hangup_by = call.created_at, "pbx"
+                call.caller_result, call.sip_final = "declined", sip_final(603)
             return call
         ch = SimChannel(
             id=cid, name=name, state="Ring", protocol_id=self.ids.sip_call_id(),
@@ -52,6 +54,10 @@ class Lifecycle(Recording):
         self._trunk_dialplan(ch, context, did)
         self.emit(target, m.StasisStart, args=[did], channel=ch.snap())
         return call
+
+    def dialplan_fallback(self, call: SimCall, channel_id: str, channel_name: str, caller_name: str) -> bool:
+        """The fallback layer runs the call through the dialplan's [fallback]; here there is none."""
+        return False
 
     def _trunk_dialplan(self, ch: SimChannel, context: str, did: str) -> None:
         """What those subscribed to the trunk's endpoint see before the app gets the channel: it

@@ -21,7 +21,7 @@ from aiohttp import web
 from ari_app.pbxsim.ari_channels import ChannelRoutes
 from ari_app.pbxsim.ari_resources import ResourceRoutes
 from ari_app.pbxsim.control_routes import ControlRoutes
-from ari_app.pbxsim.dialing import Pbx
+from ari_app.pbxsim.fallback import Fallback, load_config
 from ari_app.pbxsim.replies import NO_FLUSH
 from ari_app.pbxsim.state import SimError
 from ari_app.pbxsim.websockets import EventHub
@@ -53,14 +53,26 @@ class PbxSim:
         recordings_dir: str | Path | None = None,
         app_name_any: bool = False,
         ws_write_timeout: float = 0.1,
+        asterisk_config: str | Path | None = None,
+        cdr_dir: str | Path | None = None,
     ) -> None:
+        if cdr_dir is not None and asterisk_config is None:
+            raise ValueError("cdr_dir needs asterisk_config: the records' format is cdr_custom.conf's")
+        # Loaded first: a dialplan the simulator cannot run stops it before anything is made.
+        dialplan, cdr = (
+            load_config(Path(asterisk_config), None if cdr_dir is None else Path(cdr_dir))
+            if asterisk_config is not None
+            else (None, None)
+        )
         self._own_dir = recordings_dir is None
         rec_dir = (
             Path(tempfile.mkdtemp(prefix="pbxsim-recordings-"))
             if recordings_dir is None
             else Path(recordings_dir)
         )
-        self.pbx = Pbx(seed=seed, time_scale=time_scale, recordings_dir=rec_dir)
+        self.pbx = Fallback(
+            seed=seed, time_scale=time_scale, recordings_dir=rec_dir, dialplan=dialplan, cdr=cdr
+        )
         self.pbx.app_name_any = app_name_any
         self.hub = EventHub(self.pbx, ws_write_timeout)
         self.faults = Faults()

@@ -26,7 +26,7 @@ class Phone:
 
     name: str
     # answer | no_answer | busy | offline (= not registered) | random (each call draws one, see
-    # dialing._acts: for soaks)
+    # dialing.phone_acts: for soaks)
     behaviour: str = "no_answer"
     answer_after: float = 1.0
     hangup_after: float | None = None  # the admin hangs up this long after answering
@@ -96,6 +96,7 @@ class SimCall:
     phone_scripts: dict[str, PhoneScript] = field(default_factory=dict)  # phone name -> its script
     press: tuple[str, float] | None = None  # keys the caller presses, so long after being answered
     abandon_on_answer: float | None = None  # the caller hangs up so long after a phone answers
+    fallback: bool = False  # Stasis() failed and the dialplan's [fallback] context took the call
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +118,7 @@ class SimCall:
             "playbacks": list(self.playbacks),
             "recordings": list(self.recordings),
             "dtmf": list(self.dtmf),
+            "fallback": self.fallback,
         }
 
 

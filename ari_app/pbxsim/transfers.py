@@ -304,7 +304,7 @@ class Transfers(Lifecycle):
         phone = self.phones.get(tr.target or "") if tr.route == "dial" else None
         if phone is None:
             self._local_ends(tr, l1, "CHANUNAVAIL", 3)  # "endpoint ... was not found"
-        elif phone.behaviour == "busy":
+        elif phone.behaviour == "busy" or phone.name in self.occupied:
             self._local_ends(tr, l1, "BUSY", 17)
         elif phone.behaviour == "offline":
             tr.target_state = "calling"  # nobody behind the contact: SIP timer B, then 408

@@ -37,6 +37,8 @@ class World:
         self.sinks: dict[str, Callable[[bytes], None]] = {}  # app -> its websocket's queue
         self.event_log: list[dict[str, Any]] = []
         self.talk_limits: dict[str, float] = {}  # call id -> caller hangs up N s into the talk
+        # phone -> the call id of the dialplan fallback call it talks on: busy (486) meanwhile
+        self.occupied: dict[str, str] = {}
         self.stasis_start_delay = 0.0  # wall seconds before a created channel enters Stasis
         self.join_delay = 0.0  # wall seconds between addChannel's reply and each channel joining
         self.garbage_frames = 0

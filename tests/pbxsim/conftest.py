@@ -14,7 +14,13 @@ SCALE = 10.0  # simulated seconds per wall second in these tests
 
 
 async def start_harness(
-    recordings: Path, *, seed: int = 3, scale: float = SCALE, app_name_any: bool = False
+    recordings: Path,
+    *,
+    seed: int = 3,
+    scale: float = SCALE,
+    app_name_any: bool = False,
+    asterisk_config: Path | None = None,
+    cdr_dir: Path | None = None,
 ) -> SimHarness:
     sim = PbxSim(
         username=USER,
@@ -23,6 +29,8 @@ async def start_harness(
         time_scale=scale,
         recordings_dir=recordings,
         app_name_any=app_name_any,
+        asterisk_config=asterisk_config,
+        cdr_dir=cdr_dir,
     )
     await sim.start()
     h = SimHarness(sim)
