@@ -42,15 +42,15 @@ def read_batch(data: bytes, start: int, now: datetime, settle: float) -> ReadBat
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         try:
             record = parse_line(text)
-        except BadRecord as exc:
-            bad.append((offset, text, str(exc)))
-        else:
             if record is None:
                 others.append(offset)
-            else:
-                group = groups.setdefault(record.linkedid, _Group([], offset, index))
-                group.records.append(record)
-                group.last_line = index
+        except BadRecord as exc:
+            fragment, record = _salvage(text)
+            bad.append((offset, fragment, str(exc)))
+        if record is not None:
+            group = groups.setdefault(record.linkedid, _Group([], offset, index))
+            group.records.append(record)
+            group.last_line = index
         offset += len(raw)
     settled_before = now - timedelta(seconds=settle)
     waiting = [
@@ -65,6 +65,21 @@ def read_batch(data: bytes, start: int, now: datetime, settle: float) -> ReadBat
         others=sum(1 for at in others if at < position),
         position=position,
     )
+
+
+def _salvage(text: str) -> tuple[str, CdrRecord | None]:
+    """A bad line may be a record cut short (Asterisk stopped mid-write) with the next record
+    appended to it: keep that record, and set aside only what comes before it."""
+    start = text.find('"', 1)
+    while start != -1:
+        try:
+            record = parse_line(text[start:])
+        except BadRecord:
+            record = None
+        if record is not None:
+            return text[:start], record
+        start = text.find('"', start + 1)
+    return text, None
 
 
 def _complete_lines(data: bytes) -> list[bytes]:

@@ -157,3 +157,13 @@ def test_bad_lines_before_the_cut_are_set_aside_once() -> None:
     batch = read_batch(bad + good + bad, 0, LONG_AFTER, settle=5)
     assert [why for _, why in batch.rejected] == ["expected 12 fields, found 2"] * 2
     assert batch.position == len(bad + good + bad) and len(batch.calls) == 1
+
+
+def test_a_record_cut_short_then_appended_to_loses_only_itself() -> None:
+    # Asterisk stopped writing mid-line; the next call's record went on the same line.
+    cut = _lines("1796621759.30")[0][:50]
+    following = _lines("1796622055.149")[0]
+    batch = read_batch(cut + following, 0, LONG_AFTER, settle=5)
+    assert [call.linkedid for call in batch.calls] == ["1796622055.149"]
+    ((fragment, why),) = batch.rejected
+    assert fragment == cut.decode() and "fields" in why or "CSV" in why
