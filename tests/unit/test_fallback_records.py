@@ -166,4 +166,4 @@ def test_a_record_cut_short_then_appended_to_loses_only_itself() -> None:
     batch = read_batch(cut + following, 0, LONG_AFTER, settle=5)
     assert [call.linkedid for call in batch.calls] == ["1796622055.149"]
     ((fragment, why),) = batch.rejected
-    assert fragment == cut.decode() and "fields" in why or "CSV" in why
+    assert fragment == cut.decode() and ("fields" in why or "CSV" in why)
