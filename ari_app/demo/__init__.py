@@ -18,12 +18,14 @@ import random
 import secrets
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ari_app.app import CallCenterApp, sqlite_url
+from ari_app.asterisk_config import render as render_asterisk
 from ari_app.config import ConfigError, Secrets, Settings, load_settings
 from ari_app.demo.floor import Floor
 from ari_app.demo.mix import CallMix
@@ -36,6 +38,7 @@ from ari_app.demo.summary import (
     summarise,
     write_report,
 )
+from ari_app.fallback.cdr import FILE_NAME
 from ari_app.logging import setup_logging
 from ari_app.private_files import private_dir
 from ari_app.simctl import SimControl, SimProcess
@@ -44,6 +47,7 @@ DEMO_RING_TIMEOUT = 8
 DEMO_MAX_WAIT = 20
 SETTLE_LIMIT = 120.0  # seconds --calls N waits, after the last call is placed, for calls to end
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "clinic.toml"
+NO_PBX = "http://127.0.0.1:1/ari"  # where nothing listens: for settings read before the PBX runs
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class DemoRun:
 def run_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     try:
-        demo_settings(args, "http://127.0.0.1:1/ari")  # a bad file fails before anything starts
+        demo_settings(args, NO_PBX)  # a bad file fails before anything starts
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -119,18 +123,53 @@ def _ports(base: Settings, args: argparse.Namespace, ari_url: str) -> dict[str, 
     }
 
 
+def with_fallback(settings: Settings, records: Path) -> Settings:
+    """The simulated PBX's fallback writes its records there; the app imports them every second.
+    Its phones ring no longer than the app's would."""
+    fallback = settings.fallback.model_copy(
+        update={"cdr_file": str(records), "import_every": 1.0, "settle": 1.0}
+    )
+    ring = min(settings.asterisk.fallback_ring, max(settings.calls.ring_timeout, 5))
+    return settings.model_copy(
+        update={
+            "fallback": fallback,
+            "asterisk": settings.asterisk.model_copy(update={"fallback_ring": ring}),
+        }
+    )
+
+
+def _render_asterisk(settings: Settings, folder: Path) -> None:
+    """The Asterisk side of these settings, as `ari-app asterisk-config` renders it: the
+    simulated PBX runs its [fallback] and writes its records as cdr_custom.conf says."""
+    for name, text in render_asterisk(settings).items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
 async def demo(args: argparse.Namespace, data_dir: Path) -> DemoRun:
     password = secrets.token_urlsafe(18)
     token = secrets.token_urlsafe(24)
-    try:
-        sim = await SimProcess.start(
-            username="demo", password=password, seed=args.seed, extra=["--time-scale", str(args.time_scale)]
+    pbx_logs = data_dir / "pbx"  # the simulated PBX's CDRs: callers' numbers, kept private
+    private_dir(pbx_logs, tighten=True)
+    records = pbx_logs / "cdr-custom" / FILE_NAME
+    with tempfile.TemporaryDirectory(prefix="demo-asterisk-") as rendered:
+        _render_asterisk(
+            with_fallback(demo_settings(args, "http://127.0.0.1:1/ari"), records), Path(rendered)
         )
-    except (RuntimeError, OSError, TimeoutError) as exc:
-        raise DemoStartError(f"the simulated PBX did not start: {exc}") from None
+        extra = [
+            "--time-scale",
+            str(args.time_scale),
+            "--asterisk-config",
+            rendered,
+            "--cdr-dir",
+            str(pbx_logs),
+        ]
+        try:
+            sim = await SimProcess.start(username="demo", password=password, seed=args.seed, extra=extra)
+        except (RuntimeError, OSError, TimeoutError) as exc:
+            raise DemoStartError(f"the simulated PBX did not start: {exc}") from None
     ctl = SimControl(sim.control_url)
     try:
-        settings = demo_settings(args, sim.ari_url)
+        settings = with_fallback(demo_settings(args, sim.ari_url), records)
         secrets_ = Secrets("demo", password, sqlite_url(data_dir / "ari-app.db"), (token,))
         app = CallCenterApp(settings, secrets_, data_dir=data_dir)
         return await _with_app(args, settings, app, sim, ctl, token)
@@ -232,8 +271,9 @@ async def _generate(
     while not stop.is_set() and (args.calls <= 0 or len(placed) < args.calls):
         plan = mix.next_call()
         result = await ctl.place_call(**plan.control_body())
+        fallback = result.get("result") == "fallback"  # the app was away: the dialplan took it
         placed.append(
-            PlacedCall(len(placed) + 1, plan.kind, str(result["call_id"]), result.get("channel_id"))
+            PlacedCall(len(placed) + 1, plan.kind, str(result["call_id"]), result.get("channel_id"), fallback)
         )
         next_at += interval
         now = time.monotonic()
@@ -254,7 +294,7 @@ async def _settle(
         calls = [c for c in await ctl.calls() if c["call_id"] in ours]
         open_calls = [c for c in calls if not c.get("ended_at")]
         busy = app.switchboard.tracked or app.facts.pending or app.recordings.pending
-        if not open_calls and not busy:
+        if not open_calls and not busy and await _all_stored(app, placed):
             await app.facts.drain(10)
             await app.recordings.drain(30)
             return True
@@ -262,6 +302,15 @@ async def _settle(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(abort.wait(), 2.0)
     return False
+
+
+async def _all_stored(app: CallCenterApp, placed: list[PlacedCall]) -> bool:
+    """Every call has its row: those the dialplan's fallback took come in with its records."""
+    fallback = [p.channel_id for p in placed if p.channel_id and p.fallback]
+    if not fallback:
+        return True
+    rows = await app.store.calls_by_channels(fallback)
+    return len(rows) == len(fallback) and all(r.outcome for r in rows)
 
 
 async def _progress(app: CallCenterApp, placed: int, total: int, started: datetime) -> None:

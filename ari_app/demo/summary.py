@@ -26,7 +26,8 @@ class PlacedCall:
     number: int  # 1, 2, ... in the order placed
     kind: str  # the generated call's kind (see ari_app.demo.mix)
     sim_call_id: str
-    channel_id: str | None  # None: the PBX could not hand the call to the app (Stasis failed)
+    channel_id: str | None  # None: the PBX declined it (Stasis failed, and no dialplan fallback)
+    fallback: bool = False  # the app was away: the dialplan's fallback took it (imported later)
 
 
 @dataclass(frozen=True)
