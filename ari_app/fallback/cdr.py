@@ -33,6 +33,8 @@ MARK = "clinic-fallback"  # the userfield of every record the fallback context w
 FILE_NAME = "clinic-fallback.csv"  # in Asterisk's log directory, cdr-custom/
 _PHONE = re.compile(r"^(?P<endpoint>[A-Za-z0-9]+/[^/]+?)-[0-9a-f]{8}$")
 _CLID_NAME = re.compile(r'^"(?P<name>.*)" <.*>$')
+# <epoch>.<counter>, after "<systemname>-" when asterisk.conf sets one.
+_UNIQUEID = re.compile(r"^(?:[A-Za-z0-9_.-]+-)?[0-9]+\.[0-9]+$")
 
 
 def mapping_line() -> str:
@@ -88,8 +90,10 @@ def parse_line(line: str) -> CdrRecord | None:
     marks = _marks(values["userfield"])
     if marks is None:
         return None
-    if not values["linkedid"]:
-        raise BadRecord("linkedid: empty")
+    if not _UNIQUEID.match(values["linkedid"]):
+        # A record cut short right after a quote, with the next appended, can still split into
+        # twelve fields: its linkedid then holds a quote and the next record's id.
+        raise BadRecord(f"linkedid: {values['linkedid'][:40]!r} is not a channel uniqueid")
     return CdrRecord(
         linkedid=values["linkedid"],
         sequence=_int(values, "sequence"),

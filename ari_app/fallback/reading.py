@@ -69,16 +69,18 @@ def read_batch(data: bytes, start: int, now: datetime, settle: float) -> ReadBat
 
 def _salvage(text: str) -> tuple[str, CdrRecord | None]:
     """A bad line may be a record cut short (Asterisk stopped mid-write) with the next record
-    appended to it: keep that record, and set aside only what comes before it."""
-    start = text.find('"', 1)
-    while start != -1:
+    appended to it: keep that record, and set aside only what comes before it. The record is
+    the line's tail from the last quote on which a whole record parses (one from a quote inside
+    the fragment can parse too: the fragment's tail would then pass for the record's head)."""
+    start = text.rfind('"')
+    while start > 0:
         try:
             record = parse_line(text[start:])
         except BadRecord:
             record = None
         if record is not None:
             return text[:start], record
-        start = text.find('"', start + 1)
+        start = text.rfind('"', 0, start)
     return text, None
 
 

@@ -83,7 +83,7 @@ def test_facts_of_an_imported_call_are_what_the_app_would_write() -> None:
     assert facts_of(call_of(recorded()["1796621694.0"]), settings) == answered
 
 
-GOOD = dict(zip(FIELDS, ["x", "1", "1796621694.1", "0.000000", "1796621694.2", "BUSY", "1", "c", "5", "",
+GOOD = dict(zip(FIELDS, ["1796621694.1", "1", "1796621694.1", "0.000000", "1796621694.2", "BUSY", "1", "c", "5", "",
                          "Dial", "clinic-fallback"], strict=True))  # fmt: skip
 
 
@@ -167,3 +167,18 @@ def test_a_record_cut_short_then_appended_to_loses_only_itself() -> None:
     assert [call.linkedid for call in batch.calls] == ["1796622055.149"]
     ((fragment, why),) = batch.rejected
     assert fragment == cut.decode() and ("fields" in why or "CSV" in why)
+
+
+@pytest.mark.parametrize("cut_line", range(len(DATA.read_text().splitlines())))
+def test_wherever_a_record_is_cut_only_it_is_lost(cut_line: int) -> None:
+    """Asterisk stopped writing a record anywhere in it, and the next call's record went on the
+    same line: whatever the cut, that next call is read whole and only the fragment is set aside
+    (a cut just after a quote once joined the two into a phantom call)."""
+    lines = DATA.read_text().splitlines()
+    line = lines[cut_line]
+    following = _lines("1796622055.149")[0]  # a call of one record, not the cut one
+    for cut in range(1, len(line)):
+        fragment = line[:cut].encode()
+        batch = read_batch(fragment + following, 0, LONG_AFTER, settle=5)
+        assert [call.linkedid for call in batch.calls] == ["1796622055.149"], (cut, fragment)
+        assert [f for f, _ in batch.rejected] == [fragment.decode()], cut
