@@ -83,8 +83,8 @@ def test_facts_of_an_imported_call_are_what_the_app_would_write() -> None:
     assert facts_of(call_of(recorded()["1796621694.0"]), settings) == answered
 
 
-GOOD = dict(zip(FIELDS, ["1796621694.1", "1", "1796621694.1", "0.000000", "1796621694.2", "BUSY", "1", "c", "5", "",
-                         "Dial", "clinic-fallback"], strict=True))  # fmt: skip
+GOOD = dict(zip(FIELDS, ["1796621694.1", "1", "1796621694.1", "0.000000", "1796621694.2", "BUSY", "1",
+                         "c", "5", "", "Dial", "clinic-fallback"], strict=True))  # fmt: skip
 
 
 def line_with(**fields: str) -> str:
