@@ -209,6 +209,14 @@ class AriClient:
     async def stop_moh(self, channel_id: str) -> None:
         await self._channel_op("DELETE", "moh", channel_id)
 
+    async def get_variable(self, channel_id: str, variable: str) -> str:
+        """AriNotFound: no such channel (or, on Asterisk, no such variable)."""
+        found = await self._rest.typed(
+            m.Variable, "GET", "/channels/{id}/variable", f"/channels/{_q(channel_id)}/variable",
+            params={"variable": variable},
+        )  # fmt: skip
+        return found.value
+
     async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
         await self._channel_op("POST", "variable", channel_id, variable=variable, value=value)
 

@@ -375,8 +375,8 @@ class CommandFailed:
 
 @dataclass(frozen=True)
 class BridgeSeen:
-    """A resync read one of the call's bridges: who is in it now (its enter events may have gone
-    by while no events were received)."""
+    """A resync read one of the call's bridges: who is in it now, or was in it together with the
+    one still there (its enter events may have gone by while no events were received)."""
 
     bridge_id: str
     channels: tuple[str, ...]

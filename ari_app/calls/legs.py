@@ -16,6 +16,7 @@ class Leg:
     admin: str
     endpoint: str
     ring_timeout: int = 20  # seconds Asterisk lets it ring (its group's, from the wave)
+    name: str = ""  # its channel's name, from its StasisStart (what the caller's BRIDGEPEER shows)
     created: bool = False  # the /channels/create reply arrived
     in_stasis: bool = False  # its StasisStart arrived
     dialed: bool = False

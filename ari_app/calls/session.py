@@ -45,6 +45,7 @@ RELEVANT_EVENTS: frozenset[type] = frozenset(
         m.BridgeDestroyed,
         m.ChannelDtmfReceived,
         m.ChannelEnteredBridge,  # the caller put through: it comes before the addChannel reply
+        m.ChannelLeftBridge,  # left with the other still in: they were put through
     }
 )
 
@@ -308,6 +309,9 @@ class CallSession(CallState):
         if isinstance(ev, m.ChannelEnteredBridge):
             self._bridge_members(ev.bridge.id, ev.bridge.channels, step, now)
             return
+        if isinstance(ev, m.ChannelLeftBridge):
+            self._left_bridge(ev, step, now)
+            return
         channel = getattr(ev, "channel", None)
         if not isinstance(channel, m.Channel):
             return
@@ -323,7 +327,10 @@ class CallSession(CallState):
             if ev.soft is not True:
                 if isinstance(ev.cause, int):
                     self.caller_cause = ev.cause  # 127 for a CANCEL; a BYE often carries none
-                self._caller_left(step, now)
+                if self._being_put_through():
+                    self.leaving.add(self.inbound_id)
+                else:
+                    self._caller_left(step, now)
         elif isinstance(ev, m.StasisEnd):
             # The channel is gone for us at its StasisEnd. Stasis() drops its subscription
             # there; Asterisk tells us more of the channel (ChannelDestroyed) only while a leg we
@@ -343,6 +350,7 @@ class CallSession(CallState):
     def _on_leg(self, leg: Leg, ev: m.Event, step: c.Step, now: datetime) -> None:
         if isinstance(ev, m.StasisStart):
             leg.in_stasis = True
+            leg.name = ev.channel.name
             self._maybe_dial(leg, step, now)
         elif isinstance(ev, m.ChannelStateChange):
             if ev.channel.state == "Ringing":
@@ -352,7 +360,9 @@ class CallSession(CallState):
         elif isinstance(ev, m.ChannelHangupRequest):
             if ev.soft is not True:
                 leg.far_cause = ev.cause if isinstance(ev.cause, int) else 16
-                if leg is self.winner:
+                if leg is self.winner and self._being_put_through():
+                    self.leaving.add(leg.channel_id)
+                elif leg is self.winner:
                     self._admin_left(step, now)
         elif isinstance(ev, m.StasisEnd):
             if leg is self.winner:
@@ -362,6 +372,33 @@ class CallSession(CallState):
             if leg is self.winner:
                 self._admin_left(step, now)
             self._leg_gone(leg, step, now)
+
+    def _being_put_through(self) -> bool:
+        """The caller and the admin who answered are sent to the bridge, and no join was seen.
+        The joins may have gone by unseen (events are lost while the websocket is away): a
+        hang-up now waits for the channel's ChannelLeftBridge, or its StasisEnd."""
+        return self.phase is Phase.CONNECTING and self.answered_at is None
+
+    def unseen_join(self) -> tuple[str, dict[str, str]] | None:
+        """Being put through with no join seen: the bridge, and for the caller's channel and the
+        admin's each the other's name. Asterisk sets BRIDGEPEER on both once both are in, and
+        leaves it on the one that stays when the other goes (a resync reads it there)."""
+        winner = self.winner
+        if not self._being_put_through() or winner is None or not self.bridge_id or not winner.name:
+            return None
+        return self.bridge_id, {self.inbound_id: winner.name, winner.channel_id: self.inbound_name}
+
+    def _left_bridge(self, ev: m.ChannelLeftBridge, step: c.Step, now: datetime) -> None:
+        # The bridge as the channel left it holds the ones still in: with the other among
+        # them, the two were in it together, whether or not their joins were seen.
+        self._bridge_members(ev.bridge.id, (*ev.bridge.channels, ev.channel.id), step, now)
+        if ev.channel.id not in self.leaving:
+            return
+        self.leaving.discard(ev.channel.id)
+        if ev.channel.id == self.inbound_id:
+            self._caller_left(step, now)
+        elif self.winner is not None and ev.channel.id == self.winner.channel_id:
+            self._admin_left(step, now)
 
     def _on_vanished(self, channel_id: str, step: c.Step, now: datetime) -> None:
         if channel_id == self.bridge_id:

@@ -77,6 +77,7 @@ class CallState:
         ch = start.channel
         self.call_id = call_id
         self.inbound_id = ch.id
+        self.inbound_name = ch.name  # what the admin's BRIDGEPEER shows once put through
         self.caller_number = ch.caller.number
         self.caller_name = ch.caller.name if ch.caller.name != ch.caller.number else ""
         self.did = did
@@ -117,6 +118,9 @@ class CallState:
         self.hangup_side: str | None = None
         self.end_cause: int | None = None
         self.caller_cause: int | None = None  # the cause of the caller's own hang-up request
+        # Hung up while being put through: whether they talked first is told by the channel's
+        # ChannelLeftBridge, just behind the request, or else its StasisEnd.
+        self.leaving: set[str] = set()
         self.answered_at: datetime | None = None
         self.inbound_gone = False
         self.interrupted: str | None = None  # why its end was not seen: app down, PBX restarted

@@ -354,6 +354,9 @@ class Switchboard:
                 if restarted:
                     call.inbox.put_nowait(c.PbxRestarted())
                     continue
+                seen = await self._joined_unseen(call.session, snap)
+                if seen is not None:  # before what vanished: they talked, then one hung up
+                    call.inbox.put_nowait(seen)
                 # What vanished goes first: a leg that ended cannot have answered after the one
                 # that did, and its end must not wait behind the winner's bridging.
                 gone = sorted(k for k in ids if k not in snap.channels and k not in snap.bridges)
@@ -381,6 +384,26 @@ class Switchboard:
                     # Named for a call and no call has it: left by a call that ended while we
                     # were away, if that call is ours (other apps may name bridges alike).
                     self._spawn(self._destroy_stray_bridge(bridge.id, named_for))
+
+    async def _joined_unseen(self, session: CallSession, snap: Snapshot) -> c.BridgeSeen | None:
+        """A caller being put through, one of the two now gone from the bridge and no join seen
+        (the events went by while the websocket was away): the one still in it names the other
+        in BRIDGEPEER only if both were in it together."""
+        pending = session.unseen_join()
+        bridge = snap.bridges.get(pending[0]) if pending else None
+        if pending is None or bridge is None:
+            return None
+        bridge_id, peer_of = pending
+        staying = [cid for cid in peer_of if cid in bridge.channels]
+        if len(staying) != 1:
+            return None  # both in: the bridge itself says so; neither: nobody left to ask
+        try:
+            peer = await self._client.get_variable(staying[0], "BRIDGEPEER")
+        except AriError:
+            return None
+        if peer != peer_of[staying[0]]:
+            return None
+        return c.BridgeSeen(bridge_id, tuple(peer_of))
 
     async def _snapshot(self, attempts: int = 8) -> Snapshot:
         """Asterisk's channels and bridges. While it boots it answers 503, and our app is 404

@@ -84,6 +84,44 @@ async def test_websocket_loss_events_missed_meanwhile_are_recovered(world_factor
     assert metrics["clinic_ari_reconnects_total"] >= 1
 
 
+async def until_request(w: World, method: str, path_end: str, timeout: float = 10.0) -> None:
+    """Until the simulator has answered such a request (polled fast: the next step races it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(r["method"] == method and r["path"].endswith(path_end) for r in await w.requests()):
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"no {method} …{path_end} within {timeout} s")
+
+
+@pytest.mark.parametrize("who", ["caller", "admin"])
+async def test_a_call_put_through_while_the_websocket_was_away_is_answered(
+    world_factory: Any, who: str
+) -> None:
+    """The websocket goes as the app asks Asterisk to put the two through: their joins, their
+    talk and one of them hanging up all go by unseen. The one still in the bridge names the
+    other in BRIDGEPEER (Asterisk leaves it there when a two-party bridge loses one): the call
+    was answered, not abandoned or missed."""
+    w: World = await world_factory(ring_timeout=10)
+    await w.ctl.set_phone("admin101", "answer", answer_after=1.0)
+    for phone in ("admin102", "admin103"):
+        await w.ctl.set_phone(phone, "no_answer")
+    await w.ctl.fault(join_delay=0.3)  # the joins come after addChannel's reply, as on Asterisk
+    placed = await w.place(hangup_after=0.5 if who == "caller" else None)
+    await until_request(w, "POST", "/addChannel")
+    await w.ctl.fault(drop_websocket=True, away_for=3.0)
+    if who == "admin":
+        await until_bridged(w, placed["call_id"])
+        await asyncio.sleep(0.3)
+        await w.ctl.phone_hangup("admin101")
+    rows = await accounted(w, {placed["channel_id"]: "answered"})
+    call = rows[placed["channel_id"]]
+    assert (call.admin, call.hangup_side, call.callback_task_id) == ("anna", who, None)
+    assert {leg.admin: leg.result for leg in call.legs}["anna"] == "answered"
+    lost = [e["type"] for e in await w.ctl.events() if not e["delivered"]]
+    assert "ChannelEnteredBridge" in lost and "ChannelLeftBridge" in lost
+
+
 # --------------------------------------------------------------------------- 2. SIGKILL, restart
 @contextlib.asynccontextmanager
 async def writes_blocked(db_url: str) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from ari_app.ari import models as m
@@ -65,6 +66,12 @@ def entered(bridge: str, *members: str) -> m.ChannelEnteredBridge:
         creator="Stasis", name="", channels=list(members), creationtime=E["timestamp"],
     )  # fmt: skip
     return m.ChannelEnteredBridge(**E, bridge=snapshot, channel=chan(members[-1]))
+
+
+def left(bridge: str, who: str, *remaining: str) -> m.ChannelLeftBridge:
+    """``who`` left ``bridge``; the snapshot holds those still in it, as Asterisk sends it."""
+    snapshot = msgspec.structs.replace(entered(bridge, who).bridge, channels=list(remaining))
+    return m.ChannelLeftBridge(**E, bridge=snapshot, channel=chan(who))
 
 
 class Driver:
@@ -303,10 +310,32 @@ def test_addchannels_reply_is_not_the_caller_put_through() -> None:
     d, a = _answered_not_bridged()
     bridge_id = d.s.bridge_id or ""
     d.feed(c.CommandDone(c.Answer("in")), c.CommandDone(c.AddToBridge(bridge_id, ("in", a))), auto=False)
-    d.feed(entered(bridge_id, "in"), hangup_req("in"), stasis_end("in"), auto=False)
+    d.feed(entered(bridge_id, "in"), hangup_req("in"), left(bridge_id, "in"), stasis_end("in"), auto=False)
     d.feed(entered(bridge_id, a), *gone(a, soft=True, cause=32), auto=False)
     assert d.ended().outcome == "abandoned" and not d.of(c.CallAnswered) and not d.of(c.RecordBridge)
     assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
+
+
+# The app's websocket was away while the two were put through (their ChannelEnteredBridge
+# lost); it is back as one of them hangs up. Asterisk sends the hang-up request first, then the
+# channel's ChannelLeftBridge with the other still in the bridge: they talked.
+@pytest.mark.parametrize("who", ["caller", "admin"])
+def test_a_hang_up_after_joins_that_went_by_unseen_is_an_answered_call(who: str) -> None:
+    d, a = _answered_not_bridged()
+    bridge_id = d.s.bridge_id or ""
+    d.feed(c.CommandDone(c.Answer("in")), c.CommandDone(c.AddToBridge(bridge_id, ("in", a))), auto=False)
+    leaving, staying = ("in", a) if who == "caller" else (a, "in")
+    assert d.feed(hangup_req(leaving), auto=False) == []  # its ChannelLeftBridge is just behind
+    out = d.feed(left(bridge_id, leaving, staying), stasis_end(leaving), auto=False)
+    assert c.Hangup(staying) in out
+    assert [f.admin for f in d.of(c.CallAnswered)] == ["a0"]
+    if who == "caller":
+        d.feed(*gone(a, soft=True, cause=32), auto=False)
+    else:
+        d.feed(destroyed(a), stasis_end("in"), auto=False)
+    end = d.ended()
+    assert (end.outcome, end.hangup_side) == ("answered", who)
+    assert not d.of(c.CallbackNeeded) and d.leg_results() == {a: "answered"}
 
 
 def test_a_resync_finds_the_caller_put_through_while_events_were_missed() -> None:
