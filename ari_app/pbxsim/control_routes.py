@@ -233,6 +233,12 @@ class ControlRoutes:
             if pbx.cdr is None:
                 raise SimError(409, "torn_cdr: no CDR file (start with --asterisk-config and --cdr-dir)")
             pbx.cdr.torn = True
+        if "drop_websocket_on" in data:
+            spec = data["drop_websocket_on"]
+            path_regex = _reject_rule(spec, "drop_websocket_on")["path_regex"]
+            method = spec.get("method")
+            sim.faults.cut_on = {"path_regex": path_regex, "method": str(method).upper() if method else None,
+                                 "away_for": _seconds(spec, "away_for") or 0.0}  # fmt: skip
         if "reject" in data:
             rules = data["reject"] if isinstance(data["reject"], list) else [data["reject"]]
             sim.faults.reject.extend(_reject_rule(rule) for rule in rules)
@@ -266,13 +272,13 @@ def _press(value: Any) -> tuple[str, float] | None:
     return digits, _seconds(value, "after") or 0.0
 
 
-def _reject_rule(rule: Any) -> dict[str, Any]:
+def _reject_rule(rule: Any, what: str = "reject") -> dict[str, Any]:
     if not isinstance(rule, dict) or not isinstance(rule.get("path_regex"), str):
-        raise SimError(400, "reject: {path_regex, status, count}")
+        raise SimError(400, f"{what}: {{path_regex, ...}}")
     try:
         re.compile(rule["path_regex"])
     except re.error as exc:
-        raise SimError(400, f"reject: path_regex: {exc}") from None
+        raise SimError(400, f"{what}: path_regex: {exc}") from None
     status = int(rule.get("status", 500))
     default = {500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Injected failure")
     return {"path_regex": rule["path_regex"], "status": status, "count": int(rule.get("count", 1)),

@@ -35,6 +35,9 @@ class Faults:
     down_until: float = 0.0  # monotonic: "Asterisk not booted" until then
     answer_delay: float = 0.0  # wall seconds every ARI request waits before it is handled
     reject: list[dict[str, Any]] = field(default_factory=list)
+    # {path_regex, method, away_for}: the first ARI request that matches cuts the app's websocket
+    # before it is handled (the events it causes are lost), and keeps it away that long.
+    cut_on: dict[str, Any] | None = None
 
 
 class PbxSim:
@@ -164,6 +167,16 @@ class PbxSim:
             return web.json_response({"message": "Asterisk not booted"}, status=503)
         if self.faults.answer_delay and not is_events:
             await asyncio.sleep(self.faults.answer_delay)
+        cut = self.faults.cut_on
+        if (
+            cut is not None
+            and not is_events
+            and request.method == (cut["method"] or request.method)
+            and re.search(cut["path_regex"], request.path)
+        ):
+            self.faults.cut_on = None
+            self.hub.refuse_until = time.monotonic() + cut["away_for"]
+            await self.hub.drop()
         for rule in self.faults.reject:
             if rule["count"] > 0 and re.search(rule["path_regex"], request.path):
                 rule["count"] -= 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,14 @@ class AriProxy:
         # Events that match are kept here but not passed to the app, as if it had died before
         # reading them (a process killed the moment a phone answered).
         self.withheld: Callable[[dict[str, Any]], bool] | None = None
+        # (method, path regex, seconds): the next such request cuts the app's websocket before it
+        # is forwarded (the events it causes are lost), and new ones fail that long, as across a
+        # cut network.
+        self.cut_on: tuple[str, str, float] | None = None
+        self._refuse_until = 0.0  # monotonic
+        self._upstreams: set[aiohttp.ClientWebSocketResponse] = set()
+        self._cut_sockets: set[web.WebSocketResponse] = set()  # cut: their upstreams only log
+        self._draining: set[aiohttp.ClientWebSocketResponse] = set()  # upstreams of cut sockets
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -72,6 +81,9 @@ class AriProxy:
         self.url = f"http://{self._host}:{port}/ari"
 
     async def stop(self) -> None:
+        for up in list(self._upstreams):
+            with contextlib.suppress(Exception):
+                await up.close()
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -127,9 +139,26 @@ class AriProxy:
             target += "?" + request.rel_url.raw_query_string
         return URL(target, encoded=True)
 
+    async def _cut(self, away_for: float) -> None:
+        """The app's websockets close; each one's upstream stays open and its events are still
+        read and logged (``events``), but no longer passed on, until the app connects again: to
+        the app a cut network, to Asterisk an app that stopped reading."""
+        self._refuse_until = time.monotonic() + away_for
+        for ws in list(self._sockets):
+            self._cut_sockets.add(ws)
+            with contextlib.suppress(Exception):
+                await ws.close()
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == "/ari/events":
+            if time.monotonic() < self._refuse_until and request.transport is not None:
+                request.transport.abort()  # the app sees the connection fail
+                return web.Response(status=503)
             return await self._bridge_events(request)
+        cut = self.cut_on
+        if cut is not None and request.method == cut[0] and re.search(cut[1], request.path):
+            self.cut_on = None
+            await self._cut(cut[2])
         assert self._session is not None
         query = {k: v for k, v in request.query.items() if k != "api_key"}  # never log credentials
         body = await request.read() if request.can_read_body else b""
@@ -159,6 +188,9 @@ class AriProxy:
         assert self._session is not None
         headers = {k: request.headers[k] for k in ("Authorization",) if k in request.headers}
         url = self._target(request).with_scheme("wss" if self._upstream.scheme == "https" else "ws")
+        for old in list(self._draining):  # the app is back: its old connection goes first
+            with contextlib.suppress(Exception):
+                await old.close()
         try:
             upstream = await self._session.ws_connect(url, headers=headers, heartbeat=20.0, max_msg_size=0)
         except aiohttp.WSServerHandshakeError as exc:
@@ -168,6 +200,7 @@ class AriProxy:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         self._sockets.add(ws)
+        self._upstreams.add(upstream)
 
         async def down() -> None:  # Asterisk -> app
             async for msg in upstream:
@@ -179,7 +212,14 @@ class AriProxy:
                         await self._event(ev)
                         if self.withheld is not None and self.withheld(ev):
                             continue
-                    await ws.send_str(msg.data)
+                    if ws in self._cut_sockets:
+                        continue
+                    try:
+                        await ws.send_str(msg.data)
+                    except (ConnectionError, RuntimeError):
+                        if ws not in self._cut_sockets:
+                            raise  # the app went: so does this connection
+                        # (cut while this was being sent: the upstream goes on being read)
                 elif msg.type is aiohttp.WSMsgType.BINARY:
                     await ws.send_bytes(msg.data)
                 else:
@@ -197,7 +237,12 @@ class AriProxy:
         tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if ws in self._cut_sockets and not tasks[0].done():
+                self._draining.add(upstream)
+                await asyncio.wait([tasks[0]])  # until the app is back (or the proxy stops)
         finally:
+            self._cut_sockets.discard(ws)
+            self._draining.discard(upstream)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -206,4 +251,5 @@ class AriProxy:
             with contextlib.suppress(Exception):
                 await ws.close()
             self._sockets.discard(ws)
+            self._upstreams.discard(upstream)
         return ws

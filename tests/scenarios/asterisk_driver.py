@@ -47,7 +47,7 @@ LOCAL_IP = "127.0.0.1"
 PHONE_PORTS = {"admin101": 5071, "admin102": 5072, "admin103": 5073, "admin104": 5074}
 REGISTER_PORT_OFFSET = 100  # a phone registers from its port + 100 (its contact stays its own port)
 CALLER_PORTS = (5070, *range(5080, 5100))  # the trunk's identify must match every one of them
-BEHAVIOURS = ("answer", "no_answer", "busy")
+BEHAVIOURS = ("answer", "no_answer", "busy", "random")  # random: each call draws one (phone_uas.xml)
 
 
 @dataclass
@@ -66,10 +66,40 @@ class _Caller:
     call_id: str
     proc: asyncio.subprocess.Process
     since: int  # proxy event index at dialling
+    log: Path  # its SIPp traces, without the suffix (.msg, .err)
     channel: str | None = None
     bridged_at: float | None = None
     hangup_ordered: bool = False
+    left_at: float | None = None  # wall clock (time.time()) when the driver ordered its hang-up
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def _received(trace: Path) -> list[tuple[str, dict[str, str]]]:
+    """The messages a SIPp received, in order, from its -trace_msg file: (first line, headers
+    with lower-case names)."""
+    try:
+        text = trace.read_text(errors="replace")
+    except OSError:
+        return []
+    found = []
+    for block in text.split("-----------------------------------------------")[1:]:
+        lines = block.strip("\r\n").splitlines()
+        if len(lines) < 3 or not lines[1].startswith(("UDP message received", "TCP message received")):
+            continue
+        message = [line.strip() for line in lines[2:]]
+        while message and not message[0]:
+            message.pop(0)
+        if not message:
+            continue
+        headers: dict[str, str] = {}
+        for line in message[1:]:
+            if not line:
+                break
+            name, sep, value = line.partition(":")
+            if sep:
+                headers.setdefault(name.strip().lower(), value.strip())
+        found.append((message[0], headers))
+    return found
 
 
 def _udp_ports_bound() -> set[int]:
@@ -106,6 +136,8 @@ class AsteriskDriver:
         self._orders.bind((LOCAL_IP, 0))
         self._orders.setblocking(False)
         self._seq = 0
+        self._random_started = 0.0  # when the latest phone in "random" mode was up (time.time())
+        self.port_waits: list[float] = []  # calls that found every caller port taken: how long they waited
 
     @classmethod
     async def start(cls) -> AsteriskDriver:
@@ -143,6 +175,12 @@ class AsteriskDriver:
         if ph.settings == settings and ph.proc is not None and ph.proc.returncode is None:
             return
         await self._stop(ph.proc)
+        if behaviour == "random":
+            # SIPp seeds its random numbers with the second it starts in (srand(time(NULL))):
+            # phones started in the same second would draw the same behaviours, call after call.
+            wait = int(self._random_started) + 1.01 - time.time()  # into the next second
+            if wait > 0:
+                await asyncio.sleep(wait)
         ph.runs += 1
         log = self.logs / f"phone-{name}-{ph.runs}"
         ph.proc = await self._spawn(
@@ -156,6 +194,8 @@ class AsteriskDriver:
         )  # fmt: skip
         ph.settings = settings
         await self._listening(ph.port, ph.proc, log)
+        if behaviour == "random":
+            self._random_started = time.time()
 
     async def register(self, name: str, registered: bool) -> None:
         await self._register(name, registered)
@@ -182,6 +222,9 @@ class AsteriskDriver:
     async def slow_bridge_joins(self, seconds: float) -> None:
         """Asterisk joins channels to a bridge after addChannel's reply when their threads are
         busy; nothing here can make it do so on purpose."""
+
+    async def cut_websocket_on(self, method: str, path_regex: str, away_for: float) -> None:
+        self.proxy.cut_on = (method, path_regex, away_for)
 
     async def withhold_answers(self, on: bool) -> None:
         def answer(ev: dict[str, Any]) -> bool:
@@ -275,7 +318,7 @@ class AsteriskDriver:
             self._free_ports.append(port)
             raise
         placed = PlacedCall(caller, did, ref)
-        call = _Caller(placed, port, call_id, proc, since)
+        call = _Caller(placed, port, call_id, proc, since, log)
         self._callers.append(call)
         call.task = asyncio.get_running_loop().create_task(
             self._run_caller(call, hangup_after, abandon_after, abandon_on_answer)
@@ -293,24 +336,28 @@ class AsteriskDriver:
         bridged = asyncio.ensure_future(self._bridged(call))
         try:
             if abandon_on_answer is not None:
-                await self._phone_answered(call)
-                await asyncio.sleep(abandon_on_answer)
-                self._order_hangup(call.call_id, call.port)
-                call.hangup_ordered = True
-            if abandon_after is not None:
+                # (no phone may answer at all: the call can end first, and its port must come back)
+                answered = asyncio.ensure_future(self._phone_answered(call))
+                try:
+                    await asyncio.wait({answered, ended}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    answered.cancel()
+                if not ended.done():
+                    await asyncio.sleep(abandon_on_answer)
+                    if not ended.done():
+                        self._hang_up_caller(call)
+            if abandon_after is not None and not call.hangup_ordered:
                 done, _ = await asyncio.wait(
                     {bridged, ended}, timeout=abandon_after, return_when=asyncio.FIRST_COMPLETED
                 )
                 if not done:  # nobody answered in time: the caller gives up
-                    self._order_hangup(call.call_id, call.port)
-                    call.hangup_ordered = True
+                    self._hang_up_caller(call)
             if hangup_after is not None and not call.hangup_ordered:
                 await asyncio.wait({bridged, ended}, return_when=asyncio.FIRST_COMPLETED)
                 if bridged.done() and not ended.done():
                     done, _ = await asyncio.wait({ended}, timeout=hangup_after)
                     if not done:
-                        self._order_hangup(call.call_id, call.port)
-                        call.hangup_ordered = True
+                        self._hang_up_caller(call)
             await ended
         finally:
             bridged.cancel()
@@ -373,16 +420,42 @@ class AsteriskDriver:
         return name.startswith("PJSIP/") and name[6:].rsplit("-", 1)[0] in self._phones
 
     async def _caller_port(self) -> int:
-        deadline = time.monotonic() + 30
+        began = time.monotonic()
+        deadline = began + 30
         while True:
             bound = _udp_ports_bound()
             for port in self._free_ports:
                 if port not in bound:
                     self._free_ports.remove(port)
+                    if time.monotonic() - began > 0.05:
+                        self.port_waits.append(time.monotonic() - began)
                     return port
             if time.monotonic() > deadline:
                 raise AssertionError(f"no free caller port among {CALLER_PORTS}")
             await asyncio.sleep(0.1)
+
+    def _hang_up_caller(self, call: _Caller) -> None:
+        self._order_hangup(call.call_id, call.port)
+        call.hangup_ordered = True
+        if call.left_at is None:
+            call.left_at = time.time()
+
+    async def caller_left_at(self, call: PlacedCall) -> float | None:
+        """When the driver ordered this caller's hang-up (wall clock), unless the far end had ended
+        the call first: the caller's SIPp received a BYE, or a final error to its INVITE, before
+        the order (its message trace tells the order in which they came)."""
+        found = next(c for c in self._callers if c.placed.ref == call.ref)
+        if found.left_at is None:
+            return None
+        for first_line, headers in _received(found.log.with_suffix(".msg")):
+            if first_line.startswith("INFO ") and "x-driver" in headers:
+                return found.left_at  # the order came first
+            if first_line.startswith("BYE "):
+                return None
+            code = first_line.split(" ", 2)[1] if first_line.startswith("SIP/2.0 ") else ""
+            if code.isdigit() and int(code) >= 300 and headers.get("cseq", "").endswith("INVITE"):
+                return None
+        return found.left_at  # the caller's SIPp was gone before the order came
 
     def _order_hangup(self, call_id: str, port: int) -> None:
         """An INFO on the call to the SIPp at ``port``: its scenario hangs up on it (BYE, or CANCEL)."""
@@ -429,7 +502,7 @@ class AsteriskDriver:
         live = [c for c in self._callers if c.proc.returncode is None]
         for call in live:
             if not call.hangup_ordered:
-                self._order_hangup(call.call_id, call.port)
+                self._hang_up_caller(call)
         if live:
             await asyncio.wait([asyncio.ensure_future(c.proc.wait()) for c in live], timeout=5)
         for call in self._callers:
@@ -458,6 +531,12 @@ class AsteriskDriver:
                     out.write(json.dumps(entry, default=str) + "\n")
         else:
             shutil.rmtree(self.logs, ignore_errors=True)
+        if self.port_waits:  # the calls were placed slower than asked
+            print(
+                f"asterisk driver: {len(self.port_waits)} of {len(self._callers)} calls waited for a free "
+                f"caller port (up to {max(self.port_waits):.1f} s, {sum(self.port_waits):.0f} s in all)",
+                file=sys.stderr,
+            )
 
     # ------------------------------------------------------------------ plumbing
     async def _get(self, path: str, **query: str) -> Any:

@@ -62,6 +62,10 @@ class PbxDriver(Protocol):
         """Channels join a bridge this long after addChannel's reply, one after another (a real
         Asterisk does so by itself when channel threads are busy; a no-op there)."""
 
+    async def cut_websocket_on(self, method: str, path_regex: str, away_for: float) -> None:
+        """The next ARI request of the app's that matches cuts its websocket before it is acted
+        on: the events it causes are lost, and the app cannot connect again for ``away_for`` s."""
+
     async def withhold_answers(self, on: bool) -> None:
         """While on, the app is not told that admin phones answer (their Up and Dial ANSWER), as
         if it had died the moment they did."""
@@ -159,6 +163,11 @@ class SimDriver:
 
     async def slow_bridge_joins(self, seconds: float) -> None:
         await self.ctl.fault(join_delay=seconds)
+
+    async def cut_websocket_on(self, method: str, path_regex: str, away_for: float) -> None:
+        await self.ctl.fault(
+            drop_websocket_on={"path_regex": path_regex, "method": method, "away_for": away_for}
+        )
 
     async def withhold_answers(self, on: bool) -> None:
         await self.ctl.fault(lose_events={"for": 600 if on else 0, "types": ["ChannelStateChange", "Dial"]})

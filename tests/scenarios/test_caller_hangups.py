@@ -8,6 +8,8 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from tests.scenarios.conftest import Clinic
 
 Factory = Any
@@ -59,4 +61,27 @@ async def test_caller_who_hangs_up_while_phones_ring_is_not_rung_for_after(clini
     _ended_within(rec, 2.0, 1.0)
     assert all(leg.result == "cancelled" for leg in rec.legs), rec.legs
     assert _rung_after(rec, rec.ended_at) == []
+    await clinic.pbx.quiet()
+
+
+@pytest.mark.parametrize("who", ["caller", "admin"])
+async def test_a_call_put_through_while_the_app_was_cut_off_is_answered(
+    clinic_factory: Factory, who: str
+) -> None:
+    """The app's websocket is cut as it asks for the caller to be put through (its addChannel):
+    the joins, the talk and one side's hang-up go by unseen. Back 3 s later, it finds the one
+    still in the bridge naming the other in BRIDGEPEER: answered, not abandoned or missed."""
+    clinic: Clinic = await clinic_factory()
+    await clinic.pbx.phone("admin104", "answer", answer_after=0.5)  # uptown: dana, no notice
+    await clinic.pbx.cut_websocket_on("POST", r"^/ari/bridges/[^/]+/addChannel$", away_for=3.0)
+    caller = "5550120" if who == "caller" else "5550121"
+    placed = await clinic.pbx.call(caller, "5552000", hangup_after=1.0 if who == "caller" else None)
+    if who == "admin":
+        await clinic.pbx.phone_answered(placed)
+        await asyncio.sleep(1.0)
+        await clinic.pbx.admin_hangup("admin104")
+    rec = await clinic.call_of(caller, timeout=30, answered_recording=False)  # uptown does not record
+    assert await clinic.pbx.talked(placed)
+    assert (rec.outcome, rec.admin, rec.hangup_side) == ("answered", "dana", who), rec
+    assert rec.callback_task_id is None and [leg.result for leg in rec.legs] == ["answered"], rec.legs
     await clinic.pbx.quiet()
