@@ -173,6 +173,7 @@ class FallbackCall:
     answered_by: str | None  # the endpoint that answered
     legs: tuple[FallbackLeg, ...]
     dial_status: str | None  # DIALSTATUS when nobody answered and the caller stayed
+    torn: bool = False  # one of its records was cut short: who answered may be in the lost part
 
 
 def call_of(records: list[CdrRecord]) -> FallbackCall:

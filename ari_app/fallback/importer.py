@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import os
 import uuid
@@ -78,6 +79,8 @@ def facts_of(call: FallbackCall, settings: Settings) -> list[c.Fact]:
         )
     reason = REASONS.get(call.outcome)
     failure = "unknown_did" if call.outcome == "failed" else None
+    if call.torn:  # a record of it was lost: the outcome may be wrong, so the row says so
+        failure = "fallback_record_torn"
     facts.append(c.CallEnded(call_id, call.outcome, call.ended_at, None, None, failure))
     if reason is not None:
         due = arrival(settings, call.did, call.ended_at).routing.due(call.ended_at)
@@ -128,16 +131,21 @@ class FallbackImporter:
                 self._missing_said = True
             return 0
         source = f"{self.path}@{st.st_dev}:{st.st_ino}"
-        start = await self._store.import_position(source)
-        if start > st.st_size:
-            start = 0  # the file was cut short: read it again (nothing is added twice)
+        start, mark = await self._store.import_position(source)
+        if start and not await asyncio.to_thread(_still_there, self.path, start, mark):
+            # Cut short or rewritten in place (copytruncate), perhaps grown again past where we
+            # were: read it all again (a call already imported is not added twice).
+            log.info("fallback_records_rewritten", path=str(self.path), position=start)
+            start = 0
         data = await asyncio.to_thread(_read, self.path, start)
         batch = read_batch(data, start, self._clock(), self.settings.fallback.settle)
         added = await self._import(batch)
         if batch.rejected:
             await asyncio.to_thread(self._set_aside, batch.rejected)
         if batch.position != start:
-            await self._store.set_import_position(source, batch.position)
+            before = await asyncio.to_thread(_before, self.path, start)
+            mark = _mark(before, data[: batch.position - start])
+            await self._store.set_import_position(source, batch.position, mark)
         self._on_records("imported", added)
         self._on_records("rejected", len(batch.rejected))
         self._on_records("other", batch.others)
@@ -176,3 +184,32 @@ def _read(path: Path, start: int) -> bytes:
     with open(path, "rb") as f:
         f.seek(start)
         return f.read(READ_LIMIT)
+
+
+MARK_BYTES = 256  # the bytes just before an import position, whose hash tells the file is the same
+
+
+def _before(path: Path, position: int) -> bytes:
+    """Up to MARK_BYTES of the file before ``position``."""
+    with open(path, "rb") as f:
+        f.seek(max(0, position - MARK_BYTES))
+        return f.read(min(position, MARK_BYTES))
+
+
+def _mark(before_start: bytes, read: bytes) -> str:
+    """The hash of the MARK_BYTES before the new position: of those just read, and before them
+    those before where the read started."""
+    tail = (before_start + read)[-MARK_BYTES:]
+    return hashlib.sha256(tail).hexdigest()[:32]
+
+
+def _still_there(path: Path, position: int, mark: str | None) -> bool:
+    """Whether the file still holds, just before ``position``, what was there when it was read."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size < position:
+            return False
+        f.seek(max(0, position - MARK_BYTES))
+        tail = f.read(min(position, MARK_BYTES))
+    if mark is None:  # saved before positions carried a mark: at least a line must end there
+        return tail.endswith(b"\n")
+    return hashlib.sha256(tail).hexdigest()[:32] == mark

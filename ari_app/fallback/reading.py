@@ -10,10 +10,15 @@ is imported once (the database keys it by the caller's channel).
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ari_app.fallback.cdr import BadRecord, CdrRecord, FallbackCall, call_of, parse_line
+
+# A fragment still showing its first field, the caller's uniqueid, quoted whole: whose it was.
+_TORN_HEAD = re.compile(r'^"((?:[A-Za-z0-9_.-]+-)?[0-9]+\.[0-9]+)",')
 
 
 @dataclass
@@ -59,12 +64,19 @@ def read_batch(data: bytes, start: int, now: datetime, settle: float) -> ReadBat
         if g.last_line == len(lines) - 1 and max(r.end for r in g.records) > settled_before
     ]
     position = min(waiting) if waiting else offset
+    torn = {m.group(1) for _, line, _ in bad if (m := _TORN_HEAD.match(line))}
     return ReadBatch(
-        calls=[call_of(g.records) for g in groups.values() if g.first < position],
+        calls=[_call(g.records, torn) for g in groups.values() if g.first < position],
         rejected=[(line, why) for at, line, why in bad if at < position],
         others=sum(1 for at in others if at < position),
         position=position,
     )
+
+
+def _call(records: list[CdrRecord], torn: set[str]) -> FallbackCall:
+    call = call_of(records)
+    # Records are written in Dial order: the one cut short may be the phone that answered.
+    return dataclasses.replace(call, torn=True) if call.linkedid in torn else call
 
 
 def _salvage(text: str) -> tuple[str, CdrRecord | None]:

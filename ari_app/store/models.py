@@ -171,6 +171,7 @@ class ImportPosition(Base):
 
     source: Mapped[str] = mapped_column(String(512), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger)
+    mark: Mapped[str | None] = mapped_column(String(64), nullable=True)  # hash of the bytes before it
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

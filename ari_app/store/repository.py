@@ -399,17 +399,24 @@ class CallStore:
         )
         await self._write(stmt)
 
-    async def import_position(self, source: str) -> int:
-        """How many bytes of ``source`` (a file of Asterisk's records) are imported."""
+    async def import_position(self, source: str) -> tuple[int, str | None]:
+        """How many bytes of ``source`` (a file of Asterisk's records) are imported, and the mark
+        of the bytes just before (to tell the file was rewritten); (0, None) at first."""
         async with self._session() as s:
-            value = await s.scalar(select(ImportPosition.position).where(ImportPosition.source == source))
-            return int(value or 0)
+            query = select(ImportPosition.position, ImportPosition.mark)
+            row = (await s.execute(query.where(ImportPosition.source == source))).first()
+            return (int(row.position), row.mark) if row is not None else (0, None)
 
-    async def set_import_position(self, source: str, position: int) -> None:
-        stmt = self._insert(ImportPosition, dict(source=source, position=position, updated_at=_now()))
+    async def set_import_position(self, source: str, position: int, mark: str | None = None) -> None:
+        values = dict(source=source, position=position, mark=mark, updated_at=_now())
+        stmt = self._insert(ImportPosition, values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[ImportPosition.source],
-            set_={"position": stmt.excluded.position, "updated_at": stmt.excluded.updated_at},
+            set_={
+                "position": stmt.excluded.position,
+                "mark": stmt.excluded.mark,
+                "updated_at": stmt.excluded.updated_at,
+            },
         )
         await self._write(stmt)
 

@@ -121,3 +121,45 @@ async def test_fallback_calls_are_imported_once(clean_database_url: str, tmp_pat
         assert app.metrics.fallback_records.labels("rejected")._value.get() == 1
     finally:
         await app.stop(drain_timeout=2)
+
+
+def _call_lines(linkedid: str, as_id: str | None = None) -> str:
+    lines = [line for line in DATA.read_text().splitlines() if line.startswith(f'"{linkedid}",')]
+    return "".join(line.replace(linkedid, as_id or linkedid) + "\n" for line in lines)
+
+
+async def test_a_file_cut_short_or_emptied_and_grown_again_is_read_again(
+    clean_database_url: str, tmp_path: Path
+) -> None:
+    """The position saved is trusted only while the bytes before it are still what was read: a
+    file cut short (or emptied in place, as logrotate's copytruncate does) and grown again past
+    it would otherwise be read from the middle of a record, and the calls there lost."""
+    records = tmp_path / "clinic-fallback.csv"
+    records.write_text(_call_lines("1796621709.7") + _call_lines("1796621694.0"))
+    app = _app(clean_database_url, tmp_path, records)
+    await app.start()
+    try:
+        await _until(lambda: _rows(app), lambda r: len(r) == 2)
+        # The last record cut short, then a new call's records appended, past the old position.
+        text = records.read_text()
+        grown = _call_lines("1796621694.0", "1796630000.1") + _call_lines("1796621709.7", "1796630000.2")
+        records.write_text(text[:-40] + grown)
+        later = await _until(
+            lambda: app.store.calls_by_channels(["1796630000.1", "1796630000.2"]), lambda r: len(r) == 2
+        )
+        assert sorted((r.outcome, r.admin, len(r.legs)) for r in later) == [
+            ("answered", "ben", 3), ("missed", None, 3),
+        ]  # fmt: skip
+        # Emptied in place, then many calls written again.
+        with records.open("r+") as f:
+            f.truncate(0)
+        fresh = [f"17966300{n:02d}.5" for n in range(10, 40)]
+        records.write_text("".join(_call_lines("1796621749.23", linkedid) for linkedid in fresh))
+        rows = await _until(
+            lambda: app.store.calls_by_channels(fresh), lambda r: len(r) == len(fresh), timeout=20
+        )
+        assert {r.outcome for r in rows} == {"abandoned"}
+        known = {*LINKEDIDS, "1796630000.1", "1796630000.2", *fresh}
+        assert {r.channel_id for r in await app.store.list_calls(limit=500)} <= known  # no phantom
+    finally:
+        await app.stop(drain_timeout=2)

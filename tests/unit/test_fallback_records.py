@@ -182,3 +182,22 @@ def test_wherever_a_record_is_cut_only_it_is_lost(cut_line: int) -> None:
         batch = read_batch(fragment + following, 0, LONG_AFTER, settle=5)
         assert [call.linkedid for call in batch.calls] == ["1796622055.149"], (cut, fragment)
         assert [f for f, _ in batch.rejected] == [fragment.decode()], cut
+
+
+def test_a_call_that_lost_a_record_to_a_cut_is_imported_marked_so() -> None:
+    """Records are written in Dial order, so the one a crash cuts short may be the phone that
+    answered: the call is still imported (and called back, as nobody is seen to answer), but its
+    row says a record of it was lost, whenever the fragment still names the call."""
+    first, second, _ = _lines("1796621694.0")  # the second record is ben's, who answered
+    following = _lines("1796622055.149")[0]
+    named_from = len(b'"1796621694.0",')
+    settings = load_settings(EXAMPLE)
+    for cut in (3, named_from - 1, named_from, 40, len(second) // 2, len(second) - 3):
+        batch = read_batch(first + second[:cut] + following, 0, LONG_AFTER, settle=5)
+        calls = {call.linkedid: call for call in batch.calls}
+        assert calls["1796621694.0"].torn == (cut >= named_from), cut
+        assert not calls["1796622055.149"].torn
+        facts = facts_of(calls["1796621694.0"], settings)
+        ended = next(f for f in facts if isinstance(f, c.CallEnded))
+        assert ended.outcome != "answered" and any(isinstance(f, c.CallbackNeeded) for f in facts)
+        assert (ended.failure_reason == "fallback_record_torn") == (cut >= named_from), cut
