@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from ari_app.fallback.cdr import BadRecord, CdrRecord, FallbackCall, call_of, parse_line
 
 # A fragment still showing its first field, the caller's uniqueid, quoted whole: whose it was.
-_TORN_HEAD = re.compile(r'^"((?:[A-Za-z0-9_.-]+-)?[0-9]+\.[0-9]+)",')
+_TORN_HEAD = re.compile(r'^"((?:[A-Za-z0-9_.-]+-)?[0-9]+\.[0-9]+)"(?:,|$)')
 
 
 @dataclass
@@ -65,6 +65,11 @@ def read_batch(data: bytes, start: int, now: datetime, settle: float) -> ReadBat
     ]
     position = min(waiting) if waiting else offset
     torn = {m.group(1) for _, line, _ in bad if (m := _TORN_HEAD.match(line))}
+    # A last line left unfinished that names a call whose records are all in and settled:
+    # Asterisk stopped while writing it (a call's records are written together as it ends).
+    unfinished = data[sum(len(raw) for raw in lines) :].decode("utf-8", errors="replace")
+    if (m := _TORN_HEAD.match(unfinished)) is not None:
+        torn.add(m.group(1))
     return ReadBatch(
         calls=[_call(g.records, torn) for g in groups.values() if g.first < position],
         rejected=[(line, why) for at, line, why in bad if at < position],

@@ -187,17 +187,22 @@ def test_wherever_a_record_is_cut_only_it_is_lost(cut_line: int) -> None:
 def test_a_call_that_lost_a_record_to_a_cut_is_imported_marked_so() -> None:
     """Records are written in Dial order, so the one a crash cuts short may be the phone that
     answered: the call is still imported (and called back, as nobody is seen to answer), but its
-    row says a record of it was lost, whenever the fragment still names the call."""
+    row says a record of it was lost, whenever the fragment still names the call: followed by
+    the next call's record on its line, or left as the file's unfinished last line."""
     first, second, _ = _lines("1796621694.0")  # the second record is ben's, who answered
     following = _lines("1796622055.149")[0]
-    named_from = len(b'"1796621694.0",')
+    named_from = len(b'"1796621694.0"')  # the first field whole, closing quote included
     settings = load_settings(EXAMPLE)
-    for cut in (3, named_from - 1, named_from, 40, len(second) // 2, len(second) - 3):
-        batch = read_batch(first + second[:cut] + following, 0, LONG_AFTER, settle=5)
-        calls = {call.linkedid: call for call in batch.calls}
-        assert calls["1796621694.0"].torn == (cut >= named_from), cut
-        assert not calls["1796622055.149"].torn
-        facts = facts_of(calls["1796621694.0"], settings)
-        ended = next(f for f in facts if isinstance(f, c.CallEnded))
-        assert ended.outcome != "answered" and any(isinstance(f, c.CallbackNeeded) for f in facts)
-        assert (ended.failure_reason == "fallback_record_torn") == (cut >= named_from), cut
+    for cut in (3, named_from - 1, named_from, named_from + 1, 40, len(second) // 2, len(second) - 3):
+        for tail in (following, b""):
+            batch = read_batch(first + second[:cut] + tail, 0, LONG_AFTER, settle=5)
+            calls = {call.linkedid: call for call in batch.calls}
+            assert calls["1796621694.0"].torn == (cut >= named_from), (cut, tail)
+            assert not tail or not calls["1796622055.149"].torn
+            facts = facts_of(calls["1796621694.0"], settings)
+            ended = next(f for f in facts if isinstance(f, c.CallEnded))
+            assert ended.outcome != "answered" and any(isinstance(f, c.CallbackNeeded) for f in facts)
+            assert (ended.failure_reason == "fallback_record_torn") == (cut >= named_from), (cut, tail)
+    # While its records may still be being written (its end within ``settle``), it waits.
+    batch = read_batch(first + second[:40], 0, JUST_AFTER, settle=5)
+    assert batch.calls == [] and batch.position == 0
