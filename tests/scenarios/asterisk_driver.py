@@ -441,21 +441,37 @@ class AsteriskDriver:
             call.left_at = time.time()
 
     async def caller_left_at(self, call: PlacedCall) -> float | None:
-        """When the driver ordered this caller's hang-up (wall clock), unless the far end had ended
-        the call first: the caller's SIPp received a BYE, or a final error to its INVITE, before
-        the order (its message trace tells the order in which they came)."""
+        """When Asterisk had the caller's hang-up (wall clock): its ChannelHangupRequest for the
+        caller, as the simulator's record says when its caller left; or when the driver ordered it,
+        if that event is not in the log. None when the far end had ended the call first: the
+        caller's SIPp received a BYE, or a final error to its INVITE, before the order (its
+        message trace tells the order in which they came). The order reaches Asterisk a few ms
+        later (SIPp, then the BYE or CANCEL): a phone dialled in between was dialled before
+        anyone could know."""
         found = next(c for c in self._callers if c.placed.ref == call.ref)
         if found.left_at is None:
             return None
         for first_line, headers in _received(found.log.with_suffix(".msg")):
             if first_line.startswith("INFO ") and "x-driver" in headers:
-                return found.left_at  # the order came first
+                return self._hangup_seen(found) or found.left_at  # the order came first
             if first_line.startswith("BYE "):
                 return None
             code = first_line.split(" ", 2)[1] if first_line.startswith("SIP/2.0 ") else ""
             if code.isdigit() and int(code) >= 300 and headers.get("cseq", "").endswith("INVITE"):
                 return None
         return found.left_at  # the caller's SIPp was gone before the order came
+
+    def _hangup_seen(self, call: _Caller) -> float | None:
+        """When the proxy saw the caller's own hang-up request (wall clock), if it did."""
+        for ev in self.proxy.events:
+            chan = ev.get("channel") or {}
+            if (
+                ev.get("type") == "ChannelHangupRequest"
+                and chan.get("id") == call.channel
+                and not ev.get("soft")
+            ):
+                return time.time() - (time.monotonic() - float(ev["_t"]))
+        return None
 
     def _order_hangup(self, call_id: str, port: int) -> None:
         """An INFO on the call to the SIPp at ``port``: its scenario hangs up on it (BYE, or CANCEL)."""
