@@ -95,8 +95,11 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
         )
         for g in settings.groups
     ]
+    # Each group's members once (by login): asked per admin and group, a chain of 500 branches
+    # and 1,000 admins took minutes to start.
+    members = {g.id: {a.login for a in settings.members(g.id)} for g in settings.groups}
     admins = []
     for a in settings.admins:
-        groups = tuple(g.id for g in settings.groups if a in settings.members(g.id))
+        groups = tuple(g.id for g in settings.groups if a.login in members[g.id])
         admins.append(AdminRuntime(a.login, a.endpoint, groups, frozenset(a.skills), a.order))
     return Dispatcher(rules, admins, wrap_up=settings.calls.wrap_up)
