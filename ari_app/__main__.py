@@ -83,7 +83,7 @@ def _install_stop(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ari_app.app import CallCenterApp, serve_forever
-    from ari_app.spool import SpoolError
+    from ari_app.facts.spool import SpoolError
     from ari_app.store import StoreUnavailable
 
     try:

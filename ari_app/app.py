@@ -23,20 +23,21 @@ from ari_app.api.http import HealthState, build_api
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
-from ari_app.calls import commands as c
 from ari_app.calls.arrival import arrival, build_dispatcher
 from ari_app.calls.desk import FrontDesk
 from ari_app.calls.session import CallPolicy, CallSession
 from ari_app.calls.switchboard import Switchboard
 from ari_app.config import Secrets, Settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
-from ari_app.fact_writer import FactWriter
+from ari_app.facts.fanout import FactFanout
+from ari_app.facts.spool import FactSpool
+from ari_app.facts.types import Fact
+from ari_app.facts.writer import FactWriter
 from ari_app.fallback.importer import FallbackImporter
-from ari_app.metrics import Metrics
+from ari_app.metrics import CallMetrics, Metrics
 from ari_app.presence import PhonePresence
 from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
-from ari_app.spool import FactSpool
 from ari_app.store import CallStore, Database, until_available
 from ari_app.store.outage import OutageLog
 from ari_app.store.recordings import RecordingArchive
@@ -84,16 +85,20 @@ class CallCenterApp:
             gather=0.05,
             callback_merge_minutes=settings.calls.callback_merge_minutes,
         )
+        # Every fact: recorded (spool, then the database), then to the consumers of its type.
+        self.fanout = FactFanout(self.facts)
+        self.facts.on_written = self.fanout.committed
+        self.call_metrics = CallMetrics(self.metrics)
         self.recordings = RecordingCollector(
             self.client,
             RecordingArchive(data_dir / "recordings"),
-            self.facts.submit_and_wait,
+            self.fanout.publish_and_wait,
             max_bytes=settings.storage.max_recording_mb * 1024 * 1024,
         )
         self.switchboard = Switchboard(
             self.client,
             self._new_session,
-            self._on_fact,
+            self.fanout.publish,
             self.recordings.submit,
             clock=clock,
             on_command=self._on_command,
@@ -111,6 +116,10 @@ class CallCenterApp:
             on_bad_frame=self._on_bad_frame,
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
+        self.switchboard.subscribe(self.fanout)
+        if self.switchboard.desk is not None:
+            self.switchboard.desk.subscribe(self.fanout)
+        self.call_metrics.subscribe(self.fanout)
         # Phones' registration: a second ARI app subscribed to the admins' endpoints.
         self.presence = PhonePresence(
             self.client,
@@ -146,7 +155,6 @@ class CallCenterApp:
         self.fastagi_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: ApiRunner | None = None
-        self._call_facts: dict[str, tuple[str, datetime, datetime | None]] = {}
         self._db_ok = True
         self._db_outage = OutageLog(self.db.display_url)
         self._started_at = clock()
@@ -231,7 +239,7 @@ class CallCenterApp:
             self.metrics.calls_tracked.set(self.switchboard.tracked)
             for kind, size in self.switchboard.sizes().items():
                 self.metrics.tracked_objects.labels(kind).set(size)
-            self.metrics.tracked_objects.labels("call_facts").set(len(self._call_facts))
+            self.metrics.tracked_objects.labels("call_facts").set(self.call_metrics.tracked)
             self.metrics.tracked_objects.labels("spool_segments").set(len(self.spool.closed_segments) + 1)
             self.metrics.facts_spooled.set(self.facts.pending)
             since = self.facts.waiting_since
@@ -303,7 +311,6 @@ class CallCenterApp:
             missed_media=s.calls.missed_media,
             failed_media=s.calls.failed_media,
         )
-        self.metrics.calls_started.inc()
         session = CallSession(
             call_id=call_id,
             start=start,
@@ -318,33 +325,11 @@ class CallCenterApp:
         session.groups, session.overflow = arrived.groups, arrived.overflow
         return session
 
-    def _on_fact(self, fact: c.Fact) -> None:
-        self.facts.submit(fact)
-        self._count(fact)
-
-    async def _submit_imported(self, facts: list[c.Fact]) -> None:
+    async def _submit_imported(self, facts: list[Fact]) -> None:
         """The facts of calls the dialplan's fallback took; resolves once they are stored."""
-        for fact in facts:
-            self._count(fact)
         for fact in facts[:-1]:
-            self.facts.submit(fact)
-        await self.facts.submit_and_wait(facts[-1])  # one writer, in order: the rest are in too
-
-    def _count(self, fact: c.Fact) -> None:
-        if isinstance(fact, c.CallbackNeeded):
-            self.metrics.callbacks.labels(fact.reason).inc()
-        if isinstance(fact, c.CallStarted):
-            self._call_facts[fact.call_id] = (fact.branch or "unknown", fact.at, None)
-        elif isinstance(fact, c.CallAnswered) and fact.call_id in self._call_facts:
-            branch, started, _ = self._call_facts[fact.call_id]
-            self._call_facts[fact.call_id] = (branch, started, fact.at)
-        elif isinstance(fact, c.CallEnded):
-            branch, started, answered = self._call_facts.pop(fact.call_id, ("unknown", fact.at, None))
-            self.metrics.calls_ended.labels(fact.outcome, branch).inc()
-            waited = ((answered or fact.at) - started).total_seconds()
-            self.metrics.wait_seconds.labels(fact.outcome).observe(max(0.0, waited))
-            if answered:
-                self.metrics.talk_seconds.observe(max(0.0, (fact.at - answered).total_seconds()))
+            self.fanout.publish(fact)
+        await self.fanout.publish_and_wait(facts[-1])  # one writer, in order: the rest are in too
 
     def _health(self) -> HealthState:
         return HealthState(

@@ -9,13 +9,10 @@ from typing import Any
 
 import structlog
 
+from ari_app.numbers import mask
+
 _SECRET_KEYS = {"password", "token", "authorization", "secret", "api_key", "dsn", "database_url"}
 _NUMBER_KEYS = {"caller", "caller_number", "number", "phone", "callerid"}
-
-
-def _mask(value: str) -> str:
-    digits = str(value)
-    return ("*" * max(0, len(digits) - 3)) + digits[-3:]
 
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -24,7 +21,7 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
         if any(s in low for s in _SECRET_KEYS):
             event[key] = "***"
         elif low in _NUMBER_KEYS and event[key]:
-            event[key] = _mask(event[key])
+            event[key] = mask(event[key])
     return event
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ari_app.facts.fanout import FactFanout
+from ari_app.facts.types import CallAnswered, CallbackNeeded, CallEnded, CallStarted
 
 _FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -135,3 +139,42 @@ class Metrics:
                 registry=registry,
             ),
         )
+
+
+class CallMetrics:
+    """The call counters and histograms, fed by the facts they count (a fan-out consumer)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+        self._open: dict[str, tuple[str, datetime, datetime | None]] = {}  # call: branch, start, answer
+
+    def subscribe(self, fanout: FactFanout) -> None:
+        fanout.subscribe(CallStarted, self.started)
+        fanout.subscribe(CallAnswered, self.answered)
+        fanout.subscribe(CallEnded, self.ended)
+        fanout.subscribe(CallbackNeeded, self.callback)
+
+    @property
+    def tracked(self) -> int:
+        return len(self._open)
+
+    def started(self, fact: CallStarted) -> None:
+        if fact.handled_by == "app":  # a fallback call never entered the app
+            self._m.calls_started.inc()
+        self._open[fact.call_id] = (fact.branch or "unknown", fact.at, None)
+
+    def answered(self, fact: CallAnswered) -> None:
+        if fact.call_id in self._open:
+            branch, started, _ = self._open[fact.call_id]
+            self._open[fact.call_id] = (branch, started, fact.at)
+
+    def ended(self, fact: CallEnded) -> None:
+        branch, started, answered = self._open.pop(fact.call_id, ("unknown", fact.at, None))
+        self._m.calls_ended.labels(fact.outcome, branch).inc()
+        waited = ((answered or fact.at) - started).total_seconds()
+        self._m.wait_seconds.labels(fact.outcome).observe(max(0.0, waited))
+        if answered:
+            self._m.talk_seconds.observe(max(0.0, (fact.at - answered).total_seconds()))
+
+    def callback(self, fact: CallbackNeeded) -> None:
+        self._m.callbacks.labels(fact.reason).inc()

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 import structlog
 
 from ari_app.ari.client import AriClient, AriError, AriNotFound
-from ari_app.calls.commands import CollectRecording, Fact, RecordingFailedFact, RecordingSaved
+from ari_app.calls.commands import CollectRecording
+from ari_app.facts.types import Fact, RecordingFailedFact, RecordingSaved
 from ari_app.store.recordings import InvalidRecording, RecordingArchive, inspect_wav, repair_unclosed_wav
 from ari_app.work_queue import WorkQueue
 

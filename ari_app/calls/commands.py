@@ -1,13 +1,16 @@
-"""What a call session asks for (commands), what it learned (facts), and what it is told back.
+"""What a call session asks for (commands) and what it is told back (inputs besides ARI events).
 
-Commands are executed against ARI by the runner; facts are written to the store. Both are
-plain frozen dataclasses so the state machine stays pure and its tests are tables.
+Commands are executed by the runner (ARI), the switchboard (timers) and the front desk (routing);
+what the session learned are facts (``ari_app.facts.types``). All are plain frozen dataclasses,
+so the state machine stays pure and its tests are tables.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from ari_app.facts.types import Fact
 
 # --------------------------------------------------------------------------- commands
 
@@ -203,145 +206,6 @@ Command = (
     | Widen
     | StopSeeking
     | AnnounceQueue
-)
-
-# --------------------------------------------------------------------------- facts
-
-
-@dataclass(frozen=True)
-class CallStarted:
-    call_id: str
-    channel_id: str
-    caller_number: str
-    caller_name: str
-    did: str
-    branch: str | None
-    ad_channel: str | None
-    at: datetime
-    handled_by: str = "app"  # "fallback": imported from the dialplan's records
-
-
-@dataclass(frozen=True)
-class LegCreated:
-    call_id: str
-    leg_id: str
-    admin: str
-    endpoint: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class LegProgress:
-    leg_id: str
-    dialed_at: datetime | None = None
-    ringing_at: datetime | None = None
-    answered_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class LegEnded:
-    leg_id: str
-    result: str
-    at: datetime
-    cause: int | None = None
-
-
-@dataclass(frozen=True)
-class CallAnswered:
-    call_id: str
-    admin: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CallEnded:
-    call_id: str
-    outcome: str
-    at: datetime
-    hangup_side: str | None = None
-    end_cause: int | None = None
-    failure_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class RecordingFailedFact:
-    call_id: str
-    name: str
-    fmt: str
-    error: str
-
-
-@dataclass(frozen=True)
-class RecordingSaved:
-    """A recording archived by the app (written after the call's own facts, in order)."""
-
-    call_id: str
-    name: str
-    fmt: str
-    path: str
-    duration_seconds: float
-    size_bytes: int
-    sha256: str
-    repaired: bool = False  # Asterisk stopped before closing the file; its header was rebuilt
-
-
-@dataclass(frozen=True)
-class NoticePlayed:
-    """The branch's recording notice was played to the caller in full."""
-
-    call_id: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class TopicChosen:
-    call_id: str
-    topic: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CallQueued:
-    """Nobody was free: the caller was put on hold to wait."""
-
-    call_id: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CallTransferred:
-    call_id: str
-    from_admin: str
-    to: str  # "admin:<login>" or "group:<id>"
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CallbackNeeded:
-    """Nobody talked with this caller: someone must call them back."""
-
-    call_id: str
-    number: str
-    branch: str | None
-    reason: str  # closed_hours | holiday | max_wait | abandoned | no_admins | unknown_did | failed
-    due_at: datetime
-    at: datetime
-
-
-Fact = (
-    CallStarted
-    | LegCreated
-    | LegProgress
-    | LegEnded
-    | CallAnswered
-    | CallEnded
-    | RecordingFailedFact
-    | RecordingSaved
-    | NoticePlayed
-    | TopicChosen
-    | CallQueued
-    | CallTransferred
-    | CallbackNeeded
 )
 
 # ------------------------------------------------------------- inputs besides ARI events

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,8 @@ import structlog
 
 from ari_app.calls import commands as c
 from ari_app.config import Settings
+from ari_app.facts.fanout import FactFanout
+from ari_app.facts.types import LegCreated, LegEnded, LegProgress
 from ari_app.routing.dispatch import Dispatcher
 from ari_app.routing.strategies import Presence
 
@@ -61,13 +63,18 @@ class FrontDesk:
         self._deliver = deliver
         self._last_admin: OrderedDict[str, str] = OrderedDict()  # caller number -> admin login
         self._numbers: dict[str, str] = {}  # call id -> caller number
+        self._leg_admin: dict[str, tuple[str, str]] = {}  # leg id -> (admin, call id), while up
         self._skills = {t.id: t.needs for t in settings.topics}
         self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
         self.on_change: Callable[[], None] | None = None  # presence gauges
 
     # ------------------------------------------------------------------ calls
-    def call_started(self, call_id: str, caller_number: str) -> None:
+    def call_started(self, call_id: str, caller_number: str, legs: Mapping[str, str] | None = None) -> None:
+        """A live call; ``legs`` (leg id -> admin): those it already has, taken over from an
+        earlier process (their LegCreated is not made again)."""
         self._numbers[call_id] = caller_number
+        for leg_id, admin in (legs or {}).items():
+            self._leg_admin[leg_id] = (admin, call_id)
 
     def remember(self, caller_number: str, admin: str) -> None:
         self._last_admin[caller_number] = admin
@@ -113,6 +120,8 @@ class FrontDesk:
 
     def call_finished(self, call_id: str) -> None:
         self._numbers.pop(call_id, None)
+        for leg_id in [leg for leg, (_, cid) in self._leg_admin.items() if cid == call_id]:
+            del self._leg_admin[leg_id]  # (its LegEnded went by unseen: the call was swept)
         if call_id in self.dispatcher.seekers:
             self.dispatcher.done(call_id)
             self.nudge()
@@ -132,28 +141,38 @@ class FrontDesk:
         return c.Play(cmd.channel_id, cmd.playback_id, ",".join(media))
 
     # ------------------------------------------------------------------ facts
-    def on_fact(self, call_id: str, fact: c.Fact, admin_of_leg: Callable[[str], str | None]) -> None:
-        d, now = self.dispatcher, self._clock()
-        if isinstance(fact, c.LegProgress) and fact.answered_at is not None:
-            admin = admin_of_leg(fact.leg_id)
-            if admin:
-                d.answered(admin, call_id, now)
-                number = self._numbers.get(call_id)
-                if number:
-                    self.remember(number, admin)
-                self._changed()
-        elif isinstance(fact, c.LegEnded):
-            admin = admin_of_leg(fact.leg_id)
-            if admin is None:
-                return
-            runtime = d.admins.get(admin)
-            if runtime is not None and runtime.on_call == call_id:
-                d.talk_ended(admin, call_id, now)
-                self._schedule_wrap_end(admin)
-            else:
-                d.leg_ended(admin, call_id)
-            self._changed()
-            self.nudge()
+    def subscribe(self, fanout: FactFanout) -> None:
+        fanout.subscribe(LegCreated, self.leg_created)
+        fanout.subscribe(LegProgress, self.leg_progress)
+        fanout.subscribe(LegEnded, self.leg_ended)
+
+    def leg_created(self, fact: LegCreated) -> None:
+        if fact.call_id in self._numbers:  # a live call's (not one imported from the fallback)
+            self._leg_admin[fact.leg_id] = (fact.admin, fact.call_id)
+
+    def leg_progress(self, fact: LegProgress) -> None:
+        admin, _ = self._leg_admin.get(fact.leg_id, (None, None))
+        if fact.answered_at is None or admin is None:
+            return
+        self.dispatcher.answered(admin, fact.call_id, self._clock())
+        number = self._numbers.get(fact.call_id)
+        if number:
+            self.remember(number, admin)
+        self._changed()
+
+    def leg_ended(self, fact: LegEnded) -> None:
+        admin, _ = self._leg_admin.pop(fact.leg_id, (None, None))
+        if admin is None:
+            return
+        d, call_id = self.dispatcher, fact.call_id
+        runtime = d.admins.get(admin)
+        if runtime is not None and runtime.on_call == call_id:
+            d.talk_ended(admin, call_id, self._clock())
+            self._schedule_wrap_end(admin)
+        else:
+            d.leg_ended(admin, call_id)
+        self._changed()
+        self.nudge()
 
     def _schedule_wrap_end(self, admin: str) -> None:
         old = self._wrap_timers.pop(admin, None)

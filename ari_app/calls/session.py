@@ -26,6 +26,16 @@ from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
 from ari_app.calls.recovery import Resumed
 from ari_app.calls.state import ANNOUNCE_LIMIT, CallPolicy, CallRouting, CallState, Phase
+from ari_app.facts.types import (
+    CallAnswered,
+    CallQueued,
+    CallTransferred,
+    LegCreated,
+    LegProgress,
+    NoticePlayed,
+    RecordingFailedFact,
+    TopicChosen,
+)
 
 RING_GRACE = 2.0  # our own timer backs up Asterisk's dial timeout, which normally fires first
 QUEUE_RECHECK = 15.0  # seconds: a waiting call asks again even without word of a free admin
@@ -181,11 +191,12 @@ class CallSession(CallState):
             self.winner = winner
             self.phase = Phase.CONNECTED
             if not next(r.answer_stored for r in found.legs if r.channel_id == winner.channel_id):
-                step.facts.append(c.LegProgress(winner.channel_id, answered_at=now))  # now we know
+                # now we know
+                step.facts.append(LegProgress(self.call_id, winner.channel_id, answered_at=now))
             if found.bridged:  # put through before: answered then (or now, if that was not stored)
                 self.answered_at = found.answered_at or now
                 if found.answered_at is None:
-                    step.facts.append(c.CallAnswered(self.call_id, winner.admin, now))
+                    step.facts.append(CallAnswered(self.call_id, winner.admin, now))
             if found.bridge_id:
                 self.bridge_id, self.bridge_ready, self.bridge_done = found.bridge_id, True, False
                 old_bridges.remove(found.bridge_id)
@@ -290,7 +301,7 @@ class CallSession(CallState):
                 self._hangup_inbound(step)
             elif ev.playback.id == self.greeting_playback and self.phase is Phase.GREETING:
                 if self.greeting_stage == "notice":
-                    step.facts.append(c.NoticePlayed(self.call_id, now))
+                    step.facts.append(NoticePlayed(self.call_id, now))
                 self._greeting_over(step, now)
             return
         if isinstance(ev, m.ChannelDtmfReceived):
@@ -421,7 +432,7 @@ class CallSession(CallState):
         if topic is None:
             return
         self.topic = topic
-        step.facts.append(c.TopicChosen(self.call_id, topic, now))
+        step.facts.append(TopicChosen(self.call_id, topic, now))
         if self.greeting_playback is not None:
             step.commands.append(c.StopPlayback(self.greeting_playback))
             self.greeting_playback = None
@@ -442,7 +453,7 @@ class CallSession(CallState):
             for admin, endpoint in wave.targets:
                 leg = Leg(self._new_id(), admin, endpoint, ring_timeout=wave.ring_timeout)
                 self.legs[leg.channel_id] = leg
-                step.facts.append(c.LegCreated(self.call_id, leg.channel_id, leg.admin, leg.endpoint, now))
+                step.facts.append(LegCreated(self.call_id, leg.channel_id, leg.admin, leg.endpoint, now))
                 step.commands.append(self._create_leg(leg))
             step.commands.append(c.StartTimer("ring", wave.ring_timeout + RING_GRACE))
             return
@@ -489,7 +500,7 @@ class CallSession(CallState):
         step.commands.append(c.StartBridgeMoh(self.holding_id, r.moh_class))
         if self.held_since is None:
             self.held_since = now
-            step.facts.append(c.CallQueued(self.call_id, now))
+            step.facts.append(CallQueued(self.call_id, now))
         if r.announce != "none":
             step.commands.append(c.StartTimer("queue_announce", r.announce_every))
 
@@ -545,12 +556,12 @@ class CallSession(CallState):
             leg.dialed = True
             # The wave's group says how long its phones ring, not the call's default.
             step.commands.append(c.Dial(leg.channel_id, self.inbound_id, leg.ring_timeout))
-            step.facts.append(c.LegProgress(leg.channel_id, dialed_at=now))
+            step.facts.append(LegProgress(self.call_id, leg.channel_id, dialed_at=now))
 
     def _leg_ringing(self, leg: Leg, step: c.Step, now: datetime) -> None:
         if not leg.ringing and not leg.ended:
             leg.ringing = True
-            step.facts.append(c.LegProgress(leg.channel_id, ringing_at=now))
+            step.facts.append(LegProgress(self.call_id, leg.channel_id, ringing_at=now))
 
     def _leg_answered(self, leg: Leg, step: c.Step, now: datetime) -> None:
         if leg.answered or leg.ended:
@@ -565,7 +576,7 @@ class CallSession(CallState):
         self.wave_open = False
         # The admin picked up; the call is answered only once the caller is put through to them
         # (a caller may CANCEL in the same millisecond: then nobody talked, see _caller_left).
-        step.facts.append(c.LegProgress(leg.channel_id, answered_at=now))
+        step.facts.append(LegProgress(self.call_id, leg.channel_id, answered_at=now))
         self._stop_seeking(step)
         assert self.bridge_id is not None
         if self.in_mixing:
@@ -623,10 +634,10 @@ class CallSession(CallState):
             step.commands.append(c.RecordBridge(self.bridge_id, self.recording))
         if self.answered_at is None:
             self.answered_at = now
-            step.facts.append(c.CallAnswered(self.call_id, self.winner.admin, now))
+            step.facts.append(CallAnswered(self.call_id, self.winner.admin, now))
         if self.transfer_from is not None and self.transfer_to is not None:
             kind, target = self.transfer_to
-            step.facts.append(c.CallTransferred(self.call_id, self.transfer_from, f"{kind}:{target}", now))
+            step.facts.append(CallTransferred(self.call_id, self.transfer_from, f"{kind}:{target}", now))
         self.transfer_to = self.transfer_from = None
 
     def _on_failed(self, f: c.CommandFailed, step: c.Step, now: datetime) -> None:
@@ -657,7 +668,7 @@ class CallSession(CallState):
             self._teardown(step, leg_reason="lost")
         elif isinstance(cmd, c.RecordBridge):
             self.recording_done = True
-            step.facts.append(c.RecordingFailedFact(self.call_id, cmd.name, cmd.fmt, f.detail))
+            step.facts.append(RecordingFailedFact(self.call_id, cmd.name, cmd.fmt, f.detail))
         elif isinstance(cmd, c.Play) and cmd.playback_id == self.playback_id:
             self._hangup_inbound(step)
         elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:

@@ -11,6 +11,7 @@ from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg, leg_result
 from ari_app.calls.recovery import call_name
+from ari_app.facts.types import CallbackNeeded, CallEnded, CallStarted, LegEnded, RecordingFailedFact
 
 ANNOUNCE_LIMIT = 60.0  # a message whose PlaybackFinished was lost must not hold the caller
 LINGER_LIMIT = 30.0  # after the call ended: wait this long for stray events and the recording
@@ -128,7 +129,7 @@ class CallState:
         self._hangup_requested: set[str] = set()
         self._ended_fact_sent = False
         self.started_at = now
-        self._start = c.CallStarted(
+        self._start = CallStarted(
             call_id, ch.id, ch.caller.number, self.caller_name, did, branch, ad_channel, now
         )
 
@@ -144,7 +145,7 @@ class CallState:
             return
         leg.ended = True
         result = leg_result(leg, won=leg is self.winner)
-        step.facts.append(c.LegEnded(leg.channel_id, result, now, leg.cause))
+        step.facts.append(LegEnded(self.call_id, leg.channel_id, result, now, leg.cause))
 
     def _open_legs(self) -> list[Leg]:
         return [leg for leg in self.legs.values() if not leg.ended]
@@ -228,7 +229,7 @@ class CallState:
             return
         self.callback_reason = reason
         step.facts.append(
-            c.CallbackNeeded(
+            CallbackNeeded(
                 self.call_id, self.caller_number, self.branch, reason, self.routing.due(now), now
             )
         )
@@ -270,7 +271,7 @@ class CallState:
         self.recording_done = True
         if isinstance(ev, m.RecordingFailed):
             cause = rec.cause if isinstance(rec.cause, str) else "recording failed"
-            step.facts.append(c.RecordingFailedFact(self.call_id, rec.name, rec.format, cause))
+            step.facts.append(RecordingFailedFact(self.call_id, rec.name, rec.format, cause))
             return
         seconds = float(rec.duration) if isinstance(rec.duration, int) else None
         step.commands.append(c.CollectRecording(self.call_id, rec.name, rec.format, seconds, self.started_at))
@@ -287,7 +288,7 @@ class CallState:
             self._set_outcome("answered" if self.answered_at else "abandoned")
         assert self.outcome is not None
         step.facts.append(
-            c.CallEnded(
+            CallEnded(
                 self.call_id,
                 self.outcome,
                 now,

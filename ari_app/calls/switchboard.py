@@ -25,6 +25,8 @@ from ari_app.calls.desk import FrontDesk
 from ari_app.calls.recovery import Snapshot, assess, call_name, call_of_bridge, synthetic_start
 from ari_app.calls.runner import CommandRunner
 from ari_app.calls.session import RELEVANT_EVENTS, CallSession, Input
+from ari_app.facts.fanout import FactFanout
+from ari_app.facts.types import CallAnswered, Fact, LegEnded
 from ari_app.store.records import CallRecord
 
 log = structlog.get_logger(__name__)
@@ -62,7 +64,7 @@ class Switchboard:
         self,
         client: AriClient,
         new_session: SessionFactory,
-        on_fact: Callable[[c.Fact], None],
+        on_fact: Callable[[Fact], None],
         collect_recording: Callable[[c.CollectRecording], None],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -236,12 +238,8 @@ class Switchboard:
 
     async def _apply(self, call_id: str, call: _Call, runner: CommandRunner, step: c.Step) -> None:
         desk = self.desk
-        legs = call.session.legs
         for fact in step.facts:
-            self._note_engagement(call_id, fact)
-            if desk is not None:
-                desk.on_fact(call_id, fact, lambda leg_id: legs[leg_id].admin if leg_id in legs else None)
-            self._on_fact(fact)
+            self._on_fact(fact)  # the fan-out: the store, the desk, this switchboard, metrics ...
         ari_commands: list[c.Command] = []
         for cmd in step.commands:
             if isinstance(cmd, c.SeekAdmin):
@@ -307,14 +305,21 @@ class Switchboard:
         for admin in [a for a, cid in self._engaged.items() if cid == call_id]:
             del self._engaged[admin]
 
-    def _note_engagement(self, call_id: str, fact: c.Fact) -> None:
-        if isinstance(fact, c.CallAnswered):
-            self._engaged[fact.admin] = call_id
-            for other_id, other in self._calls.items():
-                if other_id != call_id:
-                    other.inbox.put_nowait(c.AdminEngaged(fact.admin))
-        elif isinstance(fact, c.LegEnded) and fact.result == "answered":
-            for admin in [a for a, cid in self._engaged.items() if cid == call_id]:
+    def subscribe(self, fanout: FactFanout) -> None:
+        fanout.subscribe(CallAnswered, self.admin_engaged)
+        fanout.subscribe(LegEnded, self.leg_ended)
+
+    def admin_engaged(self, fact: CallAnswered) -> None:
+        if fact.call_id not in self._calls:
+            return  # imported from the fallback's records: long over
+        self._engaged[fact.admin] = fact.call_id
+        for other_id, other in self._calls.items():
+            if other_id != fact.call_id:
+                other.inbox.put_nowait(c.AdminEngaged(fact.admin))
+
+    def leg_ended(self, fact: LegEnded) -> None:
+        if fact.result == "answered":
+            for admin in [a for a, cid in self._engaged.items() if cid == fact.call_id]:
                 del self._engaged[admin]
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -446,7 +451,7 @@ class Switchboard:
             session = self._new_session(rec.id, synthetic_start(rec, snap), self.engaged_admins(), now)
             session.started_at = rec.started_at
             if self.desk is not None:
-                self.desk.call_started(rec.id, rec.caller_number)
+                self.desk.call_started(rec.id, rec.caller_number, {r.channel_id: r.admin for r in found.legs})
             if rec.admin and found.winner and found.winner in found.present:
                 self._engaged[rec.admin] = rec.id
                 if self.desk is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ari_app.numbers import to_e164
 from ari_app.store.models import Call
 
 
@@ -30,7 +30,7 @@ class StoreNameLookup:
         self._region = region
 
     async def name_for(self, number: str) -> str | None:
-        e164 = _e164(number, self._region) if self._region else None
+        e164 = to_e164(number, self._region) if self._region else None
         match = Call.caller_e164 == e164 if e164 else Call.caller_number == number
         query = (
             select(Call.caller_name)
@@ -42,15 +42,3 @@ class StoreNameLookup:
             name = await session.scalar(query)
         return name or None
 
-
-def _e164(number: str, region: str | None) -> str | None:
-    # The same normalisation the fact writer applies when it stores caller_e164.
-    if not any(ch.isdigit() for ch in number):
-        return None
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -29,10 +29,6 @@ class ScriptAnswer:
     commands: tuple[str, ...]
 
 
-def _tail(number: str) -> str:
-    return number[-4:]
-
-
 class CallerName:
     """``caller-name``: sets ``CALLERID(name)`` from earlier calls, and ``CLINIC_KNOWN`` 1 or 0."""
 
@@ -51,11 +47,11 @@ class CallerName:
             async with asyncio.timeout(self._timeout):
                 found = await self._lookup.name_for(number)
         except TimeoutError:
-            log.warning("fastagi_lookup_timeout", caller_tail=_tail(number), timeout=self._timeout)
+            log.warning("fastagi_lookup_timeout", caller=number, timeout=self._timeout)
             return ScriptAnswer("timeout", ())
         except Exception as exc:
             # Only the type: a database error's text may quote the number or a name.
-            log.warning("fastagi_lookup_failed", caller_tail=_tail(number), error=type(exc).__name__)
+            log.warning("fastagi_lookup_failed", caller=number, error=type(exc).__name__)
             return ScriptAnswer("error", ())
         name = clean(found or "")
         if not name:

@@ -24,9 +24,18 @@ from pathlib import Path
 
 import structlog
 
-from ari_app.calls import commands as c
 from ari_app.calls.arrival import arrival
 from ari_app.config import Settings
+from ari_app.facts.types import (
+    CallAnswered,
+    CallbackNeeded,
+    CallEnded,
+    CallStarted,
+    Fact,
+    LegCreated,
+    LegEnded,
+    LegProgress,
+)
 from ari_app.fallback.cdr import FallbackCall
 from ari_app.fallback.reading import ReadBatch, read_batch
 from ari_app.private_files import private_dir
@@ -38,22 +47,22 @@ NAMESPACE = uuid.UUID("8e3c1f5a-4f0d-4c55-9d6e-2b7f0c9a1d31")  # ids of imported
 READ_LIMIT = 8 << 20  # bytes a round reads at most; the rest waits for the next round
 REASONS = {"missed": "fallback_missed", "abandoned": "fallback_abandoned", "failed": "unknown_did"}
 
-Submit = Callable[[list[c.Fact]], Awaitable[None]]  # resolves once they are in the database
+Submit = Callable[[list[Fact]], Awaitable[None]]  # resolves once they are in the database
 
 
 def call_id_of(linkedid: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"call:{linkedid}"))
 
 
-def facts_of(call: FallbackCall, settings: Settings) -> list[c.Fact]:
+def facts_of(call: FallbackCall, settings: Settings) -> list[Fact]:
     """The facts of one call the fallback took, in the order the app would have made them."""
     call_id = call_id_of(call.linkedid)
     found = settings.branch_for_did(call.did)
     branch = found[0].id if found else call.branch
     ad_channel = found[1].ad_channel if found else None
     logins = {a.endpoint: a.login for a in settings.admins}
-    facts: list[c.Fact] = [
-        c.CallStarted(
+    facts: list[Fact] = [
+        CallStarted(
             call_id,
             call.linkedid,
             call.caller_number,
@@ -69,22 +78,22 @@ def facts_of(call: FallbackCall, settings: Settings) -> list[c.Fact]:
         leg_id = str(uuid.uuid5(NAMESPACE, f"leg:{call.linkedid}:{n}:{leg.endpoint}"))
         admin = logins.get(leg.endpoint, leg.endpoint)
         facts += [
-            c.LegCreated(call_id, leg_id, admin, leg.endpoint, leg.dialed_at),
-            c.LegProgress(leg_id, dialed_at=leg.dialed_at, answered_at=leg.answered_at),
-            c.LegEnded(leg_id, leg.result, leg.ended_at, None),
+            LegCreated(call_id, leg_id, admin, leg.endpoint, leg.dialed_at),
+            LegProgress(call_id, leg_id, dialed_at=leg.dialed_at, answered_at=leg.answered_at),
+            LegEnded(call_id, leg_id, leg.result, leg.ended_at, None),
         ]
     if call.answered_at is not None and call.answered_by is not None:
         facts.append(
-            c.CallAnswered(call_id, logins.get(call.answered_by, call.answered_by), call.answered_at)
+            CallAnswered(call_id, logins.get(call.answered_by, call.answered_by), call.answered_at)
         )
     reason = REASONS.get(call.outcome)
     failure = "unknown_did" if call.outcome == "failed" else None
     if call.torn:  # a record of it was lost: the outcome may be wrong, so the row says so
         failure = "fallback_record_torn"
-    facts.append(c.CallEnded(call_id, call.outcome, call.ended_at, None, None, failure))
+    facts.append(CallEnded(call_id, call.outcome, call.ended_at, None, None, failure))
     if reason is not None:
         due = arrival(settings, call.did, call.ended_at).routing.due(call.ended_at)
-        facts.append(c.CallbackNeeded(call_id, call.caller_number, branch, reason, due, call.ended_at))
+        facts.append(CallbackNeeded(call_id, call.caller_number, branch, reason, due, call.ended_at))
     return facts
 
 

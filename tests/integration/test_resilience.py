@@ -7,11 +7,8 @@ right outcome, and nothing is left on the PBX.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from sqlalchemy import func, select
 from ari_app.ari.client import AriClient
 from ari_app.store.models import Call, CallLeg
 from tests.integration.conftest import PASSWORD, QUICK_QUEUE, USER, World, eventually
+from tests.integration.db_hold import writes_blocked
 from tests.integration.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -123,32 +121,6 @@ async def test_a_call_put_through_while_the_websocket_was_away_is_answered(
 
 
 # --------------------------------------------------------------------------- 2. SIGKILL, restart
-@contextlib.asynccontextmanager
-async def writes_blocked(db_url: str) -> AsyncIterator[None]:
-    """Hold the database's write lock, so the app's facts can only reach its spool."""
-    if db_url.startswith("sqlite"):
-        path = db_url.split("///", 1)[1]
-        conn = sqlite3.connect(path, timeout=15, isolation_level=None, check_same_thread=False)
-        await asyncio.to_thread(conn.execute, "BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    import asyncpg
-
-    pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
-    tx = pg.transaction()
-    await tx.start()
-    await pg.execute("LOCK TABLE calls, call_legs, recordings, spool_positions IN EXCLUSIVE MODE")
-    try:
-        yield
-    finally:
-        await tx.rollback()
-        await pg.close()
-
-
 async def lock_waiters(db_url: str) -> int:
     """Sessions waiting for a table lock (the app's write, inside its open transaction)."""
     import asyncpg

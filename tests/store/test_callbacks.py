@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from ari_app.api.http import HealthState, build_api
-from ari_app.fact_writer import to_e164
+from ari_app.numbers import to_e164
 from ari_app.store import CallStore, Database
 
 T0 = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ import structlog.testing
 from prometheus_client import CollectorRegistry
 
 from ari_app.app import CallCenterApp
-from ari_app.calls import commands as c
 from ari_app.config import Secrets, parse_settings
+from ari_app.facts.types import CallStarted
 from ari_app.store import CallStore, Database, StoreUnavailable
 from ari_app.store.outage import OutageLog
 from tests.conftest import MINIMAL_SETTINGS, _pg_admin, _pg_base_url
@@ -67,7 +67,7 @@ async def test_app_says_so_at_once_and_once_more_when_it_is_back(missing_db: str
             assert down["problem"] == "login_refused" and "does not exist" in down["reason"]
             assert down["log_level"] == "error" and "DATABASE_URL" in down["hint"]
             assert not app._health().database_ok
-            app.facts.submit(c.CallStarted("k1", "ch1", "2025550142", "", "5551234", "a", None, T0))
+            app.facts.submit(CallStarted("k1", "ch1", "2025550142", "", "5551234", "a", None, T0))
             await asyncio.sleep(1.0)
             assert app.facts.rejected == [] and app.facts.waiting_since is not None  # waits
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ari_app.facts.types import CallEnded, CallStarted
 from ari_app.store import CallStore, Database
 
 T0 = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
@@ -142,14 +143,13 @@ async def test_batch_is_one_transaction(store: CallStore) -> None:
 async def test_fact_writer_batches_onto_the_real_store(store: CallStore) -> None:
     import asyncio
 
-    from ari_app.calls import commands as c
-    from ari_app.fact_writer import FactWriter
+    from ari_app.facts.writer import FactWriter
 
     writer = FactWriter(store, "US")
     ids = [str(uuid.uuid4()) for _ in range(30)]
     for n, cid in enumerate(ids):
-        writer.submit(c.CallStarted(cid, f"fw{n}", "2025550142", "", "5551234", "b", None, T0))
-        writer.submit(c.CallEnded(cid, "abandoned", T0 + timedelta(seconds=3), "caller", 127))
+        writer.submit(CallStarted(cid, f"fw{n}", "2025550142", "", "5551234", "b", None, T0))
+        writer.submit(CallEnded(cid, "abandoned", T0 + timedelta(seconds=3), "caller", 127))
     task = asyncio.create_task(writer.run())
     assert await writer.drain(10)
     task.cancel()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.session import CallRouting, Phase
+from ari_app.facts.types import CallbackNeeded, CallTransferred, NoticePlayed, TopicChosen
 from tests.unit.test_call_session import T0, Driver, E, chan, gone, ring_up, stasis_start, state
 
 
@@ -30,7 +31,7 @@ def test_recording_notice_plays_before_the_call_is_offered_then_ringback() -> No
     assert d.s.phase is Phase.GREETING and not d.of(c.CreateLeg)
     notice = d.of(c.Play)[0]
     out = d.feed(finished(notice.playback_id))
-    assert [f for f in d.facts if isinstance(f, c.NoticePlayed)]
+    assert [f for f in d.facts if isinstance(f, NoticePlayed)]
     kinds = [type(x).__name__ for x in out]
     assert kinds[:4] == ["CancelTimer", "Ring", "CreateBridge", "SeekAdmin"]
     assert len(d.of(c.CreateLeg)) == 2
@@ -48,7 +49,7 @@ def test_topic_menu_digit_sets_topic_and_stops_the_prompt() -> None:
     assert d.feed(dtmf("7")) == []  # not a topic's digit
     out = d.feed(dtmf("2"))
     assert c.StopPlayback(menu.playback_id) in out
-    assert [f.topic for f in d.facts if isinstance(f, c.TopicChosen)] == ["results"]
+    assert [f.topic for f in d.facts if isinstance(f, TopicChosen)] == ["results"]
     (seek,) = [x for x in out if isinstance(x, c.SeekAdmin)]
     assert seek.topic == "results" and d.s.phase is Phase.OFFERING
     # Later digits choose nothing.
@@ -76,7 +77,7 @@ def test_closed_branch_plays_when_it_opens_and_makes_a_callback_task_due_then() 
     assert not d.of(c.CreateLeg) and not d.of(c.SeekAdmin)
     (play,) = d.of(c.Play)
     assert play.media.startswith("sound:clinic/closed,sound:clinic/we-open,sound:digits/day-1")
-    (task,) = d.of(c.CallbackNeeded)
+    (task,) = d.of(CallbackNeeded)
     assert (task.reason, task.due_at) == ("holiday", opens)
     d.feed(finished(play.playback_id), *gone("in", soft=True, cause=32))
     assert (d.ended().outcome, d.ended().failure_reason) == ("closed", "holiday")
@@ -121,12 +122,12 @@ def test_transfer_hands_the_caller_to_another_admin_in_the_same_bridge() -> None
     d.feed(stasis_start(new.channel_id, ["dialed", "in"], "Down"))
     up = d.feed(state(new.channel_id, "Up"))
     assert c.StopMoh("in") in up and c.AddToBridge(d.s.bridge_id or "", (new.channel_id,)) in up
-    (moved,) = [f for f in d.facts if isinstance(f, c.CallTransferred)]
+    (moved,) = [f for f in d.facts if isinstance(f, CallTransferred)]
     assert (moved.from_admin, moved.to) == ("a0", "admin:a1")
     assert d.leg_results()[a] == "transferred"
     assert len(d.of(c.RecordBridge)) == 1  # one recording for the whole call
     d.feed(*gone("in"), *gone(new.channel_id, soft=True, cause=32))
-    assert d.ended().outcome == "answered" and not d.of(c.CallbackNeeded)
+    assert d.ended().outcome == "answered" and not d.of(CallbackNeeded)
 
 
 def _transferred_to_a_busy_admin() -> Driver:
@@ -152,7 +153,7 @@ def test_a_caller_who_leaves_while_being_transferred_was_answered() -> None:
     d = _transferred_to_a_busy_admin()
     d.feed(*gone("in", dcause=16))
     # They talked with a0: answered, and nobody owes them a call back.
-    assert d.ended().outcome == "answered" and not d.of(c.CallbackNeeded)
+    assert d.ended().outcome == "answered" and not d.of(CallbackNeeded)
 
 
 def test_a_transferred_caller_nobody_takes_hears_the_callback_promise_after_max_wait() -> None:
@@ -162,7 +163,7 @@ def test_a_transferred_caller_nobody_takes_hears_the_callback_promise_after_max_
     out = d.feed(c.TimerFired("max_wait"), dt=60)
     play = next(x for x in out if isinstance(x, c.Play))
     assert play.media == "sound:clinic/callback"
-    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["transfer_unanswered"]
+    assert [t.reason for t in d.of(CallbackNeeded)] == ["transfer_unanswered"]
     d.feed(finished(play.playback_id), *gone("in", soft=True, cause=32))
     assert (d.ended().outcome, d.ended().failure_reason) == ("answered", "transfer_unanswered")
 

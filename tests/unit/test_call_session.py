@@ -11,6 +11,15 @@ import pytest
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.session import CallPolicy, CallRouting, CallSession, Phase
+from ari_app.facts.types import (
+    CallAnswered,
+    CallbackNeeded,
+    CallEnded,
+    CallQueued,
+    CallStarted,
+    Fact,
+    LegEnded,
+)
 from ari_app.routing.dispatch import AdminRuntime, Dispatcher, GroupRule
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -104,7 +113,7 @@ class Driver:
         )  # fmt: skip
         self.s.groups, self.s.overflow = ("g",), ("over",)
         self.commands: list[c.Command] = []
-        self.facts: list[c.Fact] = []
+        self.facts: list[Fact] = []
         self.members: dict[str, list[str]] = {}  # bridge -> channels in it
         first = self._take(self.s.begin(self.now))
         self._answer(first.commands, auto=False)  # as before: the first legs' replies come later
@@ -148,7 +157,7 @@ class Driver:
             step = self._take(self.s.handle(item, self.now))  # type: ignore[arg-type]
             out += step.commands
             for fact in step.facts:
-                if isinstance(fact, c.LegEnded) and fact.leg_id in self.s.legs:
+                if isinstance(fact, LegEnded) and fact.leg_id in self.s.legs:
                     self.dispatcher.leg_ended(self.s.legs[fact.leg_id].admin, "call1")
             out += self._answer(step.commands)
             # The runner reports every ARI command's success back, as it does in production; a
@@ -168,12 +177,12 @@ class Driver:
     def legs(self) -> list[str]:
         return [x.channel_id for x in self.of(c.CreateLeg)]
 
-    def ended(self) -> c.CallEnded:
-        (end,) = self.of(c.CallEnded)
+    def ended(self) -> CallEnded:
+        (end,) = self.of(CallEnded)
         return end
 
     def leg_results(self) -> dict[str, str]:
-        return {f.leg_id: f.result for f in self.of(c.LegEnded)}
+        return {f.leg_id: f.result for f in self.of(LegEnded)}
 
 
 _NOT_ARI = (
@@ -205,7 +214,7 @@ def test_start_rings_caller_prebuilds_bridge_and_creates_one_leg_per_free_admin(
     assert dict(leg.variables) == {
         "CALLERID(num)": "5550001", "CALLERID(name)": "5550001", "PJSIP_TRANSFER_HANDLING()": "ari-only",
     }  # fmt: skip
-    assert isinstance(d.facts[0], c.CallStarted) and d.facts[0].ad_channel == "site"
+    assert isinstance(d.facts[0], CallStarted) and d.facts[0].ad_channel == "site"
 
 
 @pytest.mark.parametrize("order", ["reply_first", "stasis_first"])
@@ -255,7 +264,7 @@ def _answered_not_bridged(admins: int = 1) -> tuple[Driver, str]:
     d = Driver(admins=admins)
     a = ring_up(d)[0]
     d.feed(state(a, "Up"), auto=False)
-    assert d.s.phase is Phase.CONNECTING and not d.of(c.CallAnswered)
+    assert d.s.phase is Phase.CONNECTING and not d.of(CallAnswered)
     return d, a
 
 
@@ -288,19 +297,19 @@ def test_a_caller_who_cancels_as_the_admin_answers_is_abandoned_and_called_back(
     d.feed(*gone(a, soft=True, cause=32))
     end = d.ended()
     assert (end.outcome, end.hangup_side) == ("abandoned", "caller")
-    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
-    assert not d.of(c.CallAnswered) and not d.of(c.RecordBridge)
+    assert [t.reason for t in d.of(CallbackNeeded)] == ["abandoned"]
+    assert not d.of(CallAnswered) and not d.of(c.RecordBridge)
     assert d.leg_results() == {a: "cancelled"}
 
 
 def test_the_caller_is_answered_once_put_through_even_before_the_addchannel_reply() -> None:
     d, a = _answered_not_bridged()
     out = d.feed(entered(d.s.bridge_id or "", "in", a), auto=False)
-    (answered,) = d.of(c.CallAnswered)
+    (answered,) = d.of(CallAnswered)
     assert answered.admin == "a0" and d.s.phase is Phase.CONNECTED
     assert any(isinstance(x, c.RecordBridge) for x in out)
     d.feed(hangup_req("in"), stasis_end("in"), *gone(a, soft=True, cause=32))
-    assert d.ended().outcome == "answered" and not d.of(c.CallbackNeeded)
+    assert d.ended().outcome == "answered" and not d.of(CallbackNeeded)
     assert d.leg_results() == {a: "answered"}
 
 
@@ -312,8 +321,8 @@ def test_addchannels_reply_is_not_the_caller_put_through() -> None:
     d.feed(c.CommandDone(c.Answer("in")), c.CommandDone(c.AddToBridge(bridge_id, ("in", a))), auto=False)
     d.feed(entered(bridge_id, "in"), hangup_req("in"), left(bridge_id, "in"), stasis_end("in"), auto=False)
     d.feed(entered(bridge_id, a), *gone(a, soft=True, cause=32), auto=False)
-    assert d.ended().outcome == "abandoned" and not d.of(c.CallAnswered) and not d.of(c.RecordBridge)
-    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
+    assert d.ended().outcome == "abandoned" and not d.of(CallAnswered) and not d.of(c.RecordBridge)
+    assert [t.reason for t in d.of(CallbackNeeded)] == ["abandoned"]
 
 
 # The app's websocket was away while the two were put through (their ChannelEnteredBridge
@@ -328,22 +337,22 @@ def test_a_hang_up_after_joins_that_went_by_unseen_is_an_answered_call(who: str)
     assert d.feed(hangup_req(leaving), auto=False) == []  # its ChannelLeftBridge is just behind
     out = d.feed(left(bridge_id, leaving, staying), stasis_end(leaving), auto=False)
     assert c.Hangup(staying) in out
-    assert [f.admin for f in d.of(c.CallAnswered)] == ["a0"]
+    assert [f.admin for f in d.of(CallAnswered)] == ["a0"]
     if who == "caller":
         d.feed(*gone(a, soft=True, cause=32), auto=False)
     else:
         d.feed(destroyed(a), stasis_end("in"), auto=False)
     end = d.ended()
     assert (end.outcome, end.hangup_side) == ("answered", who)
-    assert not d.of(c.CallbackNeeded) and d.leg_results() == {a: "answered"}
+    assert not d.of(CallbackNeeded) and d.leg_results() == {a: "answered"}
 
 
 def test_a_resync_finds_the_caller_put_through_while_events_were_missed() -> None:
     d, a = _answered_not_bridged()
     d.feed(c.BridgeSeen("elsewhere", ("in", a)), auto=False)
-    assert not d.of(c.CallAnswered)
+    assert not d.of(CallAnswered)
     d.feed(c.BridgeSeen(d.s.bridge_id or "", ("in", a)), auto=False)
-    assert [f.admin for f in d.of(c.CallAnswered)] == ["a0"] and d.s.phase is Phase.CONNECTED
+    assert [f.admin for f in d.of(CallAnswered)] == ["a0"] and d.s.phase is Phase.CONNECTED
 
 
 def test_an_admin_who_hangs_up_before_the_caller_is_put_through_leaves_a_missed_call() -> None:
@@ -352,7 +361,7 @@ def test_an_admin_who_hangs_up_before_the_caller_is_put_through_leaves_a_missed_
     assert c.Hangup("in") in out
     d.feed(stasis_end("in"))
     assert (d.ended().outcome, d.ended().failure_reason) == ("missed", "admin_left")
-    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["admin_left"]
+    assert [t.reason for t in d.of(CallbackNeeded)] == ["admin_left"]
 
 
 def test_a_caller_who_cannot_be_put_through_fails_and_is_called_back() -> None:
@@ -362,7 +371,7 @@ def test_a_caller_who_cannot_be_put_through_fails_and_is_called_back() -> None:
     assert c.Hangup("in") in out and c.Hangup(a) in out
     d.feed(stasis_end("in"), *gone(a, soft=True, cause=32))
     assert d.ended().outcome == "failed" and d.ended().failure_reason.startswith("ari_error")
-    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["failed"]
+    assert [t.reason for t in d.of(CallbackNeeded)] == ["failed"]
     assert d.leg_results() == {a: "lost"}
 
 
@@ -408,7 +417,7 @@ def test_nobody_answers_the_wave_caller_waits_on_hold_then_rung_again(events, re
     holding = d.s.holding_id
     assert c.CreateBridge(holding or "", "call-call1", kind="holding") in held
     assert [x.name for x in held if isinstance(x, c.StartTimer)] == ["queue_announce", "retry"]
-    assert any(isinstance(f, c.CallQueued) for f in d.facts)
+    assert any(isinstance(f, CallQueued) for f in d.facts)
     # The retry starts a new round: both ring again, the caller stays on hold meanwhile.
     again = d.feed(c.TimerFired("retry"))
     assert len([x for x in again if isinstance(x, c.CreateLeg)]) == 2
@@ -431,7 +440,7 @@ def test_max_wait_plays_the_callback_message_and_makes_a_callback_task() -> None
     out = d.feed(c.TimerFired("max_wait"), dt=180)
     play = next(x for x in out if isinstance(x, c.Play))
     assert play.media == "sound:clinic/callback"
-    (task,) = d.of(c.CallbackNeeded)
+    (task,) = d.of(CallbackNeeded)
     assert (task.number, task.branch, task.reason) == ("5550001", "b1", "max_wait")
     assert task.due_at == d.now + timedelta(minutes=15)
     done = m.Playback(id=play.playback_id, media_uri="", target_uri="", state="done")
@@ -450,7 +459,7 @@ def test_caller_abandons_while_ringing_we_hang_up_every_leg() -> None:
         d.feed(*gone(leg, soft=True, cause=32))
     assert d.ended().outcome == "abandoned" and d.ended().end_cause == 127
     assert set(d.leg_results().values()) == {"cancelled"}
-    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["abandoned"]
+    assert [t.reason for t in d.of(CallbackNeeded)] == ["abandoned"]
     assert d.s.phase is Phase.DONE
 
 
@@ -481,7 +490,7 @@ def test_no_admin_and_no_overflow_fails_with_message_and_a_callback_task() -> No
     d = Driver(admins=0)
     (play,) = d.of(c.Play)
     assert play.media == "sound:oops"
-    assert [t.reason for t in d.of(c.CallbackNeeded)] == ["no_admins"]
+    assert [t.reason for t in d.of(CallbackNeeded)] == ["no_admins"]
     d.feed(*gone("in", soft=True, cause=32))
     assert (d.ended().outcome, d.ended().failure_reason) == ("failed", "no_admins")
 

@@ -9,9 +9,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ari_app.calls import commands as c
-from ari_app.fact_writer import FactWriter, mask_number, to_e164
-from ari_app.spool import FactSpool
+from ari_app.facts.spool import FactSpool
+from ari_app.facts.types import (
+    CallAnswered,
+    CallbackNeeded,
+    CallEnded,
+    CallQueued,
+    CallStarted,
+    CallTransferred,
+    Fact,
+    LegCreated,
+    NoticePlayed,
+    TopicChosen,
+)
+from ari_app.facts.writer import FactWriter
+from ari_app.numbers import mask as mask_number
+from ari_app.numbers import to_e164
 from ari_app.store import CallStore, Database, StoreUnavailable
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -54,11 +67,11 @@ async def test_outage_delays_writes_in_order_and_loses_nothing() -> None:
     store = FlakyStore(failures=3)
     writer = FactWriter(store, "US", retry_initial=0.01, retry_max=0.02)  # type: ignore[arg-type]
     task = asyncio.create_task(writer.run())
-    facts: list[c.Fact] = [
-        c.CallStarted("k1", "ch1", "2025550142", "", "5551234", "b", None, T0),
-        c.LegCreated("k1", "leg1", "anna", "PJSIP/admin101", T0),
-        c.CallAnswered("k1", "anna", T0),
-        c.CallEnded("k1", "answered", T0, "caller"),
+    facts: list[Fact] = [
+        CallStarted("k1", "ch1", "2025550142", "", "5551234", "b", None, T0),
+        LegCreated("k1", "leg1", "anna", "PJSIP/admin101", T0),
+        CallAnswered("k1", "anna", T0),
+        CallEnded("k1", "answered", T0, "caller"),
     ]
     for fact in facts:
         writer.submit(fact)
@@ -92,22 +105,22 @@ async def test_a_fact_the_store_keeps_refusing_is_set_aside_not_blocking() -> No
     store = Refuses(failures=0)
     writer = FactWriter(store, "US", retry_initial=0.001, retry_max=0.002)  # type: ignore[arg-type]
     task = asyncio.create_task(writer.run())
-    writer.submit(c.LegCreated("k1", "leg1", "anna", "PJSIP/admin101", T0))
-    writer.submit(c.CallEnded("k2", "missed", T0))
+    writer.submit(LegCreated("k1", "leg1", "anna", "PJSIP/admin101", T0))
+    writer.submit(CallEnded("k2", "missed", T0))
     assert await writer.drain(5)
     task.cancel()
     assert [name for name, _ in store.calls] == ["call_ended"]
     assert [type(f).__name__ for f in writer.rejected] == ["LegCreated"]
 
 
-def _routing_facts(call_id: str, number: str = "+1 202 555 0142") -> list[c.Fact]:
+def _routing_facts(call_id: str, number: str = "+1 202 555 0142") -> list[Fact]:
     return [
-        c.CallStarted(call_id, f"ch-{call_id}", number, "", "5551234", "downtown", None, T0),
-        c.NoticePlayed(call_id, T0 + timedelta(seconds=5)),
-        c.TopicChosen(call_id, "billing", T0 + timedelta(seconds=8)),
-        c.CallQueued(call_id, T0 + timedelta(seconds=9)),
-        c.CallTransferred(call_id, "anna", "group:billing", T0 + timedelta(seconds=60)),
-        c.CallbackNeeded(call_id, number, "downtown", "max_wait", T0 + timedelta(minutes=15), T0),
+        CallStarted(call_id, f"ch-{call_id}", number, "", "5551234", "downtown", None, T0),
+        NoticePlayed(call_id, T0 + timedelta(seconds=5)),
+        TopicChosen(call_id, "billing", T0 + timedelta(seconds=8)),
+        CallQueued(call_id, T0 + timedelta(seconds=9)),
+        CallTransferred(call_id, "anna", "group:billing", T0 + timedelta(seconds=60)),
+        CallbackNeeded(call_id, number, "downtown", "max_wait", T0 + timedelta(minutes=15), T0),
     ]
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.calls import commands as c
 from ari_app.config import load_settings
+from ari_app.facts.types import CallAnswered, CallbackNeeded, CallEnded, CallStarted, LegCreated
 from ari_app.fallback.cdr import FIELDS, BadRecord, CdrRecord, call_of, parse_line
 from ari_app.fallback.importer import call_id_of, facts_of
 from ari_app.fallback.reading import read_batch
@@ -70,15 +70,15 @@ def test_facts_of_an_imported_call_are_what_the_app_would_write() -> None:
     settings = load_settings(EXAMPLE)
     missed = facts_of(call_of(recorded()["1796621709.7"]), settings)
     started, *_, ended, callback = missed
-    assert isinstance(started, c.CallStarted) and started.handled_by == "fallback"
+    assert isinstance(started, CallStarted) and started.handled_by == "fallback"
     assert started.channel_id == "1796621709.7" and started.call_id == call_id_of("1796621709.7")
     assert (started.branch, started.ad_channel) == ("downtown", "website")
-    assert isinstance(ended, c.CallEnded) and ended.outcome == "missed"
-    assert isinstance(callback, c.CallbackNeeded) and callback.reason == "fallback_missed"
-    assert [f.admin for f in missed if isinstance(f, c.LegCreated)] == ["anna", "ben", "chen"]
+    assert isinstance(ended, CallEnded) and ended.outcome == "missed"
+    assert isinstance(callback, CallbackNeeded) and callback.reason == "fallback_missed"
+    assert [f.admin for f in missed if isinstance(f, LegCreated)] == ["anna", "ben", "chen"]
     answered = facts_of(call_of(recorded()["1796621694.0"]), settings)
-    assert [f.admin for f in answered if isinstance(f, c.CallAnswered)] == ["ben"]
-    assert not [f for f in answered if isinstance(f, c.CallbackNeeded)]
+    assert [f.admin for f in answered if isinstance(f, CallAnswered)] == ["ben"]
+    assert not [f for f in answered if isinstance(f, CallbackNeeded)]
     # The same records give the same ids: a second import adds nothing.
     assert facts_of(call_of(recorded()["1796621694.0"]), settings) == answered
 

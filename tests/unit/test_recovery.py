@@ -13,6 +13,7 @@ from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.recovery import Snapshot, assess, call_name, synthetic_start
 from ari_app.calls.session import CallRouting, CallSession, Phase
+from ari_app.facts.types import CallAnswered
 from ari_app.store.records import CallRecord, LegRecord
 from tests.unit.test_call_session import POLICY, chan, entered
 
@@ -138,10 +139,10 @@ def test_a_call_left_open_is_taken_over_as_asterisk_has_it(name: str) -> None:
     assert sorted(x.channel_id for x in step.commands if isinstance(x, c.Hangup)) == hung_up
     if phase is Phase.CONNECTING:
         # Answered once put through: the bridge's ChannelEnteredBridge or addChannel's reply.
-        assert session.answered_at is None and not any(isinstance(f, c.CallAnswered) for f in step.facts)
+        assert session.answered_at is None and not any(isinstance(f, CallAnswered) for f in step.facts)
         assert winner is not None
         done = session.handle(entered("mx", "in", winner), NOW)
-        assert [f.admin for f in done.facts if isinstance(f, c.CallAnswered)] == [
+        assert [f.admin for f in done.facts if isinstance(f, CallAnswered)] == [
             next(leg.admin for leg in case.legs if leg.id == winner)
         ]
         assert any(isinstance(x, c.RecordBridge) for x in done.commands)

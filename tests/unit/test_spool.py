@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.calls import commands as c
-from ari_app.fact_writer import FactWriter
-from ari_app.spool import BadLine, FactSpool, Spooled, SpoolError
+from ari_app.facts.spool import BadLine, FactSpool, Spooled, SpoolError
+from ari_app.facts.types import CallAnswered, CallEnded, CallStarted, LegEnded, LegProgress
+from ari_app.facts.writer import FactWriter
 from ari_app.store import CallStore, Database
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 T1 = datetime(2026, 12, 2, 9, 1, tzinfo=UTC)
 
 
-def started(call_id: str) -> c.CallStarted:
-    return c.CallStarted(call_id, f"ch-{call_id}", "2025550142", "", "5551234", "downtown", None, T0)
+def started(call_id: str) -> CallStarted:
+    return CallStarted(call_id, f"ch-{call_id}", "2025550142", "", "5551234", "downtown", None, T0)
 
 
 @pytest.fixture
@@ -41,10 +41,10 @@ async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path, 
     writer = FactWriter(store, "US", spool=first)
     task = asyncio.create_task(writer.run())
     writer.submit(started("k1"))
-    writer.submit(c.CallAnswered("k1", "anna", T0))
+    writer.submit(CallAnswered("k1", "anna", T0))
     assert await writer.drain(5)
     task.cancel()
-    writer.submit(c.CallEnded("k1", "answered", T1, "caller"))
+    writer.submit(CallEnded("k1", "answered", T1, "caller"))
     first.flush()
     segment = first.segment
     first.close()
@@ -55,7 +55,8 @@ async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path, 
     second = FactSpool(tmp_path / "spool")
     second.open()
     applied: list[str] = []
-    writer2 = FactWriter(store, "US", spool=second, on_written=lambda f: applied.append(type(f).__name__))
+    writer2 = FactWriter(store, "US", spool=second)
+    writer2.on_written = lambda f: applied.append(type(f).__name__)
     task2 = asyncio.create_task(writer2.run())
     assert await writer2.replay() == 1
     assert applied == ["CallEnded"]
@@ -76,7 +77,7 @@ async def test_a_fact_refused_for_good_is_set_aside_and_not_replayed(
     spool.open()
     writer = FactWriter(store, "US", spool=spool, retry_initial=0.001, retry_max=0.002)
     task = asyncio.create_task(writer.run())
-    writer.submit(c.CallEnded("nobody", "missed", T0))  # no such call: refused every time
+    writer.submit(CallEnded("nobody", "missed", T0))  # no such call: refused every time
     assert await writer.drain(5)
     task.cancel()
     rejected = [json.loads(line) for line in (tmp_path / "spool" / "rejected.jsonl").read_text().splitlines()]
@@ -98,7 +99,7 @@ def test_a_line_cut_short_is_reported_and_skipped(tmp_path: Path) -> None:
     spool = FactSpool(tmp_path / "spool")
     spool.open()
     spool.append(started("k1"))
-    spool.append(c.CallAnswered("k1", "anna", T0))
+    spool.append(CallAnswered("k1", "anna", T0))
     spool.flush()
     spool.close()
     path = tmp_path / "spool" / f"{spool.segment}.jsonl"
@@ -107,3 +108,21 @@ def test_a_line_cut_short_is_reported_and_skipped(tmp_path: Path) -> None:
     assert isinstance(items[0], Spooled) and items[0].fact == started("k1") and items[0].seq == 1
     assert isinstance(items[1], BadLine) and items[1].line_no == 2
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_leg_facts_spooled_before_they_carried_their_call_still_replay(tmp_path: Path) -> None:
+    # As an earlier version wrote them: leg facts without a call id.
+    (tmp_path / "spool").mkdir(mode=0o700)
+    (tmp_path / "spool" / "old.jsonl").write_text(
+        '{"seq":1,"type":"LegProgress","fact":{"leg_id":"leg1","dialed_at":"2026-12-02T09:00:00Z",'
+        '"ringing_at":null,"answered_at":null}}\n'
+        '{"seq":2,"type":"LegEnded","fact":{"leg_id":"leg1","result":"busy","at":"2026-12-02T09:01:00Z",'
+        '"cause":17}}\n'
+        '{"seq":3,"type":"LegEnded","fact":{"result":"busy","at":"2026-12-02T09:01:00Z"}}\n'
+    )
+    items = list(FactSpool(tmp_path / "spool").read("old"))
+    assert [item.fact for item in items[:2] if isinstance(item, Spooled)] == [
+        LegProgress("", "leg1", dialed_at=T0),
+        LegEnded("", "leg1", "busy", T1, 17),
+    ]
+    assert isinstance(items[2], BadLine) and "leg_id" in items[2].error  # still missing a field

@@ -24,25 +24,12 @@ from pathlib import Path
 
 import msgspec
 
-from ari_app.calls import commands as c
+from ari_app.facts.types import FACT_TYPES, Fact
 
-FACT_TYPES: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        c.CallStarted,
-        c.LegCreated,
-        c.LegProgress,
-        c.LegEnded,
-        c.CallAnswered,
-        c.CallEnded,
-        c.RecordingFailedFact,
-        c.RecordingSaved,
-        c.NoticePlayed,
-        c.TopicChosen,
-        c.CallQueued,
-        c.CallTransferred,
-        c.CallbackNeeded,
-    )
+# Fields a fact gained since older versions spooled it: a segment left by one still replays.
+LEGACY_DEFAULTS: dict[str, dict[str, object]] = {
+    "LegProgress": {"call_id": ""},  # leg facts carry their call since the facts moved to facts/
+    "LegEnded": {"call_id": ""},
 }
 SEGMENT_SUFFIX = ".jsonl"
 ROTATE_BYTES = 16 * 1024 * 1024
@@ -50,6 +37,21 @@ ROTATE_BYTES = 16 * 1024 * 1024
 
 class SpoolError(RuntimeError):
     pass
+
+
+def _decode(name: str, raw: msgspec.Raw, cls: type[Fact]) -> Fact:
+    try:
+        fact: Fact = msgspec.json.decode(raw, type=cls)
+        return fact
+    except msgspec.ValidationError:
+        defaults = LEGACY_DEFAULTS.get(name)
+        if defaults is None:
+            raise
+    fields = msgspec.json.decode(raw)
+    if not isinstance(fields, dict):
+        raise ValueError(f"{name}: not an object")
+    old: Fact = msgspec.convert({**defaults, **fields}, type=cls)
+    return old
 
 
 class _Line(msgspec.Struct):
@@ -62,7 +64,7 @@ class _Line(msgspec.Struct):
 class Spooled:
     segment: str
     seq: int
-    fact: c.Fact
+    fact: Fact
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ class FactSpool:
             self._lock_fd = None
 
     # ------------------------------------------------------------------ writing
-    def append(self, fact: c.Fact) -> Spooled:
+    def append(self, fact: Fact) -> Spooled:
         if self._fd is None:
             raise SpoolError("spool is not open")
         if self._size >= ROTATE_BYTES:
@@ -188,7 +190,7 @@ class FactSpool:
                     cls = FACT_TYPES.get(line.type)
                     if cls is None:
                         raise ValueError(f"unknown fact type {line.type!r}")
-                    fact: c.Fact = msgspec.json.decode(line.fact, type=cls)
+                    fact: Fact = _decode(line.type, line.fact, cls)
                 except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
                     yield BadLine(segment, n, str(exc)[:200])
                     continue

@@ -14,11 +14,26 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import phonenumbers
 import structlog
 
-from ari_app.calls import commands as c
-from ari_app.spool import BadLine, FactSpool, Spooled
+from ari_app.facts.spool import BadLine, FactSpool, Spooled
+from ari_app.facts.types import (
+    CallAnswered,
+    CallbackNeeded,
+    CallEnded,
+    CallQueued,
+    CallStarted,
+    CallTransferred,
+    Fact,
+    LegCreated,
+    LegEnded,
+    LegProgress,
+    NoticePlayed,
+    RecordingFailedFact,
+    RecordingSaved,
+    TopicChosen,
+)
+from ari_app.numbers import to_e164
 from ari_app.store import CallStore, StoreUnavailable, until_available
 from ari_app.work_queue import WorkQueue
 
@@ -27,24 +42,6 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 MAX_REFUSALS = 5
 MAX_BATCH = 200
-
-
-def to_e164(number: str, region: str) -> str | None:
-    """The caller's number in E.164, or None when it is not a plausible phone number."""
-    if not number or not any(ch.isdigit() for ch in number):
-        return None
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def mask_number(number: str) -> str:
-    """For logs: keep the last three digits only."""
-    return ("*" * max(0, len(number) - 3)) + number[-3:] if number else ""
 
 
 class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
@@ -63,7 +60,6 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         retry_initial: float = 0.2,
         retry_max: float = 5.0,
         gather: float = 0.0,
-        on_written: Callable[[c.Fact], None] | None = None,
         callback_merge_minutes: int = 60,
     ) -> None:
         super().__init__()
@@ -73,23 +69,24 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._gather = gather
-        self._on_written = on_written
+        # Told of each fact once it is committed, in order (the fan-out's durable consumers).
+        self.on_written: Callable[[Fact], None] | None = None
         self._callback_merge = callback_merge_minutes  # a number's missed calls within: one task
         self._committed: dict[str, int] = {}  # segment -> last seq in the database
         self.failures = 0
         self.waiting_since: float | None = None  # monotonic time the store became unavailable
-        self.rejected: list[c.Fact] = []
+        self.rejected: list[Fact] = []
 
-    def submit(self, fact: c.Fact) -> None:  # type: ignore[override]  # the queue adds the spool position
+    def submit(self, fact: Fact) -> None:  # type: ignore[override]  # the queue adds the spool position
         self._queue.put_nowait((self._accept(fact), None))
 
-    def submit_and_wait(self, fact: c.Fact) -> asyncio.Future[None]:
+    def submit_and_wait(self, fact: Fact) -> asyncio.Future[None]:
         """Accept a fact; the future resolves once it is in the database (or set aside)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((self._accept(fact), done))
         return done
 
-    def _accept(self, fact: c.Fact) -> Spooled:
+    def _accept(self, fact: Fact) -> Spooled:
         return self._spool.append(fact) if self._spool else Spooled("", 0, fact)
 
     # ------------------------------------------------------------------ replay
@@ -131,27 +128,33 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
                 await asyncio.sleep(self._gather)
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            written: list[Spooled] = []
             try:
-                await self._write_batch([item for item, _ in batch])
+                written = await self._write_batch([item for item, _ in batch])
             finally:
                 for _, done in batch:
                     self._queue.task_done()
                     if done is not None and not done.done():
                         done.set_result(None)
-            if self._on_written:
-                for item, _ in batch:
-                    self._on_written(item.fact)
+            if self.on_written is not None:
+                for item in written:
+                    self.on_written(item.fact)
             self._drop_finished_segments()
 
-    async def _write_batch(self, batch: list[Spooled]) -> None:
+    async def _write_batch(self, batch: list[Spooled]) -> list[Spooled]:
+        """Commit the batch; the facts that are in the database now (not those set aside)."""
         if await self._retrying(lambda: self._commit(batch), 1 if len(batch) > 1 else MAX_REFUSALS):
-            return
+            return batch
+        written = []
         if len(batch) > 1:  # one of them is refused: find it, write the others
             for item in batch:
-                if not await self._retrying(lambda it=item: self._commit([it]), MAX_REFUSALS):  # type: ignore[misc]
+                if await self._retrying(lambda it=item: self._commit([it]), MAX_REFUSALS):  # type: ignore[misc]
+                    written.append(item)
+                else:
                     await self._set_aside(item)
-            return
+            return written
         await self._set_aside(batch[0])
+        return written
 
     async def _set_aside(self, item: Spooled) -> None:
         """Keep a fact the database refuses for good where an operator finds it, and move the
@@ -230,9 +233,9 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
                 await self._store.forget_spool_segment(current)
         return drained
 
-    async def _apply(self, f: c.Fact) -> None:
+    async def _apply(self, f: Fact) -> None:
         s = self._store
-        if isinstance(f, c.CallStarted):
+        if isinstance(f, CallStarted):
             await s.call_started(
                 call_id=f.call_id,
                 channel_id=f.channel_id,
@@ -245,19 +248,19 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
                 started_at=f.at,
                 handled_by=f.handled_by,
             )
-        elif isinstance(f, c.LegCreated):
+        elif isinstance(f, LegCreated):
             await s.leg_created(
                 call_id=f.call_id, leg_id=f.leg_id, admin=f.admin, endpoint=f.endpoint, created_at=f.at
             )
-        elif isinstance(f, c.LegProgress):
+        elif isinstance(f, LegProgress):
             await s.leg_updated(
                 f.leg_id, dialed_at=f.dialed_at, ringing_at=f.ringing_at, answered_at=f.answered_at
             )
-        elif isinstance(f, c.LegEnded):
+        elif isinstance(f, LegEnded):
             await s.leg_ended(f.leg_id, result=f.result, ended_at=f.at, cause=f.cause)
-        elif isinstance(f, c.CallAnswered):
+        elif isinstance(f, CallAnswered):
             await s.call_answered(f.call_id, admin=f.admin, answered_at=f.at)
-        elif isinstance(f, c.CallEnded):
+        elif isinstance(f, CallEnded):
             await s.call_ended(
                 f.call_id,
                 outcome=f.outcome,
@@ -266,19 +269,19 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
                 end_cause=f.end_cause,
                 failure_reason=f.failure_reason,
             )
-        elif isinstance(f, c.RecordingFailedFact):
+        elif isinstance(f, RecordingFailedFact):
             await s.recording_failed(f.call_id, name=f.name, fmt=f.fmt, error=f.error)
-        elif isinstance(f, c.RecordingSaved):
+        elif isinstance(f, RecordingSaved):
             await s.recording_saved(**dataclasses.asdict(f))  # the fact's fields are the columns
-        elif isinstance(f, c.NoticePlayed):
+        elif isinstance(f, NoticePlayed):
             await s.notice_played(f.call_id, at=f.at)
-        elif isinstance(f, c.TopicChosen):
+        elif isinstance(f, TopicChosen):
             await s.topic_chosen(f.call_id, topic=f.topic, at=f.at)
-        elif isinstance(f, c.CallQueued):
+        elif isinstance(f, CallQueued):
             await s.call_queued(f.call_id, at=f.at)
-        elif isinstance(f, c.CallTransferred):
+        elif isinstance(f, CallTransferred):
             await s.call_transferred(f.call_id, from_admin=f.from_admin, to=f.to, at=f.at)
-        elif isinstance(f, c.CallbackNeeded):
+        elif isinstance(f, CallbackNeeded):
             await s.callback_needed(
                 f.call_id,
                 number=f.number,

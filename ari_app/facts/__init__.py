@@ -1,0 +1,1 @@
+"""Call facts, and how they reach their consumers: spooled, written, fanned out by type."""
