@@ -103,7 +103,9 @@ class CallCenterApp:
             clock=clock,
             on_command=self._on_command,
             is_our_call=self._is_our_call,
-            desk=lambda deliver: FrontDesk(settings, build_dispatcher(settings), clock, deliver),
+            desk=lambda deliver: FrontDesk(
+                settings, build_dispatcher(settings), clock, deliver, on_change=self._desk_changed
+            ),
         )
         self.events = EventStream(
             settings.ari.url,
@@ -164,6 +166,8 @@ class CallCenterApp:
     async def start(self) -> None:
         private_dir(self.data_dir, tighten=True)
         self._started_at = self._clock()
+        if self.switchboard.desk is not None:
+            self._desk_changed(self.switchboard.desk)  # the gauges' first values
         if self._migrate:
             await self.db.migrate()
         self.spool.open()
@@ -259,11 +263,6 @@ class CallCenterApp:
                     self.metrics.switchboard_events.labels(kind).inc(delta)
                 seen[kind] = stats[kind]
             self.metrics.facts_pending.set(self.facts.pending)
-            desk = self.switchboard.desk
-            if desk is not None:
-                for state, count in desk.counts().items():
-                    self.metrics.admins.labels(state).set(count)
-                self.metrics.queue_waiting.set(desk.waiting())
             problem = await self.db.probe()
             self._db_outage.observe(problem)
             self._db_ok = problem is None
@@ -330,6 +329,11 @@ class CallCenterApp:
         for fact in facts[:-1]:
             self.fanout.publish(fact)
         await self.fanout.publish_and_wait(facts[-1])  # one writer, in order: the rest are in too
+
+    def _desk_changed(self, desk: FrontDesk) -> None:
+        for state, count in desk.counts().items():
+            self.metrics.admins.labels(state).set(count)
+        self.metrics.queue_waiting.set(desk.waiting())
 
     def _health(self) -> HealthState:
         return HealthState(

@@ -56,6 +56,7 @@ class FrontDesk:
         dispatcher: Dispatcher,
         clock: Callable[[], datetime],
         deliver: Callable[[str, c.WaveOffered | c.AdminFree | c.TransferRequested], bool],
+        on_change: Callable[[FrontDesk], None] | None = None,
     ) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
@@ -66,7 +67,7 @@ class FrontDesk:
         self._leg_admin: dict[str, tuple[str, str]] = {}  # leg id -> (admin, call id), while up
         self._skills = {t.id: t.needs for t in settings.topics}
         self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
-        self.on_change: Callable[[], None] | None = None  # presence gauges
+        self._on_change = on_change  # who is free, ringing, talking, paused: the gauges follow
 
     # ------------------------------------------------------------------ calls
     def call_started(self, call_id: str, caller_number: str, legs: Mapping[str, str] | None = None) -> None:
@@ -284,8 +285,8 @@ class FrontDesk:
         return None
 
     def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+        if self._on_change is not None:
+            self._on_change(self)
 
     def close(self) -> None:
         for handle in self._wrap_timers.values():

@@ -12,7 +12,6 @@ from ari_app.pbxsim.state import SimError
 
 # A reply whose events may trail it on the wire (DELETE: the hang-up runs on its own thread).
 NO_FLUSH = web.RequestKey("no_flush", bool)
-_TRUE = {"yes", "true", "y", "t", "1", "on"}
 
 
 def json_reply(obj: Any, status: int = 200) -> web.Response:
@@ -44,10 +43,6 @@ def int_param(request: web.Request, name: str, default: int = 0) -> int:
             break
         head += ch
     return sign * int(head) if head else 0
-
-
-def bool_param(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "").lower() in _TRUE
 
 
 def list_param(request: web.Request, name: str) -> list[str]:
