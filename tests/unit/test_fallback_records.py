@@ -200,8 +200,8 @@ def test_a_call_that_lost_a_record_to_a_cut_is_imported_marked_so() -> None:
             assert calls["1796621694.0"].torn == (cut >= named_from), (cut, tail)
             assert not tail or not calls["1796622055.149"].torn
             facts = facts_of(calls["1796621694.0"], settings)
-            ended = next(f for f in facts if isinstance(f, c.CallEnded))
-            assert ended.outcome != "answered" and any(isinstance(f, c.CallbackNeeded) for f in facts)
+            ended = next(f for f in facts if isinstance(f, CallEnded))
+            assert ended.outcome != "answered" and any(isinstance(f, CallbackNeeded) for f in facts)
             assert (ended.failure_reason == "fallback_record_torn") == (cut >= named_from), (cut, tail)
     # While its records may still be being written (its end within ``settle``), it waits.
     batch = read_batch(first + second[:40], 0, JUST_AFTER, settle=5)
