@@ -229,9 +229,7 @@ class CallState:
             return
         self.callback_reason = reason
         step.facts.append(
-            CallbackNeeded(
-                self.call_id, self.caller_number, self.branch, reason, self.routing.due(now), now
-            )
+            CallbackNeeded(self.call_id, self.caller_number, self.branch, reason, self.routing.due(now), now)
         )
 
     def _announce(
@@ -313,3 +311,18 @@ class CallState:
             if self.bridge_done and self.recording_done:
                 self.phase = Phase.DONE
                 step.commands.append(c.CancelTimer("linger"))
+
+    def _close_remains(self, step: c.Step, now: datetime) -> None:
+        """No more events will tell how the call ended: end it, its legs and its bridge as they
+        stand, and fetch whatever was recorded."""
+        if not self.inbound_gone:
+            self.inbound_gone = True
+            self._maybe_call_ended(step, now)
+        for leg in self._open_legs():
+            self._leg_gone(leg, step, now)
+        if self.recording and not self.recording_done:
+            self.recording_done = True
+            step.commands.append(
+                c.CollectRecording(self.call_id, self.recording, "wav", None, self.started_at)
+            )
+        self.bridge_done = True

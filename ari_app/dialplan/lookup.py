@@ -41,4 +41,3 @@ class StoreNameLookup:
         async with self._sessions() as session:
             name = await session.scalar(query)
         return name or None
-

@@ -83,9 +83,7 @@ def facts_of(call: FallbackCall, settings: Settings) -> list[Fact]:
             LegEnded(call_id, leg_id, leg.result, leg.ended_at, None),
         ]
     if call.answered_at is not None and call.answered_by is not None:
-        facts.append(
-            CallAnswered(call_id, logins.get(call.answered_by, call.answered_by), call.answered_at)
-        )
+        facts.append(CallAnswered(call_id, logins.get(call.answered_by, call.answered_by), call.answered_at))
     reason = REASONS.get(call.outcome)
     failure = "unknown_did" if call.outcome == "failed" else None
     if call.torn:  # a record of it was lost: the outcome may be wrong, so the row says so
