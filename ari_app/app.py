@@ -118,7 +118,6 @@ class CallCenterApp:
             on_bad_frame=self._on_bad_frame,
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
-        self.switchboard.subscribe(self.fanout)
         if self.switchboard.desk is not None:
             self.switchboard.desk.subscribe(self.fanout)
         self.call_metrics.subscribe(self.fanout)
@@ -298,9 +297,7 @@ class CallCenterApp:
         self.metrics.ari_requests.labels(command, "true" if ok else "false").observe(seconds)
 
     # ------------------------------------------------------------------ calls
-    def _new_session(
-        self, call_id: str, start: m.StasisStart, engaged: frozenset[str], now: datetime
-    ) -> CallSession:
+    def _new_session(self, call_id: str, start: m.StasisStart, now: datetime) -> CallSession:
         s = self.settings
         did = start.args[0] if start.args else start.channel.dialplan.exten
         arrived = arrival(s, did, now)

@@ -19,7 +19,7 @@ import structlog
 from ari_app.calls import commands as c
 from ari_app.config import Settings
 from ari_app.facts.fanout import FactFanout
-from ari_app.facts.types import LegCreated, LegEnded, LegProgress
+from ari_app.facts.types import CallAnswered, LegCreated, LegEnded, LegProgress
 from ari_app.routing.dispatch import Dispatcher
 from ari_app.routing.strategies import Presence
 
@@ -55,7 +55,7 @@ class FrontDesk:
         settings: Settings,
         dispatcher: Dispatcher,
         clock: Callable[[], datetime],
-        deliver: Callable[[str, c.WaveOffered | c.AdminFree | c.TransferRequested], bool],
+        deliver: Callable[[str, c.WaveOffered | c.AdminFree | c.TransferRequested | c.AdminEngaged], bool],
         on_change: Callable[[FrontDesk], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -143,9 +143,18 @@ class FrontDesk:
 
     # ------------------------------------------------------------------ facts
     def subscribe(self, fanout: FactFanout) -> None:
+        fanout.subscribe(CallAnswered, self.admin_engaged)
         fanout.subscribe(LegCreated, self.leg_created)
         fanout.subscribe(LegProgress, self.leg_progress)
         fanout.subscribe(LegEnded, self.leg_ended)
+
+    def admin_engaged(self, fact: CallAnswered) -> None:
+        """The admin talks on this call now: the other calls ringing them stop (only those)."""
+        ringing = {
+            cid for admin, cid in self._leg_admin.values() if admin == fact.admin and cid != fact.call_id
+        }
+        for call_id in sorted(ringing):
+            self._deliver(call_id, c.AdminEngaged(fact.admin))
 
     def leg_created(self, fact: LegCreated) -> None:
         if fact.call_id in self._numbers:  # a live call's (not one imported from the fallback)

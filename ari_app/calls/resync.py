@@ -25,7 +25,7 @@ from ari_app.store.records import CallRecord
 
 log = structlog.get_logger(__name__)
 
-SessionFactory = Callable[[str, m.StasisStart, frozenset[str], datetime], CallSession]
+SessionFactory = Callable[[str, m.StasisStart, datetime], CallSession]
 
 
 @dataclass
@@ -59,7 +59,6 @@ class PbxSync:
     _client: AriClient
     _calls: dict[str, TrackedCall]
     _index: dict[str, str]
-    _engaged: dict[str, str]
     _orphans: dict[str, CallRecord]
     _ready: asyncio.Event
     _boot: str | None
@@ -71,9 +70,6 @@ class PbxSync:
     stats: SwitchboardStats
 
     # The switchboard's own, used here.
-    def engaged_admins(self) -> frozenset[str]:
-        raise NotImplementedError
-
     def _track(self, call_id: str, session: CallSession, first: c.Step) -> None:
         raise NotImplementedError
 
@@ -203,14 +199,12 @@ class PbxSync:
                     live = False
             found = assess(rec, snap, recording_live=live)
             now = self._clock()
-            session = self._new_session(rec.id, synthetic_start(rec, snap), self.engaged_admins(), now)
+            session = self._new_session(rec.id, synthetic_start(rec, snap), now)
             session.started_at = rec.started_at
             if self.desk is not None:
                 self.desk.call_started(rec.id, rec.caller_number, {r.channel_id: r.admin for r in found.legs})
-            if rec.admin and found.winner and found.winner in found.present:
-                self._engaged[rec.admin] = rec.id
-                if self.desk is not None:
-                    self.desk.dispatcher.answered(rec.admin, rec.id, now)
+            if rec.admin and found.winner and found.winner in found.present and self.desk is not None:
+                self.desk.dispatcher.answered(rec.admin, rec.id, now)
             step = session.resume(found, now)
             self.stats.calls_resumed += 1
             log.info(

@@ -24,8 +24,7 @@ from ari_app.calls.desk import FrontDesk
 from ari_app.calls.resync import PbxSync, SessionFactory, SwitchboardStats, TrackedCall
 from ari_app.calls.runner import CommandRunner
 from ari_app.calls.session import RELEVANT_EVENTS, CallSession
-from ari_app.facts.fanout import FactFanout
-from ari_app.facts.types import CallAnswered, Fact, LegEnded
+from ari_app.facts.types import Fact
 from ari_app.store.records import CallRecord
 
 log = structlog.get_logger(__name__)
@@ -55,7 +54,6 @@ class Switchboard(PbxSync):
         self._is_our_call = is_our_call or _never
         self._calls: dict[str, TrackedCall] = {}  # call_id -> call
         self._index: dict[str, str] = {}  # channel/bridge/playback/recording id -> call_id
-        self._engaged: dict[str, str] = {}  # admin login -> call_id they are talking on
         self._background: set[asyncio.Task[None]] = set()
         # Calls the database holds as open, left by an earlier process; judged at the first
         # resync once set_recovery() has run (until then no unknown channel is judged either).
@@ -87,7 +85,6 @@ class Switchboard(PbxSync):
             "calls": len(self._calls),
             "index": len(self._index),
             "timers": sum(len(call.timers) for call in self._calls.values()),
-            "engaged": len(self._engaged),
             "background": len(self._background),
             "destroyed_memory": len(self._destroyed),
         }
@@ -96,9 +93,6 @@ class Switchboard(PbxSync):
         """The calls an earlier process left open; resync() takes them over or closes them."""
         self._orphans = {rec.id: rec for rec in open_calls if rec.id not in self._calls}
         self._ready.set()
-
-    def engaged_admins(self) -> frozenset[str]:
-        return frozenset(self._engaged)
 
     def on_event(self, ev: m.Event) -> None:
         self.stats.events += 1
@@ -170,7 +164,7 @@ class Switchboard(PbxSync):
             return
         call_id = str(uuid.uuid4())
         now = self._clock()
-        session = self._new_session(call_id, ev, self.engaged_admins(), now)
+        session = self._new_session(call_id, ev, now)
         self.stats.calls_started += 1
         if self.desk is not None:
             self.desk.call_started(call_id, session.caller_number)
@@ -270,25 +264,6 @@ class Switchboard(PbxSync):
         for key in (*keys, *session.channel_ids(), session.bridge_id, session.recording):
             if key and self._index.get(key) == call_id:
                 del self._index[key]
-        for admin in [a for a, cid in self._engaged.items() if cid == call_id]:
-            del self._engaged[admin]
-
-    def subscribe(self, fanout: FactFanout) -> None:
-        fanout.subscribe(CallAnswered, self.admin_engaged)
-        fanout.subscribe(LegEnded, self.leg_ended)
-
-    def admin_engaged(self, fact: CallAnswered) -> None:
-        if fact.call_id not in self._calls:
-            return  # imported from the fallback's records: long over
-        self._engaged[fact.admin] = fact.call_id
-        for other_id, other in self._calls.items():
-            if other_id != fact.call_id:
-                other.inbox.put_nowait(c.AdminEngaged(fact.admin))
-
-    def leg_ended(self, fact: LegEnded) -> None:
-        if fact.result == "answered":
-            for admin in [a for a, cid in self._engaged.items() if cid == fact.call_id]:
-                del self._engaged[admin]
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
