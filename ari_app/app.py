@@ -313,12 +313,11 @@ class CallCenterApp:
             did=did,
             branch=branch.id if branch else None,
             ad_channel=arrived.did.ad_channel if arrived.did else None,
-            routing=arrived.routing,
+            routing=dataclasses.replace(arrived.routing, preferred=self._last_admin(start)),
             policy=policy,
             new_id=lambda: str(uuid.uuid4()),
             now=now,
         )
-        session.groups, session.overflow = arrived.groups, arrived.overflow
         return session
 
     async def _submit_imported(self, facts: list[Fact]) -> None:
@@ -326,6 +325,10 @@ class CallCenterApp:
         for fact in facts[:-1]:
             self.fanout.publish(fact)
         await self.fanout.publish_and_wait(facts[-1])  # one writer, in order: the rest are in too
+
+    def _last_admin(self, start: m.StasisStart) -> str | None:
+        desk = self.switchboard.desk
+        return desk.last_admin(start.channel.caller.number) if desk is not None else None
 
     def _desk_changed(self, desk: FrontDesk) -> None:
         for state, count in desk.counts().items():

@@ -69,6 +69,9 @@ def arrival(settings: Settings, did_number: str, now: datetime) -> Arrival:
         announce=first.announce,
         announce_every=first.announce_every,
         moh_class=first.moh_class,
+        groups=groups,
+        overflow=overflow,
+        skills={t.id: t.needs for t in settings.topics},
     )
     return Arrival(branch, did, groups, overflow, routing)
 

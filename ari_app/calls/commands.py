@@ -144,14 +144,18 @@ class CollectRecording:
 class SeekAdmin:
     """Ask for the call's next wave of admins; answered with ``WaveOffered``.
 
-    The first ask starts the call's search (its groups, topic); ``reset`` starts a new round
+    Every ask carries all the decision needs; the first starts the call's search; ``reset`` starts a new round
     (admins already rung may be rung again); ``widen`` adds the overflow groups first.
     ``transfer_to``: ("admin", login) or ("group", id): the search is for that target only.
     ``beside``: a wave is ringing; offer only the overflow groups, to ring alongside it.
     """
 
     call_id: str
+    groups: tuple[str, ...] = ()  # offered first
+    overflow: tuple[str, ...] = ()  # joined after overflow_after, or at once with ``widen``
     topic: str | None = None
+    skill: str | None = None  # the topic's: its admins first
+    preferred: str | None = None  # the admin who last talked with this caller
     reset: bool = False
     widen: bool = False
     transfer_to: tuple[str, str] | None = None

@@ -65,7 +65,6 @@ class FrontDesk:
         self._last_admin: OrderedDict[str, str] = OrderedDict()  # caller number -> admin login
         self._numbers: dict[str, str] = {}  # call id -> caller number
         self._leg_admin: dict[str, tuple[str, str]] = {}  # leg id -> (admin, call id), while up
-        self._skills = {t.id: t.needs for t in settings.topics}
         self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
         self._on_change = on_change  # who is free, ringing, talking, paused: the gauges follow
 
@@ -83,7 +82,11 @@ class FrontDesk:
         while len(self._last_admin) > LAST_ADMIN_MEMORY:
             self._last_admin.popitem(last=False)
 
-    def seek(self, cmd: c.SeekAdmin, groups: tuple[str, ...], overflow: tuple[str, ...]) -> c.WaveOffered:
+    def last_admin(self, caller_number: str) -> str | None:
+        """The admin who last talked with this number (offered first where the strategy allows)."""
+        return self._last_admin.get(caller_number) if caller_number else None
+
+    def seek(self, cmd: c.SeekAdmin) -> c.WaveOffered:
         d, now = self.dispatcher, self._clock()
         if cmd.transfer_to is not None:
             kind, target = cmd.transfer_to
@@ -93,15 +96,7 @@ class FrontDesk:
             else:
                 d.seek(cmd.call_id, (target,), (), now)
         else:
-            number = self._numbers.get(cmd.call_id, "")
-            d.seek(
-                cmd.call_id,
-                groups,
-                overflow,
-                now,
-                skill=self._skills.get(cmd.topic) if cmd.topic else None,
-                preferred=self._last_admin.get(number) if number else None,
-            )
+            d.seek(cmd.call_id, cmd.groups, cmd.overflow, now, skill=cmd.skill, preferred=cmd.preferred)
         if cmd.widen:
             d.widen(cmd.call_id)
         if cmd.reset:

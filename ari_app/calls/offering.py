@@ -55,7 +55,7 @@ class Offering(CallState):
         self.bridge_done = False
         step.commands.append(c.CreateBridge(self.bridge_id, self.call_name))
         self.seeking = True
-        self._seek(step, topic=self.topic)
+        self._seek(step)
         step.commands.append(c.StartTimer("max_wait", r.max_wait))
         if r.overflow_after is not None:
             step.commands.append(c.StartTimer("overflow", r.overflow_after))
@@ -97,7 +97,7 @@ class Offering(CallState):
             # The transfer's target cannot take the call: it goes to the call's own groups.
             self.transfer_to = None
             step.commands.append(c.StopSeeking(self.call_id))
-            self._seek(step, topic=self.topic)
+            self._seek(step)
             return
         if wave.reason == "no_admins" and self.answered_at is None and self.holding_id is None:
             if self.routing.overflow_after is not None:
@@ -166,7 +166,7 @@ class Offering(CallState):
         # A transferred caller waits no longer than any other before hearing the callback promise.
         step.commands.append(c.StartTimer("max_wait", self.routing.max_wait))
         self.seeking = True
-        self._seek(step, topic=self.topic, transfer_to=req.to)
+        self._seek(step, transfer_to=req.to)
 
     # ------------------------------------------------------------------ legs
     def _create_leg(self, leg: Leg) -> c.CreateLeg:

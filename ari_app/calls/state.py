@@ -54,6 +54,10 @@ class CallRouting:
     announce_every: int = 30
     moh_class: str = "default"
     retry: float = 5.0  # after a round nobody answered, ring again this much later
+    groups: tuple[str, ...] = ()  # offered first
+    overflow: tuple[str, ...] = ()  # joined after overflow_after seconds
+    skills: Mapping[str, str] = field(default_factory=dict)  # topic id -> the skill it needs
+    preferred: str | None = None  # the admin who last talked with this caller
 
     def due(self, now: datetime) -> datetime:
         if not self.open and self.next_open is not None:
@@ -104,8 +108,6 @@ class CallState:
         self.transfers = 0
         self.callback_reason: str | None = None
         self.announcement: str | None = None  # the last queue announcement's playback id
-        self.groups: tuple[str, ...] = ()  # offered first (set from the call's arrival)
-        self.overflow: tuple[str, ...] = ()
         self.legs: dict[str, Leg] = {}
         self.bridge_id: str | None = None
         self.bridge_done = True
@@ -201,8 +203,14 @@ class CallState:
         self._leave_hold(step)
 
     def _seek(self, step: c.Step, **kw: object) -> None:
+        """Ask the front desk for the next wave, with all the decision needs (``kw``: reset,
+        widen, beside, transfer_to)."""
         self.asks += 1
-        step.commands.append(c.SeekAdmin(self.call_id, **kw))  # type: ignore[arg-type]
+        r, topic = self.routing, self.topic
+        skill = r.skills.get(topic) if topic else None
+        step.commands.append(
+            c.SeekAdmin(self.call_id, r.groups, r.overflow, topic, skill, r.preferred, **kw)  # type: ignore[arg-type]
+        )
 
     @property
     def idle_waiting(self) -> bool:

@@ -205,12 +205,7 @@ class Switchboard(PbxSync):
         ari_commands: list[c.Command] = []
         for cmd in step.commands:
             if isinstance(cmd, c.SeekAdmin):
-                s = call.session
-                offered = (
-                    desk.seek(cmd, s.groups, s.overflow)
-                    if desk is not None
-                    else c.WaveOffered((), reason="no_admins")
-                )
+                offered = desk.seek(cmd) if desk is not None else c.WaveOffered((), reason="no_admins")
                 call.inbox.put_nowait(offered)
             elif isinstance(cmd, c.Widen):
                 if desk is not None:

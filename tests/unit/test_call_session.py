@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -108,10 +109,10 @@ class Driver:
             self.dispatcher.answered(admin, "other-call", T0)
         self.s = CallSession(
             call_id="call1", start=stasis_start("in", ["5551234"]), did="5551234", branch="b1",
-            ad_channel="site", routing=routing or CallRouting(), policy=policy,
+            ad_channel="site", routing=replace(routing or CallRouting(), groups=("g",), overflow=("over",)),
+            policy=policy,
             new_id=lambda: next(ids), now=self.now,
         )  # fmt: skip
-        self.s.groups, self.s.overflow = ("g",), ("over",)
         self.commands: list[c.Command] = []
         self.facts: list[Fact] = []
         self.members: dict[str, list[str]] = {}  # bridge -> channels in it
@@ -130,7 +131,14 @@ class Driver:
                     d.seek(cmd.call_id, () if kind == "admin" else (target,), (), self.now,
                            only=target if kind == "admin" else None)  # fmt: skip
                 else:
-                    d.seek(cmd.call_id, self.s.groups, self.s.overflow, self.now)
+                    d.seek(
+                        cmd.call_id,
+                        cmd.groups,
+                        cmd.overflow,
+                        self.now,
+                        skill=cmd.skill,
+                        preferred=cmd.preferred,
+                    )
                 if cmd.widen:
                     d.widen(cmd.call_id)
                 if cmd.reset:
