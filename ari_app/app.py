@@ -17,9 +17,9 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from ari_app.api.desk import desk_routes
+from ari_app.api.auth import bearer
 from ari_app.api.errors import ApiRunner
-from ari_app.api.http import HealthState, build_api
+from ari_app.api.http import HealthState, build_api, metrics_app
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
@@ -156,6 +156,8 @@ class CallCenterApp:
         self.fastagi_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: ApiRunner | None = None
+        self._metrics_runner: ApiRunner | None = None
+        self.metrics_port: int | None = None
         self._db_ok = True
         self._db_outage = OutageLog(self.db.display_url)
         self._started_at = clock()
@@ -186,28 +188,33 @@ class CallCenterApp:
                 self.switchboard.sweep_forever(calls.sweep_interval, calls.sweep_idle), name="sweep"
             ),
         ]
-        api = build_api(
-            self.store,
-            self._health,
-            self.metrics.registry,
-            self.secrets.api_tokens,
-            self.data_dir / "recordings",
-        )
-        if self.switchboard.desk is not None:
-            api.add_routes(desk_routes(self.switchboard.desk, self._clock))
-        self._runner = ApiRunner(api, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.http.host, self.settings.http.port)
-        await site.start()
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
+        await self._serve_http()
         agi = self.settings.fastagi
         if agi.enabled:
             self.fastagi_port = await self.fastagi.start(agi.host, agi.port)
         log.info(
             "app_started", http_port=self.http_port, ari=self.settings.ari.url, app=self.settings.ari.app
         )
+
+    async def _serve_http(self) -> None:
+        http = self.settings.http
+        scrape = bearer(self.secrets.api_tokens) if http.metrics_auth == "bearer" else None
+        apart = http.metrics_port is not None
+        api = build_api(
+            self.store,
+            self._health,
+            self.metrics.registry,
+            self.secrets.api_tokens,
+            self.data_dir / "recordings",
+            desk=self.switchboard.desk,
+            clock=self._clock,
+            metrics=False if apart else scrape,
+        )
+        self._runner = ApiRunner(api, access_log=None)
+        self.http_port = await _listen(self._runner, http.host, http.port)
+        if http.metrics_port is not None:
+            self._metrics_runner = ApiRunner(metrics_app(self.metrics.registry, scrape), access_log=None)
+            self.metrics_port = await _listen(self._metrics_runner, http.metrics_host, http.metrics_port)
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         await self.fastagi.close()
@@ -220,8 +227,9 @@ class CallCenterApp:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
         await self.client.close()
         await self.db.dispose()
         log.info("app_stopped")
@@ -346,6 +354,13 @@ class CallCenterApp:
 
     async def wait_ari(self, timeout: float) -> bool:
         return await self.events.wait_connected(timeout)
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
+    """Serve ``runner`` on host:port (0: any free port); the port it is on."""
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return int(runner.addresses[0][1]) if runner.addresses else port
 
 
 async def serve_forever(app: CallCenterApp, stop: asyncio.Event) -> None:

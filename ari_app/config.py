@@ -151,6 +151,11 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     tokens_env: str = "ARI_APP_API_TOKENS"
+    # /metrics on an address of its own (for a Prometheus on a private network), else on the API's.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Annotated[int | None, Field(ge=0, le=65535)] = None
+    # "none": /metrics asks no token (only where the network is private); "bearer" otherwise.
+    metrics_auth: Literal["bearer", "none"] = "bearer"
 
 
 class StorageSettings(_Section):
@@ -462,6 +467,12 @@ class Settings(_Section):
             for i, b in enumerate(self.branches)
             if b.record and b.recording_notice is False
         ]
+        if self.http.metrics_auth == "none":
+            where = "the API's address" if self.http.metrics_port is None else "its own address"
+            found.append(
+                f"http.metrics_auth: warning: /metrics asks no token on {where}; serve it only where"
+                " nothing but Prometheus can reach it"
+            )
         return found
 
     def unstaffed_dids(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""The HTTP API as the app serves it (build_api + desk_routes behind ApiRunner), for tests."""
+"""The HTTP API as the app serves it (build_api, its areas, behind ApiRunner), for tests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from ari_app.api.desk import desk_routes
 from ari_app.api.errors import ApiRunner
 from ari_app.api.http import HealthState, build_api
 from ari_app.calls.arrival import build_dispatcher
@@ -48,8 +47,10 @@ def on_call(desk: FrontDesk, admin: str, call_id: str) -> None:
 
 @asynccontextmanager
 async def api_client(store: CallStore, archive: Path, desk: FrontDesk | None = None) -> AsyncIterator[Client]:
-    app = build_api(store, lambda: HealthState(True, True, 0, 0), CollectorRegistry(), [TOKEN], archive)
-    app.add_routes(desk_routes(desk or front_desk(), lambda: NOW))
+    health = lambda: HealthState(True, True, 0, 0)  # noqa: E731
+    app = build_api(
+        store, health, CollectorRegistry(), [TOKEN], archive, desk=desk or front_desk(), clock=lambda: NOW
+    )
     async with TestClient(ApiTestServer(app)) as client:
         yield client
 

@@ -7,12 +7,14 @@ or ``{"to_group": "call-center"}`` hands the caller that admin is talking with o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from ari_app.api import inputs
+from ari_app.api.auth import Policy, area
 from ari_app.api.errors import ApiError, BadRequest, Conflict, NotFound
 from ari_app.calls.desk import (
     PAUSE_REASON_MAX,
@@ -36,7 +38,11 @@ def _refusal(exc: PresenceError, refused_id: str) -> ApiError:
     return BadRequest(refused_id, str(exc))
 
 
-def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
+def desk_areas(
+    desk: FrontDesk, clock: Callable[[], datetime], policy: Policy | None
+) -> dict[str, web.Application]:
+    """Presence, transfers (``/api/admins``) and the queue (``/api/queue``)."""
+
     async def admins(_: web.Request) -> web.Response:
         return web.json_response({"admins": desk.presences(), "counts": desk.counts()})
 
@@ -86,9 +92,12 @@ def desk_routes(desk: FrontDesk, clock: Any) -> list[web.RouteDef]:
         waiting.sort(key=lambda w: (int(w["position"]), -float(w["waiting_seconds"])))
         return web.json_response({"calls": waiting})
 
-    return [
-        web.get("/api/admins", admins),
-        web.put("/api/admins/{login}/presence", presence),
-        web.post("/api/admins/{login}/transfer", transfer),
-        web.get("/api/queue", queue),
-    ]
+    return {
+        "/api/admins": area(
+            policy,
+            web.get("", admins),
+            web.put("/{login}/presence", presence),
+            web.post("/{login}/transfer", transfer),
+        ),
+        "/api/queue": area(policy, web.get("", queue)),
+    }
