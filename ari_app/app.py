@@ -95,6 +95,15 @@ class CallCenterApp:
             self.fanout.publish_and_wait,
             max_bytes=settings.storage.max_recording_mb * 1024 * 1024,
         )
+        # Presence and the queue; it tells waiting calls through the switchboard's inboxes.
+        self.desk = FrontDesk(
+            settings,
+            build_dispatcher(settings),
+            clock,
+            lambda call_id, item: self.switchboard.deliver(call_id, item),
+            on_change=self._desk_changed,
+        )
+        self.desk.subscribe(self.fanout)
         self.switchboard = Switchboard(
             self.client,
             self._new_session,
@@ -103,9 +112,7 @@ class CallCenterApp:
             clock=clock,
             on_command=self._on_command,
             is_our_call=self._is_our_call,
-            desk=lambda deliver: FrontDesk(
-                settings, build_dispatcher(settings), clock, deliver, on_change=self._desk_changed
-            ),
+            desk=self.desk,
         )
         self.events = EventStream(
             settings.ari.url,
@@ -118,15 +125,13 @@ class CallCenterApp:
             on_bad_frame=self._on_bad_frame,
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
-        if self.switchboard.desk is not None:
-            self.switchboard.desk.subscribe(self.fanout)
         self.call_metrics.subscribe(self.fanout)
         # Phones' registration: a second ARI app subscribed to the admins' endpoints.
         self.presence = PhonePresence(
             self.client,
             f"{settings.ari.app}-presence",
             [a.endpoint for a in settings.admins],
-            self.switchboard.desk,
+            self.desk,
         )
         self.presence_events = EventStream(
             settings.ari.url,
@@ -167,8 +172,7 @@ class CallCenterApp:
     async def start(self) -> None:
         private_dir(self.data_dir, tighten=True)
         self._started_at = self._clock()
-        if self.switchboard.desk is not None:
-            self._desk_changed(self.switchboard.desk)  # the gauges' first values
+        self._desk_changed(self.desk)  # the gauges' first values
         if self._migrate:
             await self.db.migrate()
         self.spool.open()
@@ -206,7 +210,7 @@ class CallCenterApp:
             self.metrics.registry,
             self.secrets.api_tokens,
             self.data_dir / "recordings",
-            desk=self.switchboard.desk,
+            desk=self.desk,
             clock=self._clock,
             metrics=False if apart else scrape,
         )
@@ -335,8 +339,7 @@ class CallCenterApp:
         await self.fanout.publish_and_wait(facts[-1])  # one writer, in order: the rest are in too
 
     def _last_admin(self, start: m.StasisStart) -> str | None:
-        desk = self.switchboard.desk
-        return desk.last_admin(start.channel.caller.number) if desk is not None else None
+        return self.desk.last_admin(start.channel.caller.number)
 
     def _desk_changed(self, desk: FrontDesk) -> None:
         for state, count in desk.counts().items():

@@ -12,7 +12,8 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import structlog
 
@@ -49,6 +50,17 @@ class PresenceRefused(PresenceError):
     """A state other than available or paused; a transfer to oneself."""
 
 
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+Later = Callable[[float, Callable[[], None]], Cancellable]  # run this in that many seconds
+
+
+def _loop_later(delay: float, fn: Callable[[], None]) -> Cancellable:
+    return asyncio.get_running_loop().call_later(delay, fn)
+
+
 class FrontDesk:
     def __init__(
         self,
@@ -57,6 +69,7 @@ class FrontDesk:
         clock: Callable[[], datetime],
         deliver: Callable[[str, c.WaveOffered | c.AdminFree | c.TransferRequested | c.AdminEngaged], bool],
         on_change: Callable[[FrontDesk], None] | None = None,
+        later: Later | None = None,
     ) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
@@ -65,7 +78,9 @@ class FrontDesk:
         self._last_admin: OrderedDict[str, str] = OrderedDict()  # caller number -> admin login
         self._numbers: dict[str, str] = {}  # call id -> caller number
         self._leg_admin: dict[str, tuple[str, str]] = {}  # leg id -> (admin, call id), while up
-        self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
+        self._wrap_timers: dict[str, Cancellable] = {}
+        # Wrap-up ends on a timer: the event loop's by default, any scheduler's in tests.
+        self._later = later or _loop_later
         self._on_change = on_change  # who is free, ringing, talking, paused: the gauges follow
 
     # ------------------------------------------------------------------ calls
@@ -186,8 +201,7 @@ class FrontDesk:
         seconds = self.dispatcher.wrap_up.total_seconds()
         if seconds <= 0:
             return
-        loop = asyncio.get_running_loop()
-        self._wrap_timers[admin] = loop.call_later(seconds + 0.01, self._wrap_over, admin)
+        self._wrap_timers[admin] = self._later(seconds + 0.01, partial(self._wrap_over, admin))
 
     def _wrap_over(self, admin: str) -> None:
         self._wrap_timers.pop(admin, None)

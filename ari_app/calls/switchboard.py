@@ -43,7 +43,7 @@ class Switchboard(PbxSync):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_command: Callable[[str, float, bool], None] | None = None,
         is_our_call: Callable[[str], Awaitable[bool]] | None = None,
-        desk: Callable[[Callable[[str, Any], bool]], FrontDesk] | None = None,
+        desk: FrontDesk | None = None,
     ) -> None:
         self._client = client
         self._new_session = new_session
@@ -64,7 +64,7 @@ class Switchboard(PbxSync):
         self._destroyed: OrderedDict[str, None] = OrderedDict()  # recent unknown ChannelDestroyed
         self.stats = SwitchboardStats()
         # Presence and the queue; without one every call is told nobody can take it.
-        self.desk = desk(self.deliver) if desk is not None else None
+        self.desk = desk
 
     def deliver(self, call_id: str, item: Any) -> bool:
         """Put an input into a call's inbox; False when the call is not tracked."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import msgspec
 import pytest
 
 from ari_app.ari import models as m
 from ari_app.calls import commands as c
+from ari_app.calls.desk import FrontDesk
 from ari_app.calls.session import CallPolicy, CallRouting, CallSession, Phase
+from ari_app.config import load_settings
+from ari_app.facts.fanout import FactFanout
 from ari_app.facts.types import (
     CallAnswered,
     CallbackNeeded,
@@ -23,6 +28,7 @@ from ari_app.facts.types import (
 )
 from ari_app.routing.dispatch import AdminRuntime, Dispatcher, GroupRule
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "ari_app" / "examples" / "clinic.toml"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 POLICY = CallPolicy(record=True, missed_media="sound:vm-nobodyavail", failed_media="sound:oops")
 
@@ -84,6 +90,19 @@ def left(bridge: str, who: str, *remaining: str) -> m.ChannelLeftBridge:
     return m.ChannelLeftBridge(**E, bridge=snapshot, channel=chan(who))
 
 
+class _NoTimer:
+    def cancel(self) -> None:
+        pass
+
+
+class _Unrecorded:
+    def submit(self, fact: Fact) -> None:
+        pass
+
+    def submit_and_wait(self, fact: Fact) -> asyncio.Future[None]:
+        raise NotImplementedError
+
+
 class Driver:
     """One session with a real dispatcher behind it, answering its SeekAdmin as the switchboard does."""
 
@@ -116,41 +135,29 @@ class Driver:
         self.commands: list[c.Command] = []
         self.facts: list[Fact] = []
         self.members: dict[str, list[str]] = {}  # bridge -> channels in it
+        # The real front desk on that dispatcher, fed the call's facts; wrap-up timers are
+        # recorded, not run (no event loop needed).
+        self.timers: list[tuple[float, object]] = []
+        self.desk = FrontDesk(
+            load_settings(EXAMPLE), self.dispatcher, lambda: self.now, lambda _call, _item: True,
+            later=lambda delay, fn: self.timers.append((delay, fn)) or _NoTimer(),
+        )  # fmt: skip
+        self.fanout = FactFanout(_Unrecorded())
+        self.desk.subscribe(self.fanout)
+        self.desk.call_started("call1", "5550001")
         first = self._take(self.s.begin(self.now))
         self._answer(first.commands, auto=False)  # as before: the first legs' replies come later
 
     def _answer(self, commands: list[c.Command], auto: bool = True) -> list[c.Command]:
-        """What the switchboard does with routing commands: ask the dispatcher, feed the answer."""
+        """What the switchboard does with routing commands: the real front desk answers them."""
         out: list[c.Command] = []
-        d = self.dispatcher
         for cmd in commands:
             if isinstance(cmd, c.SeekAdmin):
-                if cmd.transfer_to:
-                    kind, target = cmd.transfer_to
-                    d.done(cmd.call_id)
-                    d.seek(cmd.call_id, () if kind == "admin" else (target,), (), self.now,
-                           only=target if kind == "admin" else None)  # fmt: skip
-                else:
-                    d.seek(
-                        cmd.call_id,
-                        cmd.groups,
-                        cmd.overflow,
-                        self.now,
-                        skill=cmd.skill,
-                        preferred=cmd.preferred,
-                    )
-                if cmd.widen:
-                    d.widen(cmd.call_id)
-                if cmd.reset:
-                    d.reset(cmd.call_id)
-                wave = d.next_wave(cmd.call_id, self.now, only_overflow=cmd.beside)
-                targets = tuple((t.admin, t.endpoint) for t in wave.targets)
-                offered = c.WaveOffered(targets, wave.ring_timeout, wave.reason)
-                out += self.feed(offered, dt=0, auto=auto)
+                out += self.feed(self.desk.seek(cmd), dt=0, auto=auto)
             elif isinstance(cmd, c.Widen):
-                d.widen(cmd.call_id)
+                self.desk.widen(cmd.call_id)
             elif isinstance(cmd, c.StopSeeking):
-                d.done(cmd.call_id)
+                self.desk.stop_seeking(cmd.call_id)
         return out
 
     def _take(self, step: c.Step) -> c.Step:
@@ -165,8 +172,7 @@ class Driver:
             step = self._take(self.s.handle(item, self.now))  # type: ignore[arg-type]
             out += step.commands
             for fact in step.facts:
-                if isinstance(fact, LegEnded) and fact.leg_id in self.s.legs:
-                    self.dispatcher.leg_ended(self.s.legs[fact.leg_id].admin, "call1")
+                self.fanout.publish(fact)  # the desk follows the legs, as it does in the app
             out += self._answer(step.commands)
             # The runner reports every ARI command's success back, as it does in production; a
             # channel added to a bridge joins it (ChannelEnteredBridge, with who is in it).
