@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
-from ari_app.calls.state import ANNOUNCE_LIMIT, CallRouting, CallState, Phase
+from ari_app.calls.state import ANNOUNCE_LIMIT, CallRouting, CallState, Greeting, Phase
 from ari_app.facts.types import (
     CallQueued,
     LegCreated,
@@ -23,7 +23,7 @@ QUEUE_RECHECK = 15.0  # seconds: a waiting call asks again even without word of 
 
 
 class Offering(CallState):
-    def _greet(self, step: c.Step, stage: str, media: str) -> None:
+    def _greet(self, step: c.Step, stage: Greeting, media: str) -> None:
         self.phase = Phase.GREETING
         self.greeting_stage = stage
         if not self.answered_by_us:
@@ -37,13 +37,13 @@ class Offering(CallState):
         """The notice or the menu prompt finished (or failed, or took too long)."""
         stage, self.greeting_playback = self.greeting_stage, None
         step.commands.append(c.CancelTimer("greeting"))
-        if stage == "notice":
+        if stage is Greeting.NOTICE:
             if self.routing.menu_prompt is not None and self.routing.menu:
-                self._greet(step, "menu", self.routing.menu_prompt)
+                self._greet(step, Greeting.MENU, self.routing.menu_prompt)
             else:
                 self._start_offering(step, now)
-        elif stage == "menu":
-            self.greeting_stage = "menu_wait"
+        elif stage is Greeting.MENU:
+            self.greeting_stage = Greeting.MENU_WAIT
             step.commands.append(c.StartTimer("menu", self.routing.menu_timeout))
 
     def _start_offering(self, step: c.Step, now: datetime) -> None:
@@ -62,7 +62,7 @@ class Offering(CallState):
 
     # ------------------------------------------------------------------ menu, waves, queue
     def _on_digit(self, digit: str, step: c.Step, now: datetime) -> None:
-        if self.phase is not Phase.GREETING or self.greeting_stage not in ("menu", "menu_wait"):
+        if self.phase is not Phase.GREETING or self.greeting_stage not in (Greeting.MENU, Greeting.MENU_WAIT):
             return  # digits during the notice, or once offered, choose nothing
         topic = self.routing.menu.get(digit)
         if topic is None:

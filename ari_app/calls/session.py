@@ -24,7 +24,7 @@ from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
 from ari_app.calls.resuming import Resuming
-from ari_app.calls.state import CallPolicy, CallRouting, Phase
+from ari_app.calls.state import CallPolicy, CallRouting, Greeting, Phase
 from ari_app.facts.types import (
     CallAnswered,
     CallTransferred,
@@ -82,9 +82,9 @@ class CallSession(Resuming):
                 self._announce(step, "closed", media, reason, now, callback=reason)
             return step
         if r.notice is not None:
-            self._greet(step, "notice", r.notice)
+            self._greet(step, Greeting.NOTICE, r.notice)
         elif r.menu_prompt is not None and r.menu:
-            self._greet(step, "menu", r.menu_prompt)
+            self._greet(step, Greeting.MENU, r.menu_prompt)
         else:
             self._start_offering(step, now)
         return step
@@ -152,7 +152,7 @@ class CallSession(Resuming):
             if ev.playback.id == self.playback_id and not self.inbound_gone:
                 self._hangup_inbound(step)
             elif ev.playback.id == self.greeting_playback and self.phase is Phase.GREETING:
-                if self.greeting_stage == "notice":
+                if self.greeting_stage is Greeting.NOTICE:
                     step.facts.append(NoticePlayed(self.call_id, now))
                 self._greeting_over(step, now)
             return

@@ -17,6 +17,14 @@ ANNOUNCE_LIMIT = 60.0  # a message whose PlaybackFinished was lost must not hold
 LINGER_LIMIT = 30.0  # after the call ended: wait this long for stray events and the recording
 
 
+class Greeting(Enum):
+    """Where a call is in its greeting (``Phase.GREETING``)."""
+
+    NOTICE = "notice"  # the recording notice is playing
+    MENU = "menu"  # the topic menu's prompt is playing (a digit may come already)
+    MENU_WAIT = "menu_wait"  # the prompt is over: waiting for a digit until the menu timeout
+
+
 class Phase(Enum):
     GREETING = "greeting"  # answered: the recording notice, then the topic menu
     OFFERING = "offering"  # ringing admins, or waiting for one on hold
@@ -94,7 +102,7 @@ class CallState:
         self.answered_by_us = False  # we answered the caller's channel (notice, menu, hold)
         self.topic: str | None = None
         self.greeting_playback: str | None = None  # notice or menu prompt now playing
-        self.greeting_stage: str | None = None  # "notice" | "menu" | "menu_wait"
+        self.greeting_stage: Greeting | None = None
         self.seeking = False  # the switchboard holds a search for this call
         self.asks = 0  # SeekAdmin sent, its WaveOffered not yet in
         self.beside_asked = False  # the ask on its way is for the overflow groups, beside a wave
