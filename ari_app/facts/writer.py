@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -16,24 +15,11 @@ from typing import TypeVar
 
 import structlog
 
+from ari_app.facts.rows import RowContext, write_rows
 from ari_app.facts.spool import BadLine, FactSpool, Spooled
 from ari_app.facts.types import (
-    CallAnswered,
-    CallbackNeeded,
-    CallEnded,
-    CallQueued,
-    CallStarted,
-    CallTransferred,
     Fact,
-    LegCreated,
-    LegEnded,
-    LegProgress,
-    NoticePlayed,
-    RecordingFailedFact,
-    RecordingSaved,
-    TopicChosen,
 )
-from ari_app.numbers import to_e164
 from ari_app.store import CallStore, StoreUnavailable, until_available
 from ari_app.work_queue import WorkQueue
 
@@ -71,7 +57,8 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         self._gather = gather
         # Told of each fact once it is committed, in order (the fan-out's durable consumers).
         self.on_written: Callable[[Fact], None] | None = None
-        self._callback_merge = callback_merge_minutes  # a number's missed calls within: one task
+        # (a number's missed calls within callback_merge_minutes: one task)
+        self._rows = RowContext(default_region, callback_merge_minutes)
         self._committed: dict[str, int] = {}  # segment -> last seq in the database
         self.failures = 0
         self.waiting_since: float | None = None  # monotonic time the store became unavailable
@@ -169,7 +156,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         async with self._store.batch():
             for item in items:
                 if apply:
-                    await self._apply(item.fact)
+                    await write_rows(self._store, item.fact, self._rows)
             positions: dict[str, int] = {}
             for item in items:
                 if item.segment:
@@ -232,63 +219,3 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
             with contextlib.suppress(Exception):
                 await self._store.forget_spool_segment(current)
         return drained
-
-    async def _apply(self, f: Fact) -> None:
-        s = self._store
-        if isinstance(f, CallStarted):
-            await s.call_started(
-                call_id=f.call_id,
-                channel_id=f.channel_id,
-                caller_number=f.caller_number,
-                caller_e164=to_e164(f.caller_number, self._region),
-                caller_name=f.caller_name,
-                did=f.did,
-                branch=f.branch,
-                ad_channel=f.ad_channel,
-                started_at=f.at,
-                handled_by=f.handled_by,
-            )
-        elif isinstance(f, LegCreated):
-            await s.leg_created(
-                call_id=f.call_id, leg_id=f.leg_id, admin=f.admin, endpoint=f.endpoint, created_at=f.at
-            )
-        elif isinstance(f, LegProgress):
-            await s.leg_updated(
-                f.leg_id, dialed_at=f.dialed_at, ringing_at=f.ringing_at, answered_at=f.answered_at
-            )
-        elif isinstance(f, LegEnded):
-            await s.leg_ended(f.leg_id, result=f.result, ended_at=f.at, cause=f.cause)
-        elif isinstance(f, CallAnswered):
-            await s.call_answered(f.call_id, admin=f.admin, answered_at=f.at)
-        elif isinstance(f, CallEnded):
-            await s.call_ended(
-                f.call_id,
-                outcome=f.outcome,
-                ended_at=f.at,
-                hangup_side=f.hangup_side,
-                end_cause=f.end_cause,
-                failure_reason=f.failure_reason,
-            )
-        elif isinstance(f, RecordingFailedFact):
-            await s.recording_failed(f.call_id, name=f.name, fmt=f.fmt, error=f.error)
-        elif isinstance(f, RecordingSaved):
-            await s.recording_saved(**dataclasses.asdict(f))  # the fact's fields are the columns
-        elif isinstance(f, NoticePlayed):
-            await s.notice_played(f.call_id, at=f.at)
-        elif isinstance(f, TopicChosen):
-            await s.topic_chosen(f.call_id, topic=f.topic, at=f.at)
-        elif isinstance(f, CallQueued):
-            await s.call_queued(f.call_id, at=f.at)
-        elif isinstance(f, CallTransferred):
-            await s.call_transferred(f.call_id, from_admin=f.from_admin, to=f.to, at=f.at)
-        elif isinstance(f, CallbackNeeded):
-            await s.callback_needed(
-                f.call_id,
-                number=f.number,
-                number_e164=to_e164(f.number, self._region),
-                branch=f.branch,
-                reason=f.reason,
-                due_at=f.due_at,
-                at=f.at,
-                merge_minutes=self._callback_merge,
-            )

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ari_app.facts.fanout import FactFanout
+from ari_app.facts.fanout import ALL_FACTS, FactFanout
+from ari_app.facts.rows import kept
 from ari_app.facts.types import CallAnswered, CallEnded, CallStarted, Fact, LegEnded
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -73,3 +74,7 @@ async def test_publish_and_wait_resolves_when_the_recorder_says_it_is_stored() -
     fanout.subscribe(CallEnded, lambda f: seen.append("consumer"))
     done = fanout.publish_and_wait(CallEnded("c1", "missed", T0))
     assert seen == ["recorded CallEnded", "consumer"] and not done.done()
+
+
+def test_every_fact_type_is_kept_by_the_store() -> None:
+    assert kept() == ALL_FACTS
