@@ -186,7 +186,9 @@ class AnnounceQueue:
     playback_id: str
 
 
-Command = (
+# Who executes what: the runner (through ARI; CollectRecording hands a finished recording to the
+# collector), the switchboard (the call's timers), the front desk (routing).
+AriCommand = (
     Ring
     | Answer
     | CreateLeg
@@ -203,14 +205,13 @@ Command = (
     | Play
     | Hangup
     | DestroyBridge
-    | StartTimer
-    | CancelTimer
     | CollectRecording
-    | SeekAdmin
-    | Widen
-    | StopSeeking
-    | AnnounceQueue
 )
+TimerCommand = StartTimer | CancelTimer
+DeskCommand = SeekAdmin | Widen | StopSeeking | AnnounceQueue
+Command = AriCommand | TimerCommand | DeskCommand
+TIMER_COMMANDS = (StartTimer, CancelTimer)
+DESK_COMMANDS = (SeekAdmin, Widen, StopSeeking, AnnounceQueue)
 
 # ------------------------------------------------------------- inputs besides ARI events
 
@@ -296,3 +297,17 @@ class TransferRequested:
 class Step:
     commands: list[Command] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
+
+    def by_executor(self) -> tuple[list[AriCommand], list[TimerCommand], list[DeskCommand]]:
+        """The commands split by who executes them, each list in the step's order."""
+        ari: list[AriCommand] = []
+        timers: list[TimerCommand] = []
+        desk: list[DeskCommand] = []
+        for cmd in self.commands:
+            if isinstance(cmd, TIMER_COMMANDS):
+                timers.append(cmd)
+            elif isinstance(cmd, DESK_COMMANDS):
+                desk.append(cmd)
+            else:
+                ari.append(cmd)
+        return ari, timers, desk

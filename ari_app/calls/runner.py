@@ -31,7 +31,7 @@ class CommandRunner:
         self._collect = collect_recording
         self._on_command = on_command
 
-    async def run(self, commands: list[c.Command]) -> None:
+    async def run(self, commands: list[c.AriCommand]) -> None:
         i = 0
         while i < len(commands):
             j = i + 1
@@ -45,7 +45,7 @@ class CommandRunner:
                 await asyncio.gather(*(self._one(cmd) for cmd in batch))
             i = j
 
-    async def _one(self, cmd: c.Command) -> None:
+    async def _one(self, cmd: c.AriCommand) -> None:
         if isinstance(cmd, c.CollectRecording):
             self._collect(cmd)
             return
@@ -74,7 +74,7 @@ class CommandRunner:
         if self._on_command:
             self._on_command(type(cmd).__name__, loop.time() - started, ok)
 
-    def _call_for(self, cmd: c.Command) -> Callable[[], Awaitable[object]] | None:
+    def _call_for(self, cmd: c.AriCommand) -> Callable[[], Awaitable[object]] | None:
         cl = self._client
         if isinstance(cmd, c.Ring):
             return lambda: cl.ring(cmd.channel_id)

@@ -199,33 +199,33 @@ class Switchboard(PbxSync):
             log_.info("call_finished", outcome=session.outcome, tracked=len(self._calls))
 
     async def _apply(self, call_id: str, call: TrackedCall, runner: CommandRunner, step: c.Step) -> None:
-        desk = self.desk
         for fact in step.facts:
-            self._on_fact(fact)  # the fan-out: the store, the desk, this switchboard, metrics ...
-        ari_commands: list[c.Command] = []
-        for cmd in step.commands:
-            if isinstance(cmd, c.SeekAdmin):
-                offered = desk.seek(cmd) if desk is not None else c.WaveOffered((), reason="no_admins")
-                call.inbox.put_nowait(offered)
-            elif isinstance(cmd, c.Widen):
-                if desk is not None:
-                    desk.widen(cmd.call_id)
-            elif isinstance(cmd, c.StopSeeking):
-                if desk is not None:
-                    desk.stop_seeking(cmd.call_id)
-            elif isinstance(cmd, c.AnnounceQueue):
-                if desk is not None:
-                    ari_commands.append(desk.announcement(cmd))
-            elif isinstance(cmd, c.StartTimer):
-                self._start_timer(call, cmd)
-            elif isinstance(cmd, c.CancelTimer):
-                handle = call.timers.pop(cmd.name, None)
-                if handle:
-                    handle.cancel()
-            else:
-                ari_commands.append(cmd)
-        if ari_commands:
-            await runner.run(ari_commands)
+            self._on_fact(fact)  # the fan-out: the store, the desk, metrics ...
+        ari, timers, desk = step.by_executor()
+        for timer in timers:
+            if isinstance(timer, c.StartTimer):
+                self._start_timer(call, timer)
+            elif (handle := call.timers.pop(timer.name, None)) is not None:
+                handle.cancel()
+        for ask in desk:
+            self._ask_desk(call, ask, ari)
+        if ari:
+            await runner.run(ari)
+
+    def _ask_desk(self, call: TrackedCall, cmd: c.DeskCommand, ari: list[c.AriCommand]) -> None:
+        desk = self.desk
+        if isinstance(cmd, c.SeekAdmin):  # without a desk every call is told nobody can take it
+            call.inbox.put_nowait(
+                desk.seek(cmd) if desk is not None else c.WaveOffered((), reason="no_admins")
+            )
+        elif desk is None:
+            return
+        elif isinstance(cmd, c.Widen):
+            desk.widen(cmd.call_id)
+        elif isinstance(cmd, c.StopSeeking):
+            desk.stop_seeking(cmd.call_id)
+        else:
+            ari.append(desk.announcement(cmd))  # the queue position or wait, played to the caller
 
     def _start_timer(self, call: TrackedCall, cmd: c.StartTimer) -> None:
         old = call.timers.pop(cmd.name, None)
