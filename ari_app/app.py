@@ -255,6 +255,7 @@ class CallCenterApp:
             for kind, size in self.switchboard.sizes().items():
                 self.metrics.tracked_objects.labels(kind).set(size)
             self.metrics.tracked_objects.labels("call_facts").set(self.call_metrics.tracked)
+            self.metrics.tracked_objects.labels("desk_legs").set(self.desk.legs_followed)
             self.metrics.tracked_objects.labels("spool_segments").set(len(self.spool.closed_segments) + 1)
             self.metrics.facts_spooled.set(self.facts.pending)
             since = self.facts.waiting_since

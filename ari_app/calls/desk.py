@@ -97,6 +97,11 @@ class FrontDesk:
         while len(self._last_admin) > LAST_ADMIN_MEMORY:
             self._last_admin.popitem(last=False)
 
+    @property
+    def legs_followed(self) -> int:
+        """Legs it follows (those up now): none once every call has ended."""
+        return len(self._leg_admin)
+
     def last_admin(self, caller_number: str) -> str | None:
         """The admin who last talked with this number (offered first where the strategy allows)."""
         return self._last_admin.get(caller_number) if caller_number else None

@@ -75,12 +75,12 @@ async def leftovers(app: CallCenterApp, ctl: SimControl) -> dict[str, int]:
     ringing or on a call and calls seeking one; on the PBX channels, bridges, playbacks and
     recordings. Anything here is a call that did not end cleanly."""
     sizes = app.switchboard.sizes()
-    left = {f"app_{k}": sizes[k] for k in ("calls", "index", "timers", "engaged")}
-    desk = app.switchboard.desk
-    if desk is not None:
-        counts = desk.counts()
-        left |= {"admins_ringing": counts.get("ringing", 0), "admins_on_call": counts.get("on_call", 0)}
-        left["calls_seeking"] = len(desk.dispatcher.seekers)
+    left = {f"app_{k}": sizes[k] for k in ("calls", "index", "timers")}
+    desk = app.desk
+    counts = desk.counts()
+    left |= {"admins_ringing": counts.get("ringing", 0), "admins_on_call": counts.get("on_call", 0)}
+    left["calls_seeking"] = len(desk.dispatcher.seekers)
+    left["app_desk_legs"] = desk.legs_followed
     state = await ctl.state()
     for key in ("channels", "bridges", "playbacks", "live_recordings", "stored_recordings"):
         left[f"pbx_{key}"] = len(state[key])
