@@ -25,8 +25,9 @@ from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
 from ari_app.calls.arrival import arrival, build_dispatcher
 from ari_app.calls.desk import FrontDesk
+from ari_app.calls.resync import Happening
 from ari_app.calls.session import CallPolicy, CallSession
-from ari_app.calls.switchboard import Switchboard
+from ari_app.calls.switchboard import SWITCHBOARD_SIZES, Switchboard
 from ari_app.config import Secrets, Settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.facts.fanout import FactFanout
@@ -167,6 +168,7 @@ class CallCenterApp:
         self._db_outage = OutageLog(self.db.display_url)
         self._started_at = clock()
         self.http_port: int | None = None
+        self._wire_metrics()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -186,7 +188,7 @@ class CallCenterApp:
             loop.create_task(self.fallback.run_forever(), name="fallback-import"),
             loop.create_task(self.events.run(), name="ari-events"),
             loop.create_task(self.presence_events.run(), name="ari-presence"),
-            loop.create_task(self._watch(), name="watch"),
+            loop.create_task(self._watch_database(), name="database-probe"),
             loop.create_task(self._measure_lag(), name="loop-lag"),
             loop.create_task(
                 self.switchboard.sweep_forever(calls.sweep_interval, calls.sweep_idle), name="sweep"
@@ -248,33 +250,36 @@ class CallCenterApp:
         log.info("recovery_ready", replayed_facts=replayed, open_calls=len(open_calls))
         self.switchboard.set_recovery(open_calls)
 
-    async def _watch(self) -> None:
-        seen: dict[str, int] = {}
+    def _wire_metrics(self) -> None:
+        """Sizes are read when Prometheus scrapes (nothing to poll); happenings are counted as
+        they happen; presence and the queue follow the desk's changes (``_desk_changed``)."""
+        gauges = self.metrics
+        gauges.calls_tracked.set_function(lambda: self.switchboard.tracked)
+        for kind in SWITCHBOARD_SIZES:
+            gauges.tracked_objects.labels(kind).set_function(
+                functools.partial(lambda k: self.switchboard.sizes()[k], kind)
+            )
+        gauges.tracked_objects.labels("call_facts").set_function(lambda: self.call_metrics.tracked)
+        gauges.tracked_objects.labels("desk_legs").set_function(lambda: self.desk.legs_followed)
+        gauges.tracked_objects.labels("spool_segments").set_function(
+            lambda: len(self.spool.closed_segments) + 1
+        )
+        gauges.facts_spooled.set_function(lambda: self.facts.pending)
+        gauges.facts_pending.set_function(lambda: self.facts.pending)
+        gauges.store_waiting_seconds.set_function(self._store_waiting)
+        self.switchboard.stats.on_count = self._switchboard_happened
+
+    def _store_waiting(self) -> float:
+        since = self.facts.waiting_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _switchboard_happened(self, kind: Happening) -> None:
+        if kind not in ("events", "calls_started"):  # counted already: ari_events, calls_started
+            self.metrics.switchboard_events.labels(kind).inc()
+
+    async def _watch_database(self) -> None:
+        """The health check's view of the database (``/healthz``, the outage log)."""
         while True:
-            self.metrics.calls_tracked.set(self.switchboard.tracked)
-            for kind, size in self.switchboard.sizes().items():
-                self.metrics.tracked_objects.labels(kind).set(size)
-            self.metrics.tracked_objects.labels("call_facts").set(self.call_metrics.tracked)
-            self.metrics.tracked_objects.labels("desk_legs").set(self.desk.legs_followed)
-            self.metrics.tracked_objects.labels("spool_segments").set(len(self.spool.closed_segments) + 1)
-            self.metrics.facts_spooled.set(self.facts.pending)
-            since = self.facts.waiting_since
-            self.metrics.store_waiting_seconds.set(0 if since is None else time.monotonic() - since)
-            stats = dataclasses.asdict(self.switchboard.stats)
-            for kind in (
-                "unrouted",
-                "stale_starts",
-                "strays_hung_up",
-                "calls_resumed",
-                "calls_swept",
-                "pbx_restarts",
-                "bridges_cleaned",
-            ):
-                delta = stats[kind] - seen.get(kind, 0)
-                if delta:
-                    self.metrics.switchboard_events.labels(kind).inc(delta)
-                seen[kind] = stats[kind]
-            self.metrics.facts_pending.set(self.facts.pending)
             problem = await self.db.probe()
             self._db_outage.observe(problem)
             self._db_ok = problem is None

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_log import AccessLogger
 from aiohttp.web_protocol import RequestHandler
 
 log = structlog.get_logger(__name__)
@@ -171,24 +173,44 @@ class _JsonErrorProtocol(RequestHandler):
 
 
 class _JsonErrorServer(web.Server):
-    """``web.Server`` is the protocol factory; this one makes ``_JsonErrorProtocol``s."""
+    """``web.Server`` is the protocol factory; this one makes ``_JsonErrorProtocol``s, each with
+    what the runner gives every connection's handler (the access log, timeouts)."""
 
-    def __init__(self, made: web.Server) -> None:
-        # Everything AppRunner gave the application's server: handler, request factory, handler_args.
+    def __init__(self, made: web.Server, handler_kwargs: Mapping[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        # The application's own server, as AppRunner made it: its handler and request factory.
         super().__init__(
             made.request_handler,
             request_factory=made.request_factory,
             handler_cancellation=made.handler_cancellation,
-            loop=made._loop,
-            **made._kwargs,
+            loop=loop,
+            **handler_kwargs,
         )
+        self.handler_loop = loop
+        self.handler_kwargs = dict(handler_kwargs)
 
     def __call__(self) -> RequestHandler:
-        return _JsonErrorProtocol(self, loop=self._loop, **self._kwargs)
+        return _JsonErrorProtocol(self, loop=self.handler_loop, **self.handler_kwargs)
 
 
 class ApiRunner(web.AppRunner):
-    """``web.AppRunner`` whose connections answer the parser's errors in JSON too."""
+    """``web.AppRunner`` whose connections answer the parser's errors in JSON too.
+
+    ``_make_server`` is ``BaseRunner``'s one abstract method, the one ``AppRunner`` and
+    ``ServerRunner`` each implement: the place a runner says what serves its connections."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        access_log_class: type[AbstractAccessLogger] = AccessLogger,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, access_log_class=access_log_class, **kwargs)
+        # What AppRunner passes on to every connection's RequestHandler (access_log, timeouts);
+        # handler_cancellation is the server's own, which the application's server already has.
+        handler = {k: v for k, v in kwargs.items() if k != "handler_cancellation"}
+        self._handler_kwargs = {"access_log_class": access_log_class, **handler}
 
     async def _make_server(self) -> web.Server:
-        return _JsonErrorServer(await super()._make_server())
+        return _JsonErrorServer(await super()._make_server(), self._handler_kwargs)

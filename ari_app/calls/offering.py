@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
-from ari_app.calls.state import ANNOUNCE_LIMIT, CallRouting, CallState, Greeting, Phase
+from ari_app.calls.state import ANNOUNCE_LIMIT, BridgeStage, CallRouting, CallState, Greeting, Phase
 from ari_app.facts.types import (
     CallQueued,
     LegCreated,
@@ -52,7 +52,7 @@ class Offering(CallState):
         r = self.routing
         step.commands.append(c.Ring(self.inbound_id))
         self.bridge_id = self._new_id()
-        self.bridge_done = False
+        self.bridge_stage = BridgeStage.CREATING
         step.commands.append(c.CreateBridge(self.bridge_id, self.call_name))
         self.seeking = True
         self._seek(step)

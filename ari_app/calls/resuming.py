@@ -10,7 +10,7 @@ from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
 from ari_app.calls.offering import Offering
 from ari_app.calls.recovery import Resumed
-from ari_app.calls.state import Phase
+from ari_app.calls.state import BridgeStage, Phase
 from ari_app.facts.types import (
     CallAnswered,
     LegProgress,
@@ -49,7 +49,7 @@ class Resuming(Offering):
                 if found.answered_at is None:
                     step.facts.append(CallAnswered(self.call_id, winner.admin, now))
             if found.bridge_id:
-                self.bridge_id, self.bridge_ready, self.bridge_done = found.bridge_id, True, False
+                self.bridge_id, self.bridge_stage = found.bridge_id, BridgeStage.UP
                 old_bridges.remove(found.bridge_id)
                 if self.policy.record and found.recording_live:
                     self.recording, self.recording_done = self.call_name, False
@@ -78,7 +78,7 @@ class Resuming(Offering):
                 return
             self.phase = Phase.CONNECTING  # answered, not yet bridged: finish what was started
             if not self.bridge_id:
-                self.bridge_id, self.bridge_done = self._new_id(), False
+                self.bridge_id, self.bridge_stage = self._new_id(), BridgeStage.CREATING
                 step.commands.append(c.CreateBridge(self.bridge_id, self.call_name))
             step.commands.append(c.Answer(self.inbound_id))
             step.commands.append(c.AddToBridge(self.bridge_id, (self.inbound_id, winner.channel_id)))
@@ -108,7 +108,7 @@ class Resuming(Offering):
 
     def _on_vanished(self, channel_id: str, step: c.Step, now: datetime) -> None:
         if channel_id == self.bridge_id:
-            self.bridge_done = True  # its BridgeDestroyed went by while we were away
+            self.bridge_stage = BridgeStage.GONE  # its BridgeDestroyed went by while we were away
         elif channel_id == self.inbound_id and not self.inbound_gone:
             self._caller_left(step, now)
             self.inbound_gone = True

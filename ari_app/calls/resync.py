@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -40,8 +40,24 @@ class TrackedCall:
     keys: set[str] = field(default_factory=set)  # every id indexed for it, to forget them all
 
 
+Happening = Literal[
+    "events",
+    "unrouted",
+    "calls_started",
+    "strays_hung_up",
+    "bridges_cleaned",
+    "calls_resumed",
+    "stale_starts",
+    "calls_swept",
+    "pbx_restarts",
+]
+
+
 @dataclass
 class SwitchboardStats:
+    """Counts of the switchboard's happenings; ``on_count`` is told of each as it happens
+    (the metrics' counters subscribe there rather than poll these numbers)."""
+
     events: int = 0
     unrouted: int = 0
     calls_started: int = 0
@@ -51,6 +67,12 @@ class SwitchboardStats:
     stale_starts: int = 0
     calls_swept: int = 0
     pbx_restarts: int = 0
+    on_count: Callable[[Happening], None] | None = field(default=None, repr=False, compare=False)
+
+    def count(self, kind: Happening) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        if self.on_count is not None:
+            self.on_count(kind)
 
 
 class PbxSync:
@@ -101,7 +123,7 @@ class PbxSync:
             restarted = self._boot is not None and snap.boot is not None and snap.boot != self._boot
             self._boot = snap.boot or self._boot
             if restarted:
-                self.stats.pbx_restarts += 1
+                self.stats.count("pbx_restarts")
                 log.warning("asterisk_restarted", open_calls=len(self._calls), boot=snap.boot)
             for call_id, ids in known.items():
                 call = self._calls.get(call_id)
@@ -119,7 +141,7 @@ class PbxSync:
                 for key in gone:
                     call.inbox.put_nowait(c.ChannelVanished(key))
                 if gone and only is not None:
-                    self.stats.calls_swept += 1
+                    self.stats.count("calls_swept")
                 for key in sorted(ids):
                     found = snap.channels.get(key)
                     if found is not None and found.state in ("Up", "Ringing"):
@@ -206,7 +228,7 @@ class PbxSync:
             if rec.admin and found.winner and found.winner in found.present and self.desk is not None:
                 self.desk.dispatcher.answered(rec.admin, rec.id, now)
             step = session.resume(found, now)
-            self.stats.calls_resumed += 1
+            self.stats.count("calls_resumed")
             log.info(
                 "call_resumed",
                 call_id=rec.id,
@@ -230,7 +252,7 @@ class PbxSync:
         except Exception as exc:  # the database cannot tell: leave the bridge alone
             log.info("stray_bridge_kept", bridge=bridge_id, error=f"{type(exc).__name__}: {exc}"[:200])
             return
-        self.stats.bridges_cleaned += 1
+        self.stats.count("bridges_cleaned")
 
     async def sweep_forever(self, interval: float, idle: float) -> None:
         """Calls with no event for ``idle`` seconds are checked against Asterisk: one whose last

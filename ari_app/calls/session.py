@@ -24,7 +24,7 @@ from ari_app.ari import models as m
 from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
 from ari_app.calls.resuming import Resuming
-from ari_app.calls.state import CallPolicy, CallRouting, Greeting, Phase
+from ari_app.calls.state import BridgeStage, CallPolicy, CallRouting, Greeting, Phase
 from ari_app.facts.types import (
     CallAnswered,
     CallTransferred,
@@ -135,7 +135,7 @@ class CallSession(Resuming):
         ids |= {
             leg.channel_id for leg in self.legs.values() if (leg.created or leg.in_stasis) and not leg.ended
         }
-        if self.bridge_id and self.bridge_ready and not self.bridge_done:
+        if self.bridge_id and self.bridge_stage is BridgeStage.UP:
             ids.add(self.bridge_id)
         return ids
 
@@ -167,7 +167,7 @@ class CallSession(Resuming):
             return
         if isinstance(ev, m.BridgeDestroyed):
             if ev.bridge.id == self.bridge_id:
-                self.bridge_done = True
+                self.bridge_stage = BridgeStage.GONE
             return
         if isinstance(ev, m.ChannelEnteredBridge):
             self._bridge_members(ev.bridge.id, ev.bridge.channels, step, now)
@@ -270,9 +270,10 @@ class CallSession(Resuming):
             leg.created = True
             self._maybe_dial(leg, step, now)
         elif isinstance(cmd, c.CreateBridge):
-            self.bridge_ready = True
+            if cmd.bridge_id == self.bridge_id and self.bridge_stage is BridgeStage.CREATING:
+                self.bridge_stage = BridgeStage.UP
         elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:
-            self.bridge_done = True
+            self.bridge_stage = BridgeStage.GONE
 
     def _bridge_members(self, bridge_id: str, members: list[str] | tuple[str, ...], step: c.Step,
                         now: datetime) -> None:  # fmt: skip
@@ -315,7 +316,7 @@ class CallSession(Resuming):
             else:
                 self._hangup_leg(leg, "failed", step)
         elif isinstance(cmd, c.CreateBridge) and cmd.bridge_id == self.bridge_id:
-            self.bridge_done = True
+            self.bridge_stage = BridgeStage.GONE
             self.bridge_id = None
             reason = f"ari_error: {f.detail}"
             self._announce(step, "failed", self.policy.failed_media, reason, now, callback="failed")
@@ -337,7 +338,7 @@ class CallSession(Resuming):
         elif isinstance(cmd, c.Play) and cmd.playback_id == self.playback_id:
             self._hangup_inbound(step)
         elif isinstance(cmd, c.DestroyBridge) and cmd.bridge_id == self.bridge_id:
-            self.bridge_done = True
+            self.bridge_stage = BridgeStage.GONE
         elif isinstance(cmd, c.Hangup) and f.gone:
             if cmd.channel_id == self.inbound_id and not self.inbound_gone:
                 self.inbound_gone = True

@@ -25,6 +25,15 @@ class Greeting(Enum):
     MENU_WAIT = "menu_wait"  # the prompt is over: waiting for a digit until the menu timeout
 
 
+class BridgeStage(Enum):
+    """The call's mixing bridge on Asterisk (``bridge_id``)."""
+
+    NONE = "none"  # none asked for yet
+    CREATING = "creating"  # asked for: its create not yet answered
+    UP = "up"  # exists on Asterisk
+    GONE = "gone"  # destroyed, or its create failed: nothing more to wait for
+
+
 class Phase(Enum):
     GREETING = "greeting"  # answered: the recording notice, then the topic menu
     OFFERING = "offering"  # ringing admins, or waiting for one on hold
@@ -118,8 +127,7 @@ class CallState:
         self.announcement: str | None = None  # the last queue announcement's playback id
         self.legs: dict[str, Leg] = {}
         self.bridge_id: str | None = None
-        self.bridge_done = True
-        self.bridge_ready = False  # the bridge exists on Asterisk (its create was answered)
+        self.bridge_stage = BridgeStage.NONE
         self.recording: str | None = None
         self.recording_done = True
         self.playback_id: str | None = None
@@ -206,7 +214,7 @@ class CallState:
         self._stop_seeking(step)
         for leg in self._open_legs():
             self._hangup_leg(leg, leg_reason, step)
-        if self.bridge_id and not self.bridge_done:
+        if self.bridge_id and self.bridge_pending:
             step.commands.append(c.DestroyBridge(self.bridge_id))
         self._leave_hold(step)
 
@@ -219,6 +227,11 @@ class CallState:
         step.commands.append(
             c.SeekAdmin(self.call_id, r.groups, r.overflow, topic, skill, r.preferred, **kw)  # type: ignore[arg-type]
         )
+
+    @property
+    def bridge_pending(self) -> bool:
+        """A bridge asked for and not yet gone: it is to be destroyed, and its end awaited."""
+        return self.bridge_stage in (BridgeStage.CREATING, BridgeStage.UP)
 
     @property
     def idle_waiting(self) -> bool:
@@ -324,7 +337,7 @@ class CallState:
             if not self.beside_asked:
                 self._seek(step)
         if self.phase is Phase.ENDING and self._ended_fact_sent and not self._open_legs():
-            if self.bridge_done and self.recording_done:
+            if not self.bridge_pending and self.recording_done:
                 self.phase = Phase.DONE
                 step.commands.append(c.CancelTimer("linger"))
 
@@ -341,4 +354,4 @@ class CallState:
             step.commands.append(
                 c.CollectRecording(self.call_id, self.recording, "wav", None, self.started_at)
             )
-        self.bridge_done = True
+        self.bridge_stage = BridgeStage.GONE

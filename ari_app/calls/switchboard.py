@@ -32,6 +32,9 @@ log = structlog.get_logger(__name__)
 DESTROYED_MEMORY = 1000  # unknown channels seen destroyed, so a late StasisStart is not a new call
 
 
+SWITCHBOARD_SIZES = ("calls", "index", "timers", "background", "destroyed_memory")
+
+
 class Switchboard(PbxSync):
     def __init__(
         self,
@@ -80,7 +83,8 @@ class Switchboard(PbxSync):
         return len(self._calls)
 
     def sizes(self) -> dict[str, int]:
-        """How much is held in memory, for the gauges that show nothing is kept forever."""
+        """How much is held in memory, for the gauges that show nothing is kept forever
+        (its keys: ``SWITCHBOARD_SIZES``)."""
         return {
             "calls": len(self._calls),
             "index": len(self._index),
@@ -95,20 +99,20 @@ class Switchboard(PbxSync):
         self._ready.set()
 
     def on_event(self, ev: m.Event) -> None:
-        self.stats.events += 1
+        self.stats.count("events")
         if isinstance(ev, m.ChannelTransfer):
             self._on_phone_transfer(ev)
             return
         if isinstance(ev, m.StasisStart) and ev.channel.id not in self._index:
             if ev.channel.id in self._destroyed:
                 # Out of order: this channel's ChannelDestroyed came first. It is gone.
-                self.stats.stale_starts += 1
+                self.stats.count("stale_starts")
                 return
             self._on_new_channel(ev)
             return
         call_id = self._route(ev)
         if call_id is None:
-            self.stats.unrouted += 1
+            self.stats.count("unrouted")
             if isinstance(ev, m.ChannelDestroyed):
                 self._remember_destroyed(ev.channel.id)
             return
@@ -125,7 +129,7 @@ class Switchboard(PbxSync):
         call_id = self._index.get(source)
         call = self._calls.get(call_id or "")
         if call is None:
-            self.stats.unrouted += 1
+            self.stats.count("unrouted")
             return
         call.last_input = time.monotonic()
         leg = call.session.legs.get(source)
@@ -159,13 +163,13 @@ class Switchboard(PbxSync):
     def _on_new_channel(self, ev: m.StasisStart) -> None:
         if ev.args and ev.args[0] == "dialed":
             # A leg we do not know (its call ended, or a previous process created it).
-            self.stats.strays_hung_up += 1
+            self.stats.count("strays_hung_up")
             self._spawn(self._hangup_stray(ev.channel.id))
             return
         call_id = str(uuid.uuid4())
         now = self._clock()
         session = self._new_session(call_id, ev, now)
-        self.stats.calls_started += 1
+        self.stats.count("calls_started")
         if self.desk is not None:
             self.desk.call_started(call_id, session.caller_number)
         self._track(call_id, session, session.begin(now))
