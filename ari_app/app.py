@@ -81,7 +81,7 @@ class CallCenterApp:
         self.spool = FactSpool(data_dir / "spool")
         self.facts = FactWriter(
             self.store,
-            settings.calls.default_region,
+            settings.regions,
             spool=self.spool,
             gather=0.05,
             callback_merge_minutes=settings.calls.callback_merge_minutes,

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from ari_app.numbers import Regions, is_region
 from ari_app.routing.hours import Interval, Schedule
 from ari_app.routing.strategies import Strategy
 
@@ -283,6 +284,8 @@ class Branch(_Section):
     id: Annotated[str, Field(pattern=_ID)]
     name: str
     timezone: str = "UTC"
+    # Where its callers' national numbers are read (ISO 3166 code); default: calls.default_region.
+    region: str | None = None
     record: bool = True
     # Played to the caller (after answering) before the call is offered, where the branch records.
     # false: recorded without a notice, where the carrier or an earlier IVR already announces it.
@@ -295,6 +298,13 @@ class Branch(_Section):
     holidays: Holidays = Field(default_factory=Holidays)
     groups: list[str] | None = None  # the groups offered its calls first; default: its own groups
     dids: list[Did] = Field(default_factory=list)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and not is_region(v):
+            raise ValueError(f"unknown phone region {v!r}; a two-letter country code such as UA or DE")
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -503,6 +513,12 @@ class Settings(_Section):
 
     def admins_of(self, branch_id: str) -> list[Admin]:
         return [a for a in self.admins if a.branch == branch_id]
+
+    @cached_property
+    def regions(self) -> Regions:
+        """Each branch's phone region, the clinic's default for the rest."""
+        by_branch = {b.id: b.region for b in self.branches if b.region is not None}
+        return Regions(self.calls.default_region, by_branch)
 
     def branch(self, branch_id: str) -> Branch | None:
         return next((b for b in self.branches if b.id == branch_id), None)

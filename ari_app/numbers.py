@@ -8,6 +8,9 @@ key: logs carry only its last three digits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import phonenumbers
 
 VISIBLE_DIGITS = 3  # a masked number shows its last three digits: enough to tell calls apart
@@ -30,3 +33,23 @@ def mask(number: object) -> str:
     """For logs: every character but the last three hidden ("*******234")."""
     text = str(number) if number is not None else ""
     return "*" * max(0, len(text) - VISIBLE_DIGITS) + text[-VISIBLE_DIGITS:]
+
+
+def is_region(code: str) -> bool:
+    """Whether ``code`` is a region phone numbers can be read in ("UA", "US", "GB"...)."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Where national numbers are read: each branch's region, else the clinic's default. A clinic
+    in Kyiv reads "067 123 45 67" as +380671234567, one in Warsaw the same digits otherwise."""
+
+    default: str
+    by_branch: Mapping[str, str] = field(default_factory=dict)
+
+    def of(self, branch: str | None) -> str:
+        return self.by_branch.get(branch, self.default) if branch else self.default
+
+    def to_e164(self, number: str, branch: str | None) -> str | None:
+        return to_e164(number, self.of(branch))

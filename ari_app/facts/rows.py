@@ -23,13 +23,13 @@ from ari_app.facts.types import (
     RecordingSaved,
     TopicChosen,
 )
-from ari_app.numbers import to_e164
+from ari_app.numbers import Regions
 from ari_app.store import CallStore
 
 
 @dataclasses.dataclass(frozen=True)
 class RowContext:
-    region: str  # callers' numbers are normalised as dialled here
+    regions: Regions  # callers' numbers are read as dialled at their branch
     callback_merge_minutes: int  # a number's missed calls within this: one callback task
 
 
@@ -61,7 +61,7 @@ async def _started(s: CallStore, f: CallStarted, ctx: RowContext) -> None:
         call_id=f.call_id,
         channel_id=f.channel_id,
         caller_number=f.caller_number,
-        caller_e164=to_e164(f.caller_number, ctx.region),
+        caller_e164=ctx.regions.to_e164(f.caller_number, f.branch),
         caller_name=f.caller_name,
         did=f.did,
         branch=f.branch,
@@ -140,7 +140,7 @@ async def _callback(s: CallStore, f: CallbackNeeded, ctx: RowContext) -> None:
     await s.callback_needed(
         f.call_id,
         number=f.number,
-        number_e164=to_e164(f.number, ctx.region),
+        number_e164=ctx.regions.to_e164(f.number, f.branch),
         branch=f.branch,
         reason=f.reason,
         due_at=f.due_at,

@@ -20,6 +20,7 @@ from ari_app.facts.spool import BadLine, FactSpool, Spooled
 from ari_app.facts.types import (
     Fact,
 )
+from ari_app.numbers import Regions
 from ari_app.store import CallStore, StoreUnavailable, until_available
 from ari_app.work_queue import WorkQueue
 
@@ -40,7 +41,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
     def __init__(
         self,
         store: CallStore,
-        default_region: str,
+        regions: Regions,
         *,
         spool: FactSpool | None = None,
         retry_initial: float = 0.2,
@@ -50,7 +51,6 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
     ) -> None:
         super().__init__()
         self._store = store
-        self._region = default_region
         self._spool = spool
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -58,7 +58,7 @@ class FactWriter(WorkQueue[tuple[Spooled, "asyncio.Future[None] | None"]]):
         # Told of each fact once it is committed, in order (the fan-out's durable consumers).
         self.on_written: Callable[[Fact], None] | None = None
         # (a number's missed calls within callback_merge_minutes: one task)
-        self._rows = RowContext(default_region, callback_merge_minutes)
+        self._rows = RowContext(regions, callback_merge_minutes)
         self._committed: dict[str, int] = {}  # segment -> last seq in the database
         self.failures = 0
         self.waiting_since: float | None = None  # monotonic time the store became unavailable

@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -75,6 +76,13 @@ class Call(Base):
     callback_task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     # "app", or "fallback": the dialplan took the call while the app was down (from Asterisk's CDRs).
     handled_by: Mapped[str] = mapped_column(String(16), default="app", server_default="app")
+    # Who called, as the directories knew the number when the call came in (CallerIdentified):
+    # patient | staff | contractor | unknown; None until looked up.
+    caller_kind: Mapped[str | None] = mapped_column(String(16))
+    patient_id: Mapped[int | None] = mapped_column(Integer)  # the one card the number is on, if one
+    patient_cards: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # cards it is on
+    # Staff and contractors' calls stay out of the admins' and the clinic's statistics.
+    in_statistics: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ari_app.facts.types import CallEnded, CallStarted
+from ari_app.numbers import Regions
 from ari_app.store import CallStore, Database
 
 T0 = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
@@ -145,7 +146,7 @@ async def test_fact_writer_batches_onto_the_real_store(store: CallStore) -> None
 
     from ari_app.facts.writer import FactWriter
 
-    writer = FactWriter(store, "US")
+    writer = FactWriter(store, Regions("US"))
     ids = [str(uuid.uuid4()) for _ in range(30)]
     for n, cid in enumerate(ids):
         writer.submit(CallStarted(cid, f"fw{n}", "2025550142", "", "5551234", "b", None, T0))

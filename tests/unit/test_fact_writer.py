@@ -23,8 +23,8 @@ from ari_app.facts.types import (
     TopicChosen,
 )
 from ari_app.facts.writer import FactWriter
+from ari_app.numbers import Regions, to_e164
 from ari_app.numbers import mask as mask_number
-from ari_app.numbers import to_e164
 from ari_app.store import CallStore, Database, StoreUnavailable
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -65,7 +65,7 @@ class FlakyStore:
 
 async def test_outage_delays_writes_in_order_and_loses_nothing() -> None:
     store = FlakyStore(failures=3)
-    writer = FactWriter(store, "US", retry_initial=0.01, retry_max=0.02)  # type: ignore[arg-type]
+    writer = FactWriter(store, Regions("US"), retry_initial=0.01, retry_max=0.02)  # type: ignore[arg-type]
     task = asyncio.create_task(writer.run())
     facts: list[Fact] = [
         CallStarted("k1", "ch1", "2025550142", "", "5551234", "b", None, T0),
@@ -103,7 +103,7 @@ async def test_a_fact_the_store_keeps_refusing_is_set_aside_not_blocking() -> No
             return write
 
     store = Refuses(failures=0)
-    writer = FactWriter(store, "US", retry_initial=0.001, retry_max=0.002)  # type: ignore[arg-type]
+    writer = FactWriter(store, Regions("US"), retry_initial=0.001, retry_max=0.002)  # type: ignore[arg-type]
     task = asyncio.create_task(writer.run())
     writer.submit(LegCreated("k1", "leg1", "anna", "PJSIP/admin101", T0))
     writer.submit(CallEnded("k2", "missed", T0))
@@ -140,7 +140,7 @@ async def test_routing_facts_go_to_their_store_methods() -> None:
             return write
 
     store = Recorder()
-    writer = FactWriter(store, "US", callback_merge_minutes=30)  # type: ignore[arg-type]
+    writer = FactWriter(store, Regions("US"), callback_merge_minutes=30)  # type: ignore[arg-type]
     task = asyncio.create_task(writer.run())
     for fact in _routing_facts("k1"):
         writer.submit(fact)
@@ -167,7 +167,7 @@ async def test_routing_facts_are_written_and_survive_a_spool_replay(tmp_path: Pa
         # the spool before the process dies.
         first = FactSpool(tmp_path / "spool")
         first.open()
-        writer = FactWriter(store, "US", spool=first)
+        writer = FactWriter(store, Regions("US"), spool=first)
         task = asyncio.create_task(writer.run())
         for fact in _routing_facts("k1"):
             writer.submit(fact)
@@ -181,7 +181,7 @@ async def test_routing_facts_are_written_and_survive_a_spool_replay(tmp_path: Pa
 
         second = FactSpool(tmp_path / "spool")
         second.open()
-        writer2 = FactWriter(store, "US", spool=second)
+        writer2 = FactWriter(store, Regions("US"), spool=second)
         task2 = asyncio.create_task(writer2.run())
         assert await writer2.replay() == 6
         task2.cancel()

@@ -13,6 +13,7 @@ import pytest
 from ari_app.facts.spool import BadLine, FactSpool, Spooled, SpoolError
 from ari_app.facts.types import CallAnswered, CallEnded, CallStarted, LegEnded, LegProgress
 from ari_app.facts.writer import FactWriter
+from ari_app.numbers import Regions
 from ari_app.store import CallStore, Database
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path, 
     # (no clean stop: its segment and lock are simply left behind).
     first = FactSpool(tmp_path / "spool")
     first.open()
-    writer = FactWriter(store, "US", spool=first)
+    writer = FactWriter(store, Regions("US"), spool=first)
     task = asyncio.create_task(writer.run())
     writer.submit(started("k1"))
     writer.submit(CallAnswered("k1", "anna", T0))
@@ -55,7 +56,7 @@ async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path, 
     second = FactSpool(tmp_path / "spool")
     second.open()
     applied: list[str] = []
-    writer2 = FactWriter(store, "US", spool=second)
+    writer2 = FactWriter(store, Regions("US"), spool=second)
     writer2.on_written = lambda f: applied.append(type(f).__name__)
     task2 = asyncio.create_task(writer2.run())
     assert await writer2.replay() == 1
@@ -75,7 +76,7 @@ async def test_a_fact_refused_for_good_is_set_aside_and_not_replayed(
 ) -> None:
     spool = FactSpool(tmp_path / "spool")
     spool.open()
-    writer = FactWriter(store, "US", spool=spool, retry_initial=0.001, retry_max=0.002)
+    writer = FactWriter(store, Regions("US"), spool=spool, retry_initial=0.001, retry_max=0.002)
     task = asyncio.create_task(writer.run())
     writer.submit(CallEnded("nobody", "missed", T0))  # no such call: refused every time
     assert await writer.drain(5)

@@ -12,6 +12,7 @@ from typing import Any
 
 from alembic import context
 
+from ari_app.store import people  # noqa: F401  (its tables join the metadata)
 from ari_app.store.models import Base
 
 
