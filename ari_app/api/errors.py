@@ -1,4 +1,5 @@
-"""Every error the HTTP API answers is JSON: ``{"error": "<stable id>", "detail": "..."}``.
+"""Every error the HTTP API answers is JSON: ``{"error": "<stable id>", "detail": "..."}``; a
+field that cannot be accepted (422) is named in a ``"field"`` key as well.
 
 Handlers raise an ``ApiError`` (its class carries the status, the instance the stable id and
 detail); one middleware turns it, aiohttp's own HTTP errors (no such route, wrong method, body
