@@ -215,6 +215,7 @@ class CallCenterApp:
             desk=self.desk,
             clock=self._clock,
             metrics=False if apart else scrape,
+            settings=self.settings,
         )
         self._runner = ApiRunner(api, access_log=None)
         self.http_port = await _listen(self._runner, http.host, http.port)

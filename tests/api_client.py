@@ -48,8 +48,16 @@ def on_call(desk: FrontDesk, admin: str, call_id: str) -> None:
 @asynccontextmanager
 async def api_client(store: CallStore, archive: Path, desk: FrontDesk | None = None) -> AsyncIterator[Client]:
     health = lambda: HealthState(True, True, 0, 0)  # noqa: E731
+    desk = desk or front_desk()
     app = build_api(
-        store, health, CollectorRegistry(), [TOKEN], archive, desk=desk or front_desk(), clock=lambda: NOW
+        store,
+        health,
+        CollectorRegistry(),
+        [TOKEN],
+        archive,
+        desk=desk,
+        clock=lambda: NOW,
+        settings=desk.settings,
     )
     async with TestClient(ApiTestServer(app)) as client:
         yield client

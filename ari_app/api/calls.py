@@ -1,4 +1,5 @@
-"""Call history and recordings: ``/api/calls`` (bearer token).
+"""Call history and recordings: ``/api/calls`` (bearer token). Each call carries its comment
+(``comment``) and ``report_topic``: the comment's topic unless unknown, else the phone menu's.
 
 Recordings are served only to authenticated clients, from inside the archive, never from a
 public path, and never cached.
@@ -21,7 +22,12 @@ from ari_app.store.recordings import RecordingArchive
 OUTCOMES = ("answered", "missed", "abandoned", "closed", "failed", "interrupted")
 
 
-def calls_area(store: CallStore, recordings_root: Path, policy: Policy | None) -> web.Application:
+def calls_area(
+    store: CallStore, recordings_root: Path, policy: Policy | None, *more: web.RouteDef
+) -> web.Application:
+    """``more``: other routes under ``/api/calls`` (the comment's): aiohttp resolves a prefix to
+    one sub-app only, so they join this one, behind the same policy."""
+
     async def list_calls(request: web.Request) -> web.Response:
         q = request.query
         limit = inputs.limit(q, 50)
@@ -52,6 +58,7 @@ def calls_area(store: CallStore, recordings_root: Path, policy: Policy | None) -
 
     return area(
         policy,
+        *more,
         web.get("", list_calls),
         web.get("/{call_id}", get_call),
         web.get("/{call_id}/recording", get_recording),

@@ -1,4 +1,5 @@
-"""Every error the HTTP API answers is JSON: ``{"error": "<stable id>", "detail": "..."}``.
+"""Every error the HTTP API answers is JSON: ``{"error": "<stable id>", "detail": "..."}``; a
+field that cannot be accepted (422) is named in a ``"field"`` key as well.
 
 Handlers raise an ``ApiError`` (its class carries the status, the instance the stable id and
 detail); one middleware turns it, aiohttp's own HTTP errors (no such route, wrong method, body
@@ -72,15 +73,31 @@ class Gone(ApiError):
     status = 410
 
 
+class Invalid(ApiError):
+    """Well-formed JSON whose field cannot be accepted (wrong type, too long, unknown, not
+    configured): 422, and the answer's ``field`` names it for a form to point at."""
+
+    status = 422
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__("invalid_field", f"{field}: {detail}")
+        self.field = field
+
+
 class FieldTooLong(BadRequest):
     def __init__(self, field: str, limit: int) -> None:
         super().__init__("field_too_long", f"{field}: at most {limit} characters")
 
 
 def error_response(
-    status: int, error_id: str, detail: str, headers: Mapping[str, str] | None = None
+    status: int,
+    error_id: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    field: str | None = None,
 ) -> web.Response:
-    return web.json_response({"error": error_id, "detail": detail}, status=status, headers=headers)
+    body = {"error": error_id, "detail": detail} | ({"field": field} if field is not None else {})
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _error_id(status: int) -> str:
@@ -126,7 +143,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.error_id, exc.detail)
+        return error_response(exc.status, exc.error_id, exc.detail, field=getattr(exc, "field", None))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # a redirect is an answer, not an error

@@ -3,8 +3,8 @@
 - ``/healthz``: open (a load balancer's probe);
 - ``/metrics``: bearer token, or none where ``[http] metrics_auth = "none"``; it can also be
   served on an address of its own (``metrics_port``), for a Prometheus on a private network;
-- ``/api/calls`` (history, recordings), ``/api/callbacks`` (work list), ``/api/admins`` and
-  ``/api/queue`` (presence, transfers, the queue): bearer token.
+- ``/api/calls`` (history, recordings, call comments, calls logged by hand), ``/api/callbacks``
+  (work list), ``/api/admins`` and ``/api/queue`` (presence, transfers, the queue): bearer token.
 
 Errors, whatever the area, are JSON ``{"error": "<stable id>", "detail": "..."}``: the one error
 middleware is the root app's, outside every area's policy (``ari_app.api.errors``).
@@ -23,10 +23,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from ari_app.api.auth import Policy, area, bearer
 from ari_app.api.callbacks import callbacks_area
 from ari_app.api.calls import OUTCOMES, calls_area
+from ari_app.api.comments import CommentRules, comment_routes
 from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
 from ari_app.calls.desk import FrontDesk
+from ari_app.config import Settings
 from ari_app.store import CallStore
+from ari_app.store.comments import CommentStore
 
 __all__ = ["OUTCOMES", "HealthState", "build_api", "metrics_app"]
 
@@ -64,10 +67,13 @@ def build_api(
     desk: FrontDesk | None = None,
     clock: Callable[[], datetime] | None = None,
     metrics: Policy | bool | None = True,
+    settings: Settings | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
-    served elsewhere (``metrics_app``)."""
+    served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
+    comments are checked against (without them, no comment routes)."""
     systems = bearer(tokens)
+    now = clock or (lambda: datetime.now().astimezone())
 
     async def healthz(_: web.Request) -> web.Response:
         state = health()
@@ -87,9 +93,12 @@ def build_api(
     app.router.add_get("/healthz", healthz)
     if metrics is not False:
         app.add_subapp("/metrics", metrics_area(registry, systems if metrics is True else metrics))
-    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems))
+    comments = (
+        () if settings is None else comment_routes(CommentStore(store.db), CommentRules.of(settings), now)
+    )
+    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *comments))
     app.add_subapp("/api/callbacks", callbacks_area(store, systems))
     if desk is not None:
-        for prefix, sub in desk_areas(desk, clock or (lambda: datetime.now().astimezone()), systems).items():
+        for prefix, sub in desk_areas(desk, now, systems).items():
             app.add_subapp(prefix, sub)
     return app

@@ -10,7 +10,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # The five caller types of the call comment (domain.md, "Who calls and why").
 CallerType = Literal["patient_to_book", "patient_booked", "employee", "contractor", "other"]
@@ -129,12 +137,68 @@ class ContactIn(_Input):
     phones: list[NumberText] = Field(min_length=1, max_length=20)
 
 
+UNKNOWN_TOPIC = "unknown"  # the comment's topic when the admin could not tell
+COMMENT_TEXT_MAX = 4000
+Login = Annotated[str, Field(min_length=1, max_length=64)]
+# Free text keeps its line breaks and tabs; other control characters (a NUL cannot be stored in
+# PostgreSQL text) and lone surrogates (cannot be encoded) are refused.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _plain_text(value: str | None) -> str | None:
+    if value is not None and _NOT_TEXT.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
 class CommentIn(_Input):
-    """The admin's note on a call. ``topic`` is a configured topic id or "unknown"
-    (checked against the configuration by the API)."""
+    """The admin's note on a call. ``topic`` is a configured topic id or "unknown", ``author``
+    an admin's login (both checked against the configuration by the API). The author is a body
+    field while the API is called by systems with bearer tokens; once admins sign in to the
+    console, their session supplies it."""
 
     caller_type: CallerType
-    topic: Annotated[str, Field(min_length=1, max_length=64)] = "unknown"
+    topic: Annotated[str, Field(min_length=1, max_length=64)] = UNKNOWN_TOPIC
     patient_external_id: ExternalId | None = None  # the card the call was about
-    text: Annotated[str, Field(max_length=4000)] = ""
+    text: Annotated[str, Field(max_length=COMMENT_TEXT_MAX)] = ""
     add_number_to_patient: PhoneRole | None = None  # also put the caller's number on that card
+    author: Login
+    # The version the admin edited (0: there was no comment yet); another admin's save since
+    # then is a conflict, not lost.
+    expected_version: Annotated[int, Field(ge=0, strict=True)] | None = None
+
+    @field_validator("text", "topic", "patient_external_id", "author")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _plain_text(value)
+
+    @field_validator("add_number_to_patient")
+    @classmethod
+    def _number_needs_card(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("patient_external_id") is None:
+            raise ValueError("needs patient_external_id: the card to add the number to")
+        return value
+
+
+class ManualCallIn(_Input):
+    """A call that reached an admin's mobile phone outside the PBX, logged by hand."""
+
+    started_at: AwareDatetime
+    duration_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] | None = None
+    number: NumberText
+    admin: Login
+    branch: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    comment: CommentIn | None = None
+
+    @field_validator("number", "admin", "branch")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _plain_text(value)
+
+
+def report_topic(comment_topic: str | None, menu_topic: str | None) -> str | None:
+    """The topic reports count a call under: the admin's, unless they left it unknown; else
+    what the caller pressed in the phone menu."""
+    if comment_topic and comment_topic != UNKNOWN_TOPIC:
+        return comment_topic
+    return menu_topic

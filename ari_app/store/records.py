@@ -34,6 +34,17 @@ class RecordingRecord:
 
 
 @dataclass(frozen=True)
+class CallNote:
+    """The admin's comment on a call, as call listings show it (its history: CommentStore)."""
+
+    caller_type: str
+    topic: str
+    patient_external_id: str | None
+    text: str
+    version: int
+
+
+@dataclass(frozen=True)
 class CallRecord:
     id: str
     channel_id: str
@@ -60,7 +71,12 @@ class CallRecord:
     callback_task_id: str | None
     legs: list[LegRecord]
     recordings: list[RecordingRecord]
-    handled_by: str = "app"  # or "fallback": the dialplan took it while the app was down
+    handled_by: str = (
+        "app"  # "fallback": the dialplan took it while the app was down; "manual": logged by hand
+    )
+    in_statistics: bool = True  # False: staff, contractors, others: out of patient statistics
+    comment: CallNote | None = None
+    report_topic: str | None = None  # the comment's topic unless unknown, else the phone menu's
 
 
 @dataclass(frozen=True)

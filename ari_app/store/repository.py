@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
+from ari_app.people.schema import report_topic
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
 from ari_app.store.models import (
     Call,
@@ -26,9 +27,10 @@ from ari_app.store.models import (
     Recording,
     SpoolPosition,
 )
-from ari_app.store.records import CallbackTaskRecord, CallRecord, LegRecord, RecordingRecord
+from ari_app.store.people import CallComment, Patient
+from ari_app.store.records import CallbackTaskRecord, CallNote, CallRecord, LegRecord, RecordingRecord
 
-_R = TypeVar("_R", CallRecord, LegRecord, RecordingRecord, CallbackTaskRecord)
+_R = TypeVar("_R", CallRecord, CallNote, LegRecord, RecordingRecord, CallbackTaskRecord)
 
 OPEN_CALLBACK = ("new", "read")  # still to be worked: a new missed call is added to such a task
 CALLBACK_STATUSES = ("new", "read", "answered", "handled_outside", "closed", "rejected")
@@ -430,12 +432,24 @@ class CallStore:
 
     # ------------------------------------------------------------------ reads
     def _select(self) -> Any:
-        return select(Call).options(selectinload(Call.legs), selectinload(Call.recordings))
+        """Calls with their legs and recordings, and their comment joined in (one query for
+        any number of calls)."""
+        return (
+            select(Call, CallComment, Patient.external_id)
+            .outerjoin(CallComment, CallComment.call_id == Call.id)
+            .outerjoin(Patient, Patient.id == CallComment.patient_id)
+            .options(selectinload(Call.legs), selectinload(Call.recordings))
+        )
+
+    async def _calls(self, s: AsyncSession, stmt: Any) -> list[CallRecord]:
+        return [
+            _record(call, _note(comment, patient)) for call, comment, patient in (await s.execute(stmt)).all()
+        ]
 
     async def _one(self, stmt: Any) -> CallRecord | None:
         async with self._session() as s:
-            call = (await s.execute(stmt)).scalar_one_or_none()
-            return _record(call) if call else None
+            found = await self._calls(s, stmt)
+            return found[0] if found else None
 
     async def get_call(self, call_id: str) -> CallRecord | None:
         return await self._one(self._select().where(Call.id == call_id))
@@ -450,7 +464,7 @@ class CallStore:
             for start in range(0, len(channel_ids), 500):  # well under any bound-parameter limit
                 chunk = channel_ids[start : start + 500]
                 stmt = self._select().where(Call.channel_id.in_(chunk)).order_by(Call.started_at)
-                found += [_record(c) for c in (await s.execute(stmt)).scalars()]
+                found += await self._calls(s, stmt)
         return found
 
     async def list_calls(
@@ -462,14 +476,14 @@ class CallStore:
         if outcome is not None:
             stmt = stmt.where(Call.outcome == outcome)
         async with self._session() as s:
-            return [_record(c) for c in (await s.execute(stmt)).scalars()]
+            return await self._calls(s, stmt)
 
     async def open_calls(self, *, started_before: datetime | None = None) -> list[CallRecord]:
         stmt = self._select().where(Call.outcome.is_(None)).order_by(Call.started_at)
         if started_before is not None:
             stmt = stmt.where(Call.started_at < started_before)
         async with self._session() as s:
-            return [_record(c) for c in (await s.execute(stmt)).scalars()]
+            return await self._calls(s, stmt)
 
     async def outcome_counts(self, since: datetime | None = None) -> dict[str, int]:
         calls = select(Call.outcome, func.count()).where(Call.outcome.is_not(None)).group_by(Call.outcome)
@@ -537,7 +551,14 @@ def _plain(cls: type[_R], row: object, **extra: Any) -> _R:
     return cls(**{name: getattr(row, name) for name in names}, **extra)
 
 
-def _record(c: Call) -> CallRecord:
+def _note(comment: CallComment | None, patient_external_id: str | None) -> CallNote | None:
+    if comment is None:
+        return None
+    return _plain(CallNote, comment, patient_external_id=patient_external_id)
+
+
+def _record(c: Call, note: CallNote | None) -> CallRecord:
     legs = [_plain(LegRecord, leg) for leg in c.legs]
     recordings = [_plain(RecordingRecord, r) for r in c.recordings]
-    return _plain(CallRecord, c, legs=legs, recordings=recordings)
+    topic = report_topic(note.topic if note else None, c.topic)
+    return _plain(CallRecord, c, legs=legs, recordings=recordings, comment=note, report_topic=topic)
