@@ -113,8 +113,6 @@ def identity_of(rows: Sequence[Any]) -> CallerIdentity:
 class DirectoryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        # A lookup reads one statement: no BEGIN and ROLLBACK around it.
-        self._reader = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._identify = identify_query()
 
     @asynccontextmanager
@@ -261,7 +259,7 @@ class DirectoryStore:
     async def identify(self, number_e164: str) -> CallerIdentity:
         """Who has the number (already E.164), in one round trip; ``UNKNOWN`` when nobody does."""
         try:
-            async with self._reader.connect() as conn:
+            async with self.db.lookup_engine.connect() as conn:
                 rows = (await conn.execute(self._identify, {"n": number_e164})).all()
         except Exception as exc:
             if _is_connection_error(exc):
