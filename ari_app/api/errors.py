@@ -9,7 +9,7 @@ reach a middleware: ``ApiRunner`` answers those in the same JSON.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -42,10 +42,11 @@ class ApiError(Exception):
 
     status: ClassVar[int] = 500
 
-    def __init__(self, error_id: str, detail: str) -> None:
+    def __init__(self, error_id: str, detail: str, *, fields: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(f"{error_id}: {detail}")
         self.error_id = error_id
         self.detail = detail
+        self.fields = tuple(fields)  # (field, reason) each, answered as "errors" when there are any
 
 
 class BadRequest(ApiError):
@@ -72,15 +73,34 @@ class Gone(ApiError):
     status = 410
 
 
+class TooLarge(ApiError):
+    status = 413
+
+
+class InvalidFields(BadRequest):
+    """Input that names what is wrong with it field by field ("phones[0].number")."""
+
+    def __init__(self, fields: Sequence[tuple[str, str]]) -> None:
+        detail = "; ".join(f"{f or 'body'}: {reason}" for f, reason in fields)
+        super().__init__("invalid_fields", detail[:1000], fields=fields)
+
+
 class FieldTooLong(BadRequest):
     def __init__(self, field: str, limit: int) -> None:
         super().__init__("field_too_long", f"{field}: at most {limit} characters")
 
 
 def error_response(
-    status: int, error_id: str, detail: str, headers: Mapping[str, str] | None = None
+    status: int,
+    error_id: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    fields: Sequence[tuple[str, str]] = (),
 ) -> web.Response:
-    return web.json_response({"error": error_id, "detail": detail}, status=status, headers=headers)
+    body: dict[str, Any] = {"error": error_id, "detail": detail}
+    if fields:
+        body["errors"] = [{"field": f, "reason": reason} for f, reason in fields]
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _error_id(status: int) -> str:
@@ -126,7 +146,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.error_id, exc.detail)
+        return error_response(exc.status, exc.error_id, exc.detail, fields=exc.fields)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # a redirect is an answer, not an error

@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ari_app.numbers import Regions
 from ari_app.people.schema import ContactIn, PatientIn
 from ari_app.store import Database
 from ari_app.store.directory import DirectoryStore, NoSuchCard, UnreadableNumber
+from ari_app.store.directory_rows import Card
 from ari_app.store.people import Patient, PatientPhone
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
@@ -171,3 +174,21 @@ async def test_the_lookup_uses_the_number_indexes(directory: DirectoryStore) -> 
             plan = (await conn.exec_driver_sql(f"EXPLAIN {sql}")).all()
     shown = " ".join(str(row) for row in plan)
     assert "ix_patient_phones_e164" in shown and "ix_contact_phones_e164" in shown, shown
+
+
+async def test_a_card_the_database_refuses_is_refused_alone(
+    directory: DirectoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = directory._write_patients
+
+    async def refusing(conn: AsyncConnection, cards: list[Card]) -> None:
+        if any(c.external_id == "bad" for c in cards):
+            raise IntegrityError("INSERT ...", {}, Exception("value refused"))
+        await write(conn, cards)
+
+    monkeypatch.setattr(directory, "_write_patients", refusing)
+    batch = [patient("p1", "A", phone("0671234567")), patient("bad", "B"), patient("p2", "C")]
+    result = await directory.upsert_patients(batch, KYIV, NOW)
+    assert result[0] is None and result[2] is None
+    assert result[1] is not None and result[1].errors == (("", "refused: value refused"),)
+    assert await _counts(directory) == (2, 1)
