@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from ari_app.api.auth import bearer
 from ari_app.api.errors import ApiRunner
 from ari_app.api.http import HealthState, build_api, metrics_app
+from ari_app.api.people import People
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
@@ -40,6 +41,7 @@ from ari_app.presence import PhonePresence
 from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
 from ari_app.store import CallStore, Database, until_available
+from ari_app.store.directory import DirectoryStore
 from ari_app.store.outage import OutageLog
 from ari_app.store.recordings import RecordingArchive
 
@@ -71,6 +73,7 @@ class CallCenterApp:
         self._migrate = url.startswith("sqlite") if migrate is None else migrate
         self.db = Database(url)
         self.store = CallStore(self.db)
+        self.directory = DirectoryStore(self.db)
         self.client = AriClient(
             settings.ari.url,
             secrets.ari_username,
@@ -216,6 +219,7 @@ class CallCenterApp:
             clock=self._clock,
             metrics=False if apart else scrape,
             settings=self.settings,
+            people=People(self.directory, self.settings.regions),
         )
         self._runner = ApiRunner(api, access_log=None)
         self.http_port = await _listen(self._runner, http.host, http.port)

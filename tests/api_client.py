@@ -14,10 +14,13 @@ from prometheus_client import CollectorRegistry
 
 from ari_app.api.errors import ApiRunner
 from ari_app.api.http import HealthState, build_api
+from ari_app.api.people import People
 from ari_app.calls.arrival import build_dispatcher
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import load_settings
+from ari_app.numbers import Regions
 from ari_app.store import CallStore
+from ari_app.store.directory import DirectoryStore
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "ari_app" / "examples" / "clinic.toml"
 TOKEN = "api-test-token-0123456789"
@@ -46,19 +49,17 @@ def on_call(desk: FrontDesk, admin: str, call_id: str) -> None:
 
 
 @asynccontextmanager
-async def api_client(store: CallStore, archive: Path, desk: FrontDesk | None = None) -> AsyncIterator[Client]:
+async def api_client(
+    store: CallStore, archive: Path, desk: FrontDesk | None = None, regions: Regions | None = None
+) -> AsyncIterator[Client]:
+    """``regions``: where the directories read numbers (default: the example clinic's)."""
     health = lambda: HealthState(True, True, 0, 0)  # noqa: E731
     desk = desk or front_desk()
+    people = People(DirectoryStore(store.db), regions or load_settings(EXAMPLE).regions, lambda: NOW)
     app = build_api(
-        store,
-        health,
-        CollectorRegistry(),
-        [TOKEN],
-        archive,
-        desk=desk,
-        clock=lambda: NOW,
-        settings=desk.settings,
-    )
+        store, health, CollectorRegistry(), [TOKEN], archive,
+        desk=desk, clock=lambda: NOW, people=people, settings=desk.settings,
+    )  # fmt: skip
     async with TestClient(ApiTestServer(app)) as client:
         yield client
 

@@ -10,7 +10,7 @@
 
 The comment's author is a body field (an admin's login) while systems call the API with bearer
 tokens; once admins sign in to the console, their session supplies it. Input that is JSON but
-cannot be accepted is 422 ``invalid_field`` with the field named in ``field``.
+cannot be accepted is 400 ``invalid_fields`` naming the field in ``errors``.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class CommentRules:
 
 
 def parse(model: type[M], data: dict[str, Any]) -> M:
-    """``data`` as ``model``; the first refusal as 422 naming its field ("comment.topic")."""
+    """``data`` as ``model``; the first refusal as 400 naming its field ("comment.topic")."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

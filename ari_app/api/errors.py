@@ -1,5 +1,5 @@
-"""Every error the HTTP API answers is JSON: ``{"error": "<stable id>", "detail": "..."}``; a
-field that cannot be accepted (422) is named in a ``"field"`` key as well.
+"""Every error the HTTP API answers is JSON: ``{"error": "<stable id>", "detail": "..."}``;
+input refused field by field (400 ``invalid_fields``) also lists ``"errors": [{"field", "reason"}]``.
 
 Handlers raise an ``ApiError`` (its class carries the status, the instance the stable id and
 detail); one middleware turns it, aiohttp's own HTTP errors (no such route, wrong method, body
@@ -10,7 +10,7 @@ reach a middleware: ``ApiRunner`` answers those in the same JSON.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -43,10 +43,11 @@ class ApiError(Exception):
 
     status: ClassVar[int] = 500
 
-    def __init__(self, error_id: str, detail: str) -> None:
+    def __init__(self, error_id: str, detail: str, *, fields: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(f"{error_id}: {detail}")
         self.error_id = error_id
         self.detail = detail
+        self.fields = tuple(fields)  # (field, reason) each, answered as "errors" when there are any
 
 
 class BadRequest(ApiError):
@@ -73,14 +74,23 @@ class Gone(ApiError):
     status = 410
 
 
-class Invalid(ApiError):
-    """Well-formed JSON whose field cannot be accepted (wrong type, too long, unknown, not
-    configured): 422, and the answer's ``field`` names it for a form to point at."""
+class TooLarge(ApiError):
+    status = 413
 
-    status = 422
+
+class InvalidFields(BadRequest):
+    """Input that names what is wrong with it field by field ("phones[0].number")."""
+
+    def __init__(self, fields: Sequence[tuple[str, str]]) -> None:
+        detail = "; ".join(f"{f or 'body'}: {reason}" for f, reason in fields)
+        super().__init__("invalid_fields", detail[:1000], fields=fields)
+
+
+class Invalid(InvalidFields):
+    """One field cannot be accepted (wrong type, too long, unknown, not configured)."""
 
     def __init__(self, field: str, detail: str) -> None:
-        super().__init__("invalid_field", f"{field}: {detail}")
+        super().__init__([(field, detail)])
         self.field = field
 
 
@@ -94,9 +104,11 @@ def error_response(
     error_id: str,
     detail: str,
     headers: Mapping[str, str] | None = None,
-    field: str | None = None,
+    fields: Sequence[tuple[str, str]] = (),
 ) -> web.Response:
-    body = {"error": error_id, "detail": detail} | ({"field": field} if field is not None else {})
+    body: dict[str, Any] = {"error": error_id, "detail": detail}
+    if fields:
+        body["errors"] = [{"field": f, "reason": reason} for f, reason in fields]
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -143,7 +155,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.error_id, exc.detail, field=getattr(exc, "field", None))
+        return error_response(exc.status, exc.error_id, exc.detail, fields=exc.fields)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # a redirect is an answer, not an error

@@ -4,7 +4,9 @@
 - ``/metrics``: bearer token, or none where ``[http] metrics_auth = "none"``; it can also be
   served on an address of its own (``metrics_port``), for a Prometheus on a private network;
 - ``/api/calls`` (history, recordings, call comments, calls logged by hand), ``/api/callbacks``
-  (work list), ``/api/admins`` and ``/api/queue`` (presence, transfers, the queue): bearer token.
+  (work list), ``/api/admins`` and ``/api/queue`` (presence, transfers, the queue): bearer token;
+- ``/api/patients``, ``/api/staff``, ``/api/contractors`` (the directories) and ``/api/callers``
+  (who a number belongs to): bearer token (``ari_app.api.people``).
 
 Errors, whatever the area, are JSON ``{"error": "<stable id>", "detail": "..."}``: the one error
 middleware is the root app's, outside every area's policy (``ari_app.api.errors``).
@@ -26,6 +28,7 @@ from ari_app.api.calls import OUTCOMES, calls_area
 from ari_app.api.comments import CommentRules, comment_routes
 from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
+from ari_app.api.people import People, people_areas
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
 from ari_app.store import CallStore
@@ -68,6 +71,7 @@ def build_api(
     clock: Callable[[], datetime] | None = None,
     metrics: Policy | bool | None = True,
     settings: Settings | None = None,
+    people: People | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
     served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
@@ -100,5 +104,8 @@ def build_api(
     app.add_subapp("/api/callbacks", callbacks_area(store, systems))
     if desk is not None:
         for prefix, sub in desk_areas(desk, now, systems).items():
+            app.add_subapp(prefix, sub)
+    if people is not None:
+        for prefix, sub in people_areas(people, systems).items():
             app.add_subapp(prefix, sub)
     return app

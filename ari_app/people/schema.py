@@ -6,6 +6,7 @@ needs the branch's region, applied where the card is stored."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -39,8 +40,28 @@ NumberText = Annotated[str, Field(min_length=1, max_length=64)]
 _HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
+# Control characters but tabs and line ends (a NUL cannot be stored in PostgreSQL text), lone
+# surrogates (cannot be encoded): refused in every text field, so a card is never half-stored.
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _clean(value: object) -> object:
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        if isinstance(text, str) and any(
+            unicodedata.category(ch) in ("Cc", "Cs") and ch not in _ALLOWED_CONTROLS for ch in text
+        ):
+            raise ValueError("control characters are not allowed")
+    return value
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_controls(cls, value: object) -> object:
+        return _clean(value)
 
 
 class PhoneIn(_Input):

@@ -95,6 +95,17 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.lookup_engine = self._lookups(kwargs)
+
+    def _lookups(self, kwargs: dict[str, Any]) -> AsyncEngine:
+        """For one-statement reads on a call's path (who is calling): no BEGIN and ROLLBACK
+        around them, and on PostgreSQL no ping before each (a round trip as long as the read).
+        A connection the server dropped fails one read, which the caller survives, and is
+        replaced; the engine connects only once a read needs it."""
+        if self.is_sqlite:
+            return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        small = {**kwargs, "pool_size": 5, "max_overflow": 5, "pool_pre_ping": False, "pool_timeout": 1}
+        return create_async_engine(self.url, isolation_level="AUTOCOMMIT", **small)
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
@@ -132,6 +143,8 @@ class Database:
         return None
 
     async def dispose(self) -> None:
+        if self.lookup_engine.sync_engine.pool is not self.engine.sync_engine.pool:
+            await self.lookup_engine.dispose()
         await self.engine.dispose()
 
 

@@ -111,7 +111,7 @@ async def test_refusals_name_the_field(
 ) -> None:
     call_id = await _call(store)
     status, body = await _send(client, "PUT", f"/api/calls/{call_id}/comment", {**GOOD, **change})
-    assert (status, body["error"], body["field"]) == (422, "invalid_field", field)
+    assert (status, body["error"], body["errors"][0]["field"]) == (400, "invalid_fields", field)
     assert body["detail"].startswith(f"{field}: ")
     assert (await _send(client, "GET", f"/api/calls/{call_id}/comment", None))[0] == 404  # nothing written
 
@@ -180,7 +180,7 @@ async def test_a_call_logged_by_hand(client: Client) -> None:
 async def test_a_call_logged_by_hand_refused(client: Client, change: dict[str, Any], field: str) -> None:
     logged = {"started_at": "2026-12-02T14:30:00Z", "number": "5551234567", "admin": "ben", **change}
     status, body = await _send(client, "POST", "/api/calls/manual", logged)
-    assert (status, body["field"]) == (422, field)
+    assert (status, body["errors"][0]["field"]) == (400, field)
     status, listed = await _send(client, "GET", "/api/calls", None)
     assert listed["calls"] == []  # nothing stored
 

@@ -1,0 +1,268 @@
+"""DirectoryStore: the patients', staff's and contractors' cards, and who a number belongs to.
+
+A batch is written in one transaction with a statement per table, not per card or number: the
+cards are upserted by external id (their ids come back), their numbers deleted and inserted
+again, so a re-sent card's list is exactly the one sent. A card whose number cannot be read is
+refused before anything is written; should the database still refuse something, the batch is
+written again card by card, each in its own transaction, so only that card is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ari_app.numbers import Regions
+from ari_app.people.errors import RowError
+from ari_app.people.identity import CallerIdentity, CardMatch, decide
+from ari_app.people.schema import ContactIn, ContactKind, PatientIn, PhoneRole
+from ari_app.people.views import ContactView, PatientView, PhoneView
+from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
+from ari_app.store.directory_rows import (
+    Card,
+    contact_numbers,
+    contact_row,
+    contact_view,
+    patient_row,
+    patient_view,
+    read_numbers,
+    unreadable,
+)
+from ari_app.store.people import Contact, ContactPhone, Patient, PatientPhone
+
+Writer = Callable[[AsyncConnection, list[Card]], Awaitable[None]]
+
+
+class NoSuchCard(LookupError):
+    """No patient card has that external id."""
+
+
+class UnreadableNumber(ValueError):
+    """The number cannot be read as a phone number in the card's region."""
+
+
+def identify_query() -> Select[Any]:
+    """Everyone who has the number ``:n``: patients' cards (with the number's role and owner)
+    and contacts, in one round trip; each side is a lookup of the e164 index and a primary key."""
+    n = bindparam("n", type_=String)
+    text_null = cast(null(), String)
+    patients = (
+        select(
+            literal_column("'patient'", String).label("kind"),
+            Patient.id,
+            Patient.external_id,
+            Patient.full_name.label("name"),
+            PatientPhone.role,
+            PatientPhone.owner,
+            text_null.label("organisation"),
+        )
+        .join_from(PatientPhone, Patient, PatientPhone.patient_id == Patient.id)
+        .where(PatientPhone.number_e164 == n)
+    )
+    contacts = (
+        select(
+            Contact.kind,
+            Contact.id,
+            Contact.external_id,
+            Contact.name,
+            text_null,
+            text_null,
+            Contact.organisation,
+        )
+        .join_from(ContactPhone, Contact, ContactPhone.contact_id == Contact.id)
+        .where(ContactPhone.number_e164 == n)
+    )
+    return union_all(patients, contacts)  # type: ignore[return-value]
+
+
+def identity_of(rows: Sequence[Any]) -> CallerIdentity:
+    """``decide`` on the rows of ``identify_query``: cards with the patient's own number first,
+    then by name; of several staff (or contractor) entries, the first by name."""
+    cards = sorted(
+        (CardMatch(r.id, r.external_id, r.name, r.role, r.owner) for r in rows if r.kind == "patient"),
+        key=lambda c: (c.role != "self", c.full_name, c.patient_id),
+    )
+
+    def first(kind: str) -> tuple[str, str | None] | None:
+        found = sorted((r.name, r.id, r.organisation) for r in rows if r.kind == kind)
+        return (found[0][0], found[0][2]) if found else None
+
+    return decide(cards, first("staff"), first("contractor"))
+
+
+class DirectoryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._identify = identify_query()
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with self.db.session() as s:
+                yield s
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise StoreUnavailable(self.db.display_url, exc) from None
+            raise
+
+    # ------------------------------------------------------------------------------ writes
+    async def upsert_patients(
+        self, items: Sequence[PatientIn], regions: Regions, now: datetime
+    ) -> list[RowError | None]:
+        """Each item written whole or refused (its ``RowError``, at its index); None: written."""
+        refused: list[RowError | None] = [None] * len(items)
+        cards: dict[str, Card] = {}  # by external id: the batch's last word on a card wins
+        for i, item in enumerate(items):
+            phones, problems = read_numbers(item.phones, regions.of(item.branch))
+            if problems:
+                refused[i] = RowError(i, item.external_id, problems)
+                cards.pop(item.external_id, None)
+            else:
+                cards[item.external_id] = Card(i, item.external_id, patient_row(item, now), phones)
+        await self._apply(list(cards.values()), self._write_patients, refused)
+        return refused
+
+    async def upsert_contacts(
+        self, kind: ContactKind, items: Sequence[ContactIn], regions: Regions, now: datetime
+    ) -> list[RowError | None]:
+        """As ``upsert_patients``; contacts' numbers are read in the clinic's default region."""
+        refused: list[RowError | None] = [None] * len(items)
+        cards: dict[str, Card] = {}
+        for i, item in enumerate(items):
+            phones, problems = contact_numbers(item.phones, regions.of(None))
+            if problems:
+                refused[i] = RowError(i, item.external_id, problems)
+                cards.pop(item.external_id, None)
+            else:
+                for p in phones:
+                    del p["role"], p["owner"]
+                cards[item.external_id] = Card(i, item.external_id, contact_row(kind, item, now), phones)
+        await self._apply(list(cards.values()), self._write_contacts, refused)
+        return refused
+
+    async def _apply(self, cards: list[Card], write: Writer, refused: list[RowError | None]) -> None:
+        if not cards:
+            return
+        try:
+            async with self.db.engine.begin() as conn:
+                await write(conn, cards)
+            return
+        except DBAPIError as exc:
+            if _is_connection_error(exc):
+                raise StoreUnavailable(self.db.display_url, exc) from None
+        for card in cards:  # the database refused one of them: find which, write the others
+            try:
+                async with self.db.engine.begin() as conn:
+                    await write(conn, [card])
+            except DBAPIError as exc:
+                if _is_connection_error(exc):
+                    raise StoreUnavailable(self.db.display_url, exc) from None
+                reason = str(exc.orig).split("\n", 1)[0][:200] if exc.orig else type(exc).__name__
+                refused[card.index] = RowError(card.index, card.external_id, (("", f"refused: {reason}"),))
+
+    @staticmethod
+    def _insert(conn: AsyncConnection, table: Any) -> Any:
+        return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+    async def _write_patients(self, conn: AsyncConnection, cards: list[Card]) -> None:
+        ins = self._insert(conn, Patient)
+        keep = {"external_id", "created_at"}
+        stmt = ins.on_conflict_do_update(
+            index_elements=[Patient.external_id],
+            set_={k: ins.excluded[k] for k in cards[0].row if k not in keep},
+        ).returning(Patient.id, Patient.external_id)
+        ids = {r.external_id: r.id for r in await conn.execute(stmt, [c.row for c in cards])}
+        await conn.execute(delete(PatientPhone).where(PatientPhone.patient_id.in_(list(ids.values()))))
+        phones = [{**p, "patient_id": ids[c.external_id]} for c in cards for p in c.phones]
+        if phones:
+            await conn.execute(insert(PatientPhone), phones)
+
+    async def _write_contacts(self, conn: AsyncConnection, cards: list[Card]) -> None:
+        ins = self._insert(conn, Contact)
+        keep = {"kind", "external_id", "created_at"}
+        stmt = ins.on_conflict_do_update(
+            index_elements=[Contact.kind, Contact.external_id],
+            set_={k: ins.excluded[k] for k in cards[0].row if k not in keep},
+        ).returning(Contact.id, Contact.external_id)
+        ids = {r.external_id: r.id for r in await conn.execute(stmt, [c.row for c in cards])}
+        await conn.execute(delete(ContactPhone).where(ContactPhone.contact_id.in_(list(ids.values()))))
+        phones = [{**p, "contact_id": ids[c.external_id]} for c in cards for p in c.phones]
+        if phones:
+            await conn.execute(insert(ContactPhone), phones)
+
+    async def add_phone(
+        self, external_id: str, number: str, role: PhoneRole, owner: str | None, regions: Regions
+    ) -> PhoneView:
+        """Put ``number`` on the card (read in the card's branch's region); a number already on
+        it takes the new role and owner. NoSuchCard, UnreadableNumber: nothing written."""
+        async with self._session() as s, s.begin():
+            card = (
+                await s.execute(select(Patient.id, Patient.branch).where(Patient.external_id == external_id))
+            ).first()
+            if card is None:
+                raise NoSuchCard(external_id)
+            e164 = regions.to_e164(number, card.branch)
+            if e164 is None:
+                raise UnreadableNumber(unreadable(regions.of(card.branch)))
+            phone = await s.scalar(
+                select(PatientPhone).where(
+                    PatientPhone.patient_id == card.id, PatientPhone.number_e164 == e164
+                )
+            )
+            if phone is None:
+                s.add(
+                    PatientPhone(patient_id=card.id, number=number, number_e164=e164, role=role, owner=owner)
+                )
+            else:
+                phone.number, phone.role, phone.owner = number, role, owner
+        return PhoneView(number, e164, role, owner)
+
+    # ------------------------------------------------------------------------------- reads
+    async def get_patient(self, external_id: str) -> PatientView | None:
+        async with self._session() as s:
+            found = await s.scalar(
+                select(Patient)
+                .options(selectinload(Patient.phones))
+                .where(Patient.external_id == external_id)
+            )
+            return patient_view(found) if found is not None else None
+
+    async def get_contact(self, kind: Literal["staff", "contractor"], external_id: str) -> ContactView | None:
+        async with self._session() as s:
+            found = await s.scalar(
+                select(Contact)
+                .options(selectinload(Contact.phones))
+                .where(Contact.kind == kind, Contact.external_id == external_id)
+            )
+            return contact_view(found) if found is not None else None
+
+    async def identify(self, number_e164: str) -> CallerIdentity:
+        """Who has the number (already E.164), in one round trip; ``UNKNOWN`` when nobody does."""
+        try:
+            async with self.db.lookup_engine.connect() as conn:
+                rows = (await conn.execute(self._identify, {"n": number_e164})).all()
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise StoreUnavailable(self.db.display_url, exc) from None
+            raise
+        return identity_of(rows)
