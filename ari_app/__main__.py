@@ -1,4 +1,4 @@
-"""Command line: ari-app run | demo | check-config | migrate."""
+"""Command line: ari-app run | demo | check-config | migrate | import."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import gc
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ari_app.config import ConfigError, Settings, database_url, load_secrets, load_settings
 from ari_app.logging import setup_logging
+
+if TYPE_CHECKING:
+    from ari_app.people.importer import DirectorySink
 
 
 def _resolve_data_dir(settings: Settings, config_path: Path) -> Path:
@@ -160,6 +164,58 @@ def cmd_asterisk_config(args: argparse.Namespace) -> int:
     return 1 if differ else 0
 
 
+def _directory_sink(db: Any) -> DirectorySink:
+    """The directories' store, where imported rows go (tests replace it with one in memory)."""
+    from ari_app.store.directory import DirectoryStore
+
+    sink: DirectorySink = DirectoryStore(db)
+    return sink
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Exit 0: every row imported; 2: some rows rejected (the others are in); 1: the file (or
+    the configuration) cannot be read, nothing imported; 3: the database is unavailable."""
+    from ari_app.people.csvfile import CsvFileError
+    from ari_app.people.importer import EXIT_FILE, ImportReport, run_import
+    from ari_app.store import Database, StoreUnavailable
+
+    try:
+        settings, path = _load(args)
+        url = _database_url(database_url(settings), path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FILE
+
+    async def go() -> ImportReport:
+        db = Database(url)
+        try:
+            return await run_import(
+                args.kind,
+                Path(args.file),
+                _directory_sink(db),
+                settings.regions,
+                rejects=Path(args.rejects) if args.rejects else None,
+                ignore_unknown_columns=args.ignore_unknown_columns,
+                quiet=args.quiet,
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        report = asyncio.run(go())
+    except CsvFileError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return EXIT_FILE
+    except OSError as exc:
+        print(f"{args.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FILE
+    except StoreUnavailable as exc:
+        print(f"ari-app: {exc} (rows of earlier batches may be in)", file=sys.stderr)
+        return 3
+    print(f"{args.file}: {report.summary()}")
+    return report.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ari-app", description="Clinic call-center server for Asterisk ARI")
     sub = p.add_subparsers(dest="command", required=True)
@@ -186,6 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--log-level", default="info")
     r.set_defaults(func=cmd_run)
+
+    im = sub.add_parser("import", help="load a clinic's CSV export into a directory")
+    im.add_argument("kind", choices=["patients", "staff", "contractors"])
+    im.add_argument("file", help="the CSV: UTF-8 (with or without BOM), columns split by ; , or tab")
+    im.add_argument("--config", required=True, help="the clinic configuration (database, branch regions)")
+    im.add_argument("--rejects", default=None, help="write the rejected rows here, with a reason column")
+    im.add_argument("--quiet", action="store_true", help="no progress bar")
+    im.add_argument(
+        "--ignore-unknown-columns", action="store_true", help="skip columns the import does not know"
+    )
+    im.set_defaults(func=cmd_import)
 
     d = sub.add_parser("demo", help="run against the simulated PBX with generated calls")
     d.add_argument(
