@@ -189,6 +189,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     async def go() -> ImportReport:
         db = Database(url)
         try:
+            await db.migrate()  # idempotent; a first import into a new database makes its tables
             return await run_import(
                 args.kind,
                 Path(args.file),
