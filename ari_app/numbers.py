@@ -16,15 +16,21 @@ import phonenumbers
 VISIBLE_DIGITS = 3  # a masked number shows its last three digits: enough to tell calls apart
 
 
-def to_e164(number: str, region: str | None) -> str | None:
-    """The number in E.164, or None when it is not a plausible phone number in ``region``."""
+def to_e164(number: str, region: str | None, *, complete: bool = False) -> str | None:
+    """The number in E.164, or None when it is not a plausible phone number in ``region``.
+
+    ``complete``: refuse a number that could only be dialled locally (no area code: "067 123",
+    "555 1234"), whose E.164 form would be wrong; what a directory stores must be complete."""
     if not number or not any(ch.isdigit() for ch in number):
         return None
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE and (
+        complete or reason != phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
+    ):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -51,5 +57,5 @@ class Regions:
     def of(self, branch: str | None) -> str:
         return self.by_branch.get(branch, self.default) if branch else self.default
 
-    def to_e164(self, number: str, branch: str | None) -> str | None:
-        return to_e164(number, self.of(branch))
+    def to_e164(self, number: str, branch: str | None, *, complete: bool = False) -> str | None:
+        return to_e164(number, self.of(branch), complete=complete)

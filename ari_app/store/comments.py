@@ -163,7 +163,7 @@ class CommentStore:
         """The call's caller number on the card (read in the call's branch's region); False when
         the card has it already."""
         row = (await conn.execute(select(Call.caller_number, Call.branch).where(Call.id == call_id))).one()
-        e164 = regions.to_e164(row.caller_number, row.branch)
+        e164 = regions.to_e164(row.caller_number, row.branch, complete=True)
         if e164 is None:
             raise Refused("add_number_to_patient", "the caller's number is withheld or not a phone number")
         stmt = self._insert(PatientPhone).values(

@@ -221,7 +221,7 @@ class DirectoryStore:
             ).first()
             if card is None:
                 raise NoSuchCard(external_id)
-            e164 = regions.to_e164(number, card.branch)
+            e164 = regions.to_e164(number, card.branch, complete=True)
             if e164 is None:
                 raise UnreadableNumber(unreadable(regions.of(card.branch)))
             phone = await s.scalar(

@@ -37,7 +37,7 @@ def read_numbers(numbers: Sequence[PhoneIn], region: str) -> tuple[list[dict[str
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for i, phone in enumerate(numbers):
-        e164 = to_e164(phone.number, region)
+        e164 = to_e164(phone.number, region, complete=True)
         if e164 is None:
             problems.append((f"phones[{i}].number", unreadable(region)))
         elif e164 not in seen:
