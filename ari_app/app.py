@@ -24,6 +24,7 @@ from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
 from ari_app.calls.arrival import arrival, build_dispatcher
+from ari_app.calls.caller import CallerLookup, NobodyKnown
 from ari_app.calls.desk import FrontDesk
 from ari_app.calls.resync import Happening
 from ari_app.calls.session import CallPolicy, CallSession
@@ -36,6 +37,7 @@ from ari_app.facts.types import Fact
 from ari_app.facts.writer import FactWriter
 from ari_app.fallback.importer import FallbackImporter
 from ari_app.metrics import CallMetrics, Metrics
+from ari_app.people.identity import CallerDirectory
 from ari_app.presence import PhonePresence
 from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
@@ -60,6 +62,7 @@ class CallCenterApp:
         registry: CollectorRegistry | None = None,
         migrate: bool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        directory: CallerDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
@@ -71,6 +74,13 @@ class CallCenterApp:
         self._migrate = url.startswith("sqlite") if migrate is None else migrate
         self.db = Database(url)
         self.store = CallStore(self.db)
+        # Who is calling: the patients, staff and contractors directories. The store's own
+        # (DirectoryStore(self.db)) goes here as the default once the directories are stored;
+        # until then a caller is unknown unless a directory is given.
+        self.directory: CallerDirectory = directory if directory is not None else NobodyKnown()
+        self.caller_lookup = CallerLookup(
+            self.directory, settings.regions, timeout=settings.calls.caller_lookup_timeout
+        )
         self.client = AriClient(
             settings.ari.url,
             secrets.ari_username,
@@ -89,7 +99,7 @@ class CallCenterApp:
         # Every fact: recorded (spool, then the database), then to the consumers of its type.
         self.fanout = FactFanout(self.facts)
         self.facts.on_written = self.fanout.committed
-        self.call_metrics = CallMetrics(self.metrics)
+        self.call_metrics = CallMetrics(self.metrics, count_staff_calls=settings.calls.count_staff_calls)
         self.recordings = RecordingCollector(
             self.client,
             RecordingArchive(data_dir / "recordings"),
@@ -114,6 +124,7 @@ class CallCenterApp:
             on_command=self._on_command,
             is_our_call=self._is_our_call,
             desk=self.desk,
+            caller_lookup=self.caller_lookup,
         )
         self.events = EventStream(
             settings.ari.url,
@@ -147,7 +158,7 @@ class CallCenterApp:
         )
         self.fastagi = FastAgiServer(
             settings,
-            StoreNameLookup(self.db.session, region=settings.calls.default_region),
+            StoreNameLookup(self.db.session, settings.regions, self.directory),
             registry=self.metrics.registry,
             clock=clock,
         )
@@ -335,6 +346,7 @@ class CallCenterApp:
             policy=policy,
             new_id=lambda: str(uuid.uuid4()),
             now=now,
+            caller_lookup=self.caller_lookup.timeout,  # its first wave waits for the caller's name
         )
         return session
 

@@ -78,5 +78,3 @@ class CallerDirectory(Protocol):
     async def identify(self, number_e164: str) -> CallerIdentity:
         """Who has this number; ``UNKNOWN`` when nobody does."""
         ...
-
-

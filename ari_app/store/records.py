@@ -61,6 +61,11 @@ class CallRecord:
     legs: list[LegRecord]
     recordings: list[RecordingRecord]
     handled_by: str = "app"  # or "fallback": the dialplan took it while the app was down
+    # Who called (the directories, when the call came in): patient | staff | contractor |
+    # unknown; None: not looked up. Staff and contractors' calls are not in the statistics.
+    caller_kind: str | None = None
+    patient_id: int | None = None
+    in_statistics: bool = True
 
 
 @dataclass(frozen=True)
