@@ -25,6 +25,7 @@ from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
 from ari_app.calls.arrival import arrival, build_dispatcher
+from ari_app.calls.caller import CallerLookup
 from ari_app.calls.desk import FrontDesk
 from ari_app.calls.resync import Happening
 from ari_app.calls.session import CallPolicy, CallSession
@@ -37,6 +38,7 @@ from ari_app.facts.types import Fact
 from ari_app.facts.writer import FactWriter
 from ari_app.fallback.importer import FallbackImporter
 from ari_app.metrics import CallMetrics, Metrics
+from ari_app.people.identity import CallerDirectory
 from ari_app.presence import PhonePresence
 from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
@@ -62,6 +64,7 @@ class CallCenterApp:
         registry: CollectorRegistry | None = None,
         migrate: bool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        directory: CallerDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
@@ -73,7 +76,13 @@ class CallCenterApp:
         self._migrate = url.startswith("sqlite") if migrate is None else migrate
         self.db = Database(url)
         self.store = CallStore(self.db)
-        self.directory = DirectoryStore(self.db)
+        # Who is calling: the patients, staff and contractors directories; calls look callers up
+        # in the database's own unless another directory is given.
+        self.directories = DirectoryStore(self.db)
+        self.directory: CallerDirectory = directory if directory is not None else self.directories
+        self.caller_lookup = CallerLookup(
+            self.directory, settings.regions, timeout=settings.calls.caller_lookup_timeout
+        )
         self.client = AriClient(
             settings.ari.url,
             secrets.ari_username,
@@ -92,7 +101,7 @@ class CallCenterApp:
         # Every fact: recorded (spool, then the database), then to the consumers of its type.
         self.fanout = FactFanout(self.facts)
         self.facts.on_written = self.fanout.committed
-        self.call_metrics = CallMetrics(self.metrics)
+        self.call_metrics = CallMetrics(self.metrics, count_staff_calls=settings.calls.count_staff_calls)
         self.recordings = RecordingCollector(
             self.client,
             RecordingArchive(data_dir / "recordings"),
@@ -117,6 +126,7 @@ class CallCenterApp:
             on_command=self._on_command,
             is_our_call=self._is_our_call,
             desk=self.desk,
+            caller_lookup=self.caller_lookup,
         )
         self.events = EventStream(
             settings.ari.url,
@@ -150,7 +160,7 @@ class CallCenterApp:
         )
         self.fastagi = FastAgiServer(
             settings,
-            StoreNameLookup(self.db.session, region=settings.calls.default_region),
+            StoreNameLookup(self.db.session, settings.regions, self.directory),
             registry=self.metrics.registry,
             clock=clock,
         )
@@ -219,7 +229,7 @@ class CallCenterApp:
             clock=self._clock,
             metrics=False if apart else scrape,
             settings=self.settings,
-            people=People(self.directory, self.settings.regions),
+            people=People(self.directories, self.settings.regions),
         )
         self._runner = ApiRunner(api, access_log=None)
         self.http_port = await _listen(self._runner, http.host, http.port)
@@ -340,6 +350,7 @@ class CallCenterApp:
             policy=policy,
             new_id=lambda: str(uuid.uuid4()),
             now=now,
+            caller_lookup=self.caller_lookup.timeout,  # its first wave waits for the caller's name
         )
         return session
 

@@ -180,6 +180,11 @@ class CallSettings(_Section):
     callback_merge_minutes: Annotated[int, Field(ge=0, le=1440)] = 60
     # When a callback task is due after a missed call in opening hours (minutes).
     callback_due_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
+    # Seconds a call's first wave waits for the directories to say who calls (the name on the
+    # admins' phones); slower, and the phones ring without it.
+    caller_lookup_timeout: Annotated[float, Field(gt=0, le=5)] = 0.5
+    # Staff and contractors' calls in the outcome, wait and talk figures too (default: apart).
+    count_staff_calls: bool = False
 
     @field_validator("missed_media", "failed_media")
     @classmethod

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ari_app.facts.fanout import FactFanout
-from ari_app.facts.types import CallAnswered, CallbackNeeded, CallEnded, CallStarted
+from ari_app.facts.types import CallAnswered, CallbackNeeded, CallEnded, CallerIdentified, CallStarted
 
 _FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -38,6 +38,7 @@ class Metrics:
     queue_waiting: Gauge
     callbacks: Counter
     fallback_records: Counter
+    calls_not_patients: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -138,18 +139,40 @@ class Metrics:
                 ["result"],
                 registry=registry,
             ),
+            calls_not_patients=Counter(
+                f"{ns}_calls_not_patients",
+                "Calls from staff and contractors, ended: kept out of the outcome, wait and talk"
+                " figures (calls.count_staff_calls)",
+                ["kind"],
+                registry=registry,
+            ),
         )
 
 
-class CallMetrics:
-    """The call counters and histograms, fed by the facts they count (a fan-out consumer)."""
+@dataclass
+class _OpenCall:
+    branch: str
+    started: datetime
+    answered: datetime | None = None
+    not_patient: str | None = field(default=None)  # staff | contractor: kept out of the figures
 
-    def __init__(self, metrics: Metrics) -> None:
+
+class CallMetrics:
+    """The call counters and histograms, fed by the facts they count (a fan-out consumer).
+
+    Staff and contractors' calls (``CallerIdentified.in_statistics`` False) are counted apart,
+    in ``calls_not_patients``, unless ``count_staff_calls``: a colleague's call is not a patient
+    the clinic answered or missed.
+    """
+
+    def __init__(self, metrics: Metrics, *, count_staff_calls: bool = False) -> None:
         self._m = metrics
-        self._open: dict[str, tuple[str, datetime, datetime | None]] = {}  # call: branch, start, answer
+        self._count_staff = count_staff_calls
+        self._open: dict[str, _OpenCall] = {}
 
     def subscribe(self, fanout: FactFanout) -> None:
         fanout.subscribe(CallStarted, self.started)
+        fanout.subscribe(CallerIdentified, self.identified)
         fanout.subscribe(CallAnswered, self.answered)
         fanout.subscribe(CallEnded, self.ended)
         fanout.subscribe(CallbackNeeded, self.callback)
@@ -161,20 +184,27 @@ class CallMetrics:
     def started(self, fact: CallStarted) -> None:
         if fact.handled_by == "app":  # a fallback call never entered the app
             self._m.calls_started.inc()
-        self._open[fact.call_id] = (fact.branch or "unknown", fact.at, None)
+        self._open[fact.call_id] = _OpenCall(fact.branch or "unknown", fact.at)
+
+    def identified(self, fact: CallerIdentified) -> None:
+        call = self._open.get(fact.call_id)
+        if call is not None and not fact.in_statistics and not self._count_staff:
+            call.not_patient = fact.kind
 
     def answered(self, fact: CallAnswered) -> None:
-        if fact.call_id in self._open:
-            branch, started, _ = self._open[fact.call_id]
-            self._open[fact.call_id] = (branch, started, fact.at)
+        if (call := self._open.get(fact.call_id)) is not None:
+            call.answered = fact.at
 
     def ended(self, fact: CallEnded) -> None:
-        branch, started, answered = self._open.pop(fact.call_id, ("unknown", fact.at, None))
-        self._m.calls_ended.labels(fact.outcome, branch).inc()
-        waited = ((answered or fact.at) - started).total_seconds()
+        call = self._open.pop(fact.call_id, None) or _OpenCall("unknown", fact.at)
+        if call.not_patient is not None:
+            self._m.calls_not_patients.labels(call.not_patient).inc()
+            return
+        self._m.calls_ended.labels(fact.outcome, call.branch).inc()
+        waited = ((call.answered or fact.at) - call.started).total_seconds()
         self._m.wait_seconds.labels(fact.outcome).observe(max(0.0, waited))
-        if answered:
-            self._m.talk_seconds.observe(max(0.0, (fact.at - answered).total_seconds()))
+        if call.answered:
+            self._m.talk_seconds.observe(max(0.0, (fact.at - call.answered).total_seconds()))
 
     def callback(self, fact: CallbackNeeded) -> None:
         self._m.callbacks.labels(fact.reason).inc()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ari_app.facts.types import Fact
+from ari_app.people.identity import CallerIdentity
 
 # --------------------------------------------------------------------------- commands
 
@@ -291,6 +292,13 @@ class TransferRequested:
     to: tuple[str, str] | None  # ("admin", login) | ("group", id); None: no such target
     by: str
     phone_channel: str | None = None  # the admin's phone asked (SIP REFER) on this channel
+
+
+@dataclass(frozen=True)
+class CallerKnown:
+    """The directories' answer for the caller's number (``UNKNOWN`` when slow or failing)."""
+
+    identity: CallerIdentity
 
 
 @dataclass

@@ -12,6 +12,7 @@ from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg
 from ari_app.calls.state import ANNOUNCE_LIMIT, BridgeStage, CallRouting, CallState, Greeting, Phase
 from ari_app.facts.types import (
+    CallerIdentified,
     CallQueued,
     LegCreated,
     LegProgress,
@@ -59,6 +60,38 @@ class Offering(CallState):
         step.commands.append(c.StartTimer("max_wait", r.max_wait))
         if r.overflow_after is not None:
             step.commands.append(c.StartTimer("overflow", r.overflow_after))
+
+    # ------------------------------------------------------------------ who is calling
+    def _look_up_caller(self, step: c.Step) -> None:
+        """The directories are asked as the call starts; its first legs wait for the answer no
+        longer than ``caller_lookup`` seconds (the timer), the greeting not at all."""
+        if self.caller_lookup is not None:
+            self.caller_settled = False
+            step.commands.append(c.StartTimer("caller_lookup", self.caller_lookup))
+
+    def _on_caller_known(self, known: c.CallerKnown, step: c.Step, now: datetime) -> None:
+        if self.identity is not None:
+            return  # one answer per call
+        who = self.identity = known.identity
+        step.facts.append(
+            CallerIdentified(self.call_id, who.kind, who.patient_id, len(who.cards), who.in_statistics, now)
+        )
+        if not self.caller_settled:
+            step.commands.append(c.CancelTimer("caller_lookup"))
+            self._caller_settled(step, now)
+
+    def _caller_settled(self, step: c.Step, now: datetime) -> None:
+        """Known, or waited for long enough: the waves held meanwhile go out now."""
+        self.caller_settled = True
+        held, self.held_waves = self.held_waves, []
+        for wave in held:
+            self._on_wave(wave, step, now)
+
+    def _wave_in(self, wave: c.WaveOffered, step: c.Step, now: datetime) -> None:
+        if wave.targets and not self.caller_settled:
+            self.held_waves.append(wave)  # its legs are created with the caller's name
+            return
+        self._on_wave(wave, step, now)
 
     # ------------------------------------------------------------------ menu, waves, queue
     def _on_digit(self, digit: str, step: c.Step, now: datetime) -> None:
@@ -171,7 +204,9 @@ class Offering(CallState):
     # ------------------------------------------------------------------ legs
     def _create_leg(self, leg: Leg) -> c.CreateLeg:
         variables = [("CALLERID(num)", self.caller_number)]
-        variables.append(("CALLERID(name)", self.caller_name or self.caller_number))
+        # The admin's phone shows who calls: the directories' name, else what the carrier sent.
+        known = self.identity.display_name if self.identity is not None else ""
+        variables.append(("CALLERID(name)", known or self.caller_name or self.caller_number))
         if leg.endpoint.startswith("PJSIP/"):
             # A transfer from the phone (SIP REFER) comes to us as ChannelTransfer, so that it
             # goes through routing and the call keeps its bridge, recording and row.
@@ -243,6 +278,8 @@ class Offering(CallState):
             self._greeting_over(step, now)  # its PlaybackFinished was lost
         elif name == "menu" and self.phase is Phase.GREETING:
             self._start_offering(step, now)  # no digit: no topic
+        elif name == "caller_lookup" and not self.caller_settled:
+            self._caller_settled(step, now)  # the directories are slow: the phones ring without
         elif name == "retry" and self.idle_waiting:
             self._seek(step, reset=True)
         elif name == "overflow" and self.phase is Phase.OFFERING:

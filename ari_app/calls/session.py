@@ -63,6 +63,7 @@ Input = (
     | c.AdminFree
     | c.TransferRequested
     | c.BridgeSeen
+    | c.CallerKnown
 )
 
 __all__ = ["RELEVANT_EVENTS", "CallPolicy", "CallRouting", "CallSession", "Input", "Phase"]
@@ -72,6 +73,7 @@ class CallSession(Resuming):
     # ------------------------------------------------------------------ entry points
     def begin(self, now: datetime) -> c.Step:
         step = c.Step(facts=[self._start])
+        self._look_up_caller(step)
         r = self.routing
         if not r.open:
             reason = r.closed_reason or "closed_hours"
@@ -106,7 +108,9 @@ class CallSession(Resuming):
                 if leg.admin == item.admin and self.phase is Phase.OFFERING:
                     self._hangup_leg(leg, "engaged", step)
         elif isinstance(item, c.WaveOffered):
-            self._on_wave(item, step, now)
+            self._wave_in(item, step, now)
+        elif isinstance(item, c.CallerKnown):
+            self._on_caller_known(item, step, now)
         elif isinstance(item, c.AdminFree):
             if self.idle_waiting:
                 step.commands.append(c.CancelTimer("retry"))

@@ -12,6 +12,7 @@ from ari_app.calls import commands as c
 from ari_app.calls.legs import Leg, leg_result
 from ari_app.calls.recovery import call_name
 from ari_app.facts.types import CallbackNeeded, CallEnded, CallStarted, LegEnded, RecordingFailedFact
+from ari_app.people.identity import CallerIdentity
 
 ANNOUNCE_LIMIT = 60.0  # a message whose PlaybackFinished was lost must not hold the caller
 LINGER_LIMIT = 30.0  # after the call ended: wait this long for stray events and the recording
@@ -95,6 +96,7 @@ class CallState:
         policy: CallPolicy,
         new_id: Callable[[], str],
         now: datetime,
+        caller_lookup: float | None = None,
     ) -> None:
         ch = start.channel
         self.call_id = call_id
@@ -109,6 +111,12 @@ class CallState:
         self.branch = branch
         self.phase = Phase.GREETING
         self.answered_by_us = False  # we answered the caller's channel (notice, menu, hold)
+        # Who is calling (``CallerKnown``): its first wave waits for it up to ``caller_lookup``
+        # seconds from the start, so that the admins' phones show the caller's name.
+        self.caller_lookup = caller_lookup
+        self.identity: CallerIdentity | None = None
+        self.caller_settled = True  # nothing (more) to wait for before creating legs
+        self.held_waves: list[c.WaveOffered] = []  # offered while the caller was being looked up
         self.topic: str | None = None
         self.greeting_playback: str | None = None  # notice or menu prompt now playing
         self.greeting_stage: Greeting | None = None

@@ -20,6 +20,7 @@ import structlog
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.calls import commands as c
+from ari_app.calls.caller import CallerLookup
 from ari_app.calls.desk import FrontDesk
 from ari_app.calls.resync import PbxSync, SessionFactory, SwitchboardStats, TrackedCall
 from ari_app.calls.runner import CommandRunner
@@ -47,6 +48,7 @@ class Switchboard(PbxSync):
         on_command: Callable[[str, float, bool], None] | None = None,
         is_our_call: Callable[[str], Awaitable[bool]] | None = None,
         desk: FrontDesk | None = None,
+        caller_lookup: CallerLookup | None = None,
     ) -> None:
         self._client = client
         self._new_session = new_session
@@ -68,6 +70,8 @@ class Switchboard(PbxSync):
         self.stats = SwitchboardStats()
         # Presence and the queue; without one every call is told nobody can take it.
         self.desk = desk
+        # Who is calling: asked as each new call starts, told to it as CallerKnown.
+        self._caller_lookup = caller_lookup
 
     def deliver(self, call_id: str, item: Any) -> bool:
         """Put an input into a call's inbox; False when the call is not tracked."""
@@ -173,12 +177,20 @@ class Switchboard(PbxSync):
         if self.desk is not None:
             self.desk.call_started(call_id, session.caller_number)
         self._track(call_id, session, session.begin(now))
+        if self._caller_lookup is not None:
+            self._spawn(self._identify(call_id, session.caller_number, session.branch))
 
     def _track(self, call_id: str, session: CallSession, first: c.Step) -> None:
         call = TrackedCall(session, last_input=time.monotonic())
         self._calls[call_id] = call
         self._reindex(call_id, session)
         call.task = asyncio.get_running_loop().create_task(self._work(call_id, call, first))
+
+    async def _identify(self, call_id: str, number: str, branch: str | None) -> None:
+        """The directories' answer for the caller, off the call's path (bounded, never raises)."""
+        assert self._caller_lookup is not None
+        identity = await self._caller_lookup.identify(number, branch)
+        self.deliver(call_id, c.CallerKnown(identity))
 
     # ------------------------------------------------------------------ per-call task
     async def _work(self, call_id: str, call: TrackedCall, first: c.Step) -> None:

@@ -11,6 +11,7 @@ from ari_app.facts.types import (
     CallAnswered,
     CallbackNeeded,
     CallEnded,
+    CallerIdentified,
     CallQueued,
     CallStarted,
     CallTransferred,
@@ -146,4 +147,15 @@ async def _callback(s: CallStore, f: CallbackNeeded, ctx: RowContext) -> None:
         due_at=f.due_at,
         at=f.at,
         merge_minutes=ctx.callback_merge_minutes,
+    )
+
+
+@_rows(CallerIdentified)
+async def _identified(s: CallStore, f: CallerIdentified, _: RowContext) -> None:
+    await s.caller_identified(
+        f.call_id,
+        kind=f.kind,
+        patient_id=f.patient_id,
+        patient_cards=f.patient_cards,
+        in_statistics=f.in_statistics,
     )

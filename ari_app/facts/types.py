@@ -135,6 +135,24 @@ class CallbackNeeded:
     at: datetime
 
 
+@dataclass(frozen=True)
+class CallerIdentified:
+    """Who the caller is, as the directories knew the number when the call came in.
+
+    ``kind``: patient | staff | contractor | unknown (a directory that failed or was too slow
+    says unknown); ``patient_id``: the one card the number is on, if exactly one;
+    ``patient_cards``: how many cards it is on; ``in_statistics``: False for staff and
+    contractors, whose calls stay out of the admins' and the clinic's statistics.
+    """
+
+    call_id: str
+    kind: str
+    patient_id: int | None
+    patient_cards: int
+    in_statistics: bool
+    at: datetime
+
+
 Fact = (
     CallStarted
     | LegCreated
@@ -149,6 +167,7 @@ Fact = (
     | CallQueued
     | CallTransferred
     | CallbackNeeded
+    | CallerIdentified
 )
 
 # By name, for the spool's lines.

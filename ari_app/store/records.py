@@ -74,7 +74,12 @@ class CallRecord:
     handled_by: str = (
         "app"  # "fallback": the dialplan took it while the app was down; "manual": logged by hand
     )
-    in_statistics: bool = True  # False: staff, contractors, others: out of patient statistics
+    # Who called (the directories, when the call came in): patient | staff | contractor |
+    # unknown; None: not looked up. Staff, contractors and others are not in patient statistics
+    # (the comment's caller type, once written, decides).
+    caller_kind: str | None = None
+    patient_id: int | None = None
+    in_statistics: bool = True
     comment: CallNote | None = None
     report_topic: str | None = None  # the comment's topic unless unknown, else the phone menu's
 

@@ -270,6 +270,15 @@ class CallStore:
     async def topic_chosen(self, call_id: str, *, topic: str, at: datetime) -> None:
         await self._update_call(call_id, {"topic": func.coalesce(Call.topic, topic)})  # the first wins
 
+    async def caller_identified(
+        self, call_id: str, *, kind: str, patient_id: int | None, patient_cards: int, in_statistics: bool
+    ) -> None:
+        """Who called, as the directories knew the number then (a replay writes the same)."""
+        values = dict(
+            caller_kind=kind, patient_id=patient_id, patient_cards=patient_cards, in_statistics=in_statistics
+        )
+        await self._update_call(call_id, values)
+
     async def call_queued(self, call_id: str, *, at: datetime) -> None:
         await self._update_call(call_id, {"queued_at": func.coalesce(Call.queued_at, at)})
 

@@ -240,3 +240,24 @@ async def test_losing_leg_of_a_ring_all_keeps_ringing_until_deleted(harness: Sim
     assert (await h.rest("GET", f"/channels/{leg_id}"))[1]["state"] == "Ringing"
     await h.rest("DELETE", f"/channels/{leg_id}")
     await gone(h, leg_id)
+
+
+async def test_a_leg_shows_the_caller_id_the_app_gives_it(harness: SimHarness) -> None:
+    """``/channels/create`` has no ``callerId`` in Asterisk 22 (rest-api/api-docs/channels.json):
+    the admin's phone is told the caller through ``CALLERID()`` in the create's variables; an
+    originate (``POST /channels``) takes ``callerId`` as ``"Name" <number>`` or a bare number."""
+    h = harness
+    await h.connect()
+    inbound = await place(h)
+    body = {"variables": {"CALLERID(num)": "+380671234567", "CALLERID(name)": "Олена Ковальчук"}}
+    status, ch = await h.rest(
+        "POST", "/channels/create", body, endpoint="PJSIP/admin101", app="clinic",
+        appArgs=f"dialed,{inbound}", callerId="Ignored <1>",
+    )  # fmt: skip
+    assert status == 200 and ch["caller"] == {"name": "Олена Ковальчук", "number": "+380671234567"}
+    start = await h.wait_for(lambda e: e["type"] == "StasisStart" and e["channel"]["id"] == ch["id"])
+    assert start["channel"]["caller"] == ch["caller"]
+    status, bare = await h.rest(
+        "POST", "/channels", endpoint="PJSIP/admin102", app="clinic", callerId="5551234"
+    )
+    assert status == 200 and bare["caller"] == {"name": "", "number": "5551234"}

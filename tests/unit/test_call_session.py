@@ -114,6 +114,7 @@ class Driver:
         routing: CallRouting | None = None,
         strategy: str = "ring_all",
         ring_timeout: int = 15,
+        caller_lookup: float | None = None,
     ):
         ids = (f"id{n}" for n in itertools.count())
         self.now = T0
@@ -130,7 +131,7 @@ class Driver:
             call_id="call1", start=stasis_start("in", ["5551234"]), did="5551234", branch="b1",
             ad_channel="site", routing=replace(routing or CallRouting(), groups=("g",), overflow=("over",)),
             policy=policy,
-            new_id=lambda: next(ids), now=self.now,
+            new_id=lambda: next(ids), now=self.now, caller_lookup=caller_lookup,
         )  # fmt: skip
         self.commands: list[c.Command] = []
         self.facts: list[Fact] = []

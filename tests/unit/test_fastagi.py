@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import structlog.testing
@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry
 from ari_app.config import Settings, parse_settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.logging import redact
-from ari_app.numbers import to_e164
+from ari_app.numbers import Regions, to_e164
+from ari_app.people.identity import UNKNOWN, CallerIdentity
 from ari_app.store import CallStore, Database
 
 Logs = list[MutableMapping[str, Any]]
@@ -219,7 +220,7 @@ async def test_caller_name_from_a_real_store(start: StartServer, tmp_path: Path)
             ad_channel=None, started_at=now - timedelta(hours=age),
         )  # fmt: skip
     try:
-        lookup = StoreNameLookup(db.session, region="US")
+        lookup = StoreNameLookup(db.session, Regions("US"))
         assert await lookup.name_for("2025550142") == "Ann Smith"
         assert await lookup.name_for("+1 202 555 0142") == "Ann Smith"
         assert await lookup.name_for("2025550100") is None
@@ -228,8 +229,35 @@ async def test_caller_name_from_a_real_store(start: StartServer, tmp_path: Path)
         _, port = await start(lookup=lookup)
         commands = await session(port, header(callerid="+12025550142"))
         assert commands == ['SET VARIABLE CALLERID(name) "Ann Smith"', 'SET VARIABLE CLINIC_KNOWN "1"']
+        # The directories first; their silence or failure leaves the past calls' name.
+        for directory, number, expected in [
+            (_Directory(STAFF), "2025550142", "Dr Who"),
+            (_Directory(UNKNOWN), "2025550142", "Ann Smith"),
+            (_Directory(RuntimeError("db down")), "2025550142", "Ann Smith"),
+            (_Directory(STAFF), "2025550100", "Dr Who"),
+            (_Directory(STAFF), "anonymous", None),  # nothing to ask the directory
+        ]:
+            both = StoreNameLookup(db.session, Regions("US"), directory)
+            assert await both.name_for(number) == expected, directory
+        assert _Directory.asked[-1] == "+12025550100"  # in E.164
     finally:
         await db.dispose()
+
+
+STAFF = CallerIdentity("staff", contact_name="Dr Who")
+
+
+class _Directory:
+    asked: ClassVar[list[str]] = []
+
+    def __init__(self, answer: CallerIdentity | Exception) -> None:
+        self._answer = answer
+
+    async def identify(self, number_e164: str) -> CallerIdentity:
+        _Directory.asked.append(number_e164)
+        if isinstance(self._answer, Exception):
+            raise self._answer
+        return self._answer
 
 
 # ---------------------------------------------------------------------------- branch-open
