@@ -29,6 +29,7 @@ from ari_app.asterisk_config import render as render_asterisk
 from ari_app.config import ConfigError, Secrets, Settings, load_settings
 from ari_app.demo.floor import Floor
 from ari_app.demo.mix import CallMix
+from ari_app.demo.people import DemoPeople, demo_people
 from ari_app.demo.summary import (
     OUTCOMES,
     PlacedCall,
@@ -213,12 +214,15 @@ async def _with_app(
     placed: list[PlacedCall] = []
     settled = False
     started = datetime.now(UTC)
+    mix = CallMix(settings, random.Random(args.seed), started)
+    known = await _load_people(app, demo_people(mix.regulars, random.Random(args.seed + 2)), started)
+    print(f"demo: directories: {known}")
     try:
         floor = Floor(settings, ctl, api, token, random.Random(args.seed + 1), faults=args.faults)
         floor_done = asyncio.Event()
         floor_task = asyncio.get_running_loop().create_task(floor.run(floor_done))
         try:
-            await _generate(app, ctl, settings, args, stop, placed, started)
+            await _generate(mix, app, ctl, settings, args, stop, placed, started)
         finally:
             floor_done.set()
             await floor_task
@@ -255,7 +259,22 @@ def _channels(placed: list[PlacedCall]) -> list[str]:
     return [p.channel_id for p in placed if p.channel_id]
 
 
+async def _load_people(app: CallCenterApp, people: DemoPeople, now: datetime) -> str:
+    """The demo clinic's cards and contacts, in the app's directories (idempotent: a second run
+    on the same data folder updates the same cards)."""
+    regions = app.settings.regions
+    results = await app.directories.upsert_patients(people.patients, regions, now)
+    results += await app.directories.upsert_contacts("staff", people.staff, regions, now)
+    results += await app.directories.upsert_contacts("contractor", people.contractors, regions, now)
+    refused = [r for r in results if r is not None]
+    if refused:
+        raise DemoStartError(f"the demo's directories were refused: {refused[0]}")
+    counts = (len(people.patients), len(people.staff), len(people.contractors))
+    return "{} patients, {} staff, {} contractors".format(*counts)
+
+
 async def _generate(
+    mix: CallMix,
     app: CallCenterApp,
     ctl: SimControl,
     settings: Settings,
@@ -264,7 +283,6 @@ async def _generate(
     placed: list[PlacedCall],
     started: datetime,
 ) -> None:
-    mix = CallMix(settings, random.Random(args.seed), started)
     interval = 1.0 / max(args.rate, 0.01)
     next_at = time.monotonic()
     last_report = 0.0

@@ -40,6 +40,8 @@ class RunSummary:
     queued: int  # calls that waited on hold
     # Stasis() failed: the app's websocket was away, so the PBX turned the call away itself.
     declined: int = 0
+    # Who called, as the directories knew them: patient, staff, contractor, unknown (new callers).
+    callers: dict[str, int] = field(default_factory=dict)
     missing: list[PlacedCall] = field(default_factory=list)  # given to the app, but no row or outcome
     leftovers: dict[str, int] = field(default_factory=dict)  # what the app or the PBX still holds
 
@@ -66,6 +68,7 @@ def summarise(placed: list[PlacedCall], rows: list[CallRecord]) -> RunSummary:
         transfers=sum(r.transfers for r in ours),
         queued=sum(1 for r in ours if r.queued_at is not None),
         declined=len(placed) - len(given),
+        callers=dict(Counter(r.caller_kind or "not looked up" for r in ours)),
         missing=sorted(missing, key=lambda p: p.number),
     )
 
@@ -109,6 +112,14 @@ def write_report(
     path.write_text(json.dumps(body, indent=1, default=str), encoding="utf-8")
 
 
+CALLER_WORDS = {"patient": "known patients", "unknown": "new", "staff": "staff", "contractor": "contractors"}
+
+
+def _callers(kinds: dict[str, int]) -> list[str]:
+    order = [*CALLER_WORDS, *sorted(set(kinds) - set(CALLER_WORDS))]
+    return [f"{kinds[k]} {CALLER_WORDS.get(k, k)}" for k in order if kinds.get(k)]
+
+
 def render(summary: RunSummary) -> str:
     lines = ["", f"{'outcome':<12}{'calls':>7}", "-" * 19]
     lines += [f"{name:<12}{value:>7}" for name, value in summary.outcomes.items()]
@@ -124,6 +135,8 @@ def render(summary: RunSummary) -> str:
         f"{'recorded':<12}{summary.recorded:>7}",
         f"{'callbacks':<12}{summary.callbacks:>7}  (tasks for this run's unanswered calls)",
     ]
+    if summary.callers:
+        lines += ["", "callers: " + ", ".join(_callers(summary.callers))]
     if summary.leftovers:
         lines += ["", "left over: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.leftovers.items()))]
     if summary.missing:

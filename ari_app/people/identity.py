@@ -46,12 +46,15 @@ class CallerIdentity:
 
     @property
     def display_name(self) -> str:
-        """What the admin's phone shows: the name to greet, or nothing to go on."""
+        """What the admin's phone shows: the name to greet, or nothing to go on. A number on
+        several cards names its owner when the cards agree who that is (a mother's number on
+        her own card and, as the parent's, on her children's); otherwise the admin picks."""
         if self.kind in ("staff", "contractor"):
             return self.contact_name or ""
         if len(self.cards) == 1:
             return self.cards[0].owner or self.cards[0].full_name
-        return ""
+        owners = {c.owner or (c.full_name if c.role == "self" else None) for c in self.cards}
+        return owners.pop() or "" if len(owners) == 1 else ""
 
 
 UNKNOWN = CallerIdentity("unknown")

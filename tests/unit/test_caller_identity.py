@@ -10,6 +10,7 @@ from ari_app.people.identity import UNKNOWN, CardMatch, decide
 OWN = CardMatch(1, "p1", "Olha Kovalenko", "self")
 CHILD = CardMatch(2, "p2", "Andrii Kovalenko", "parent", "mother: Olha")
 CHILD_NO_OWNER = CardMatch(3, "p3", "Zoia Kovalenko", "parent")
+MOTHERS = CardMatch(4, "p4", "Zoia Kovalenko", "parent", "Olha Kovalenko")
 STAFF = ("Nurse Hanna", None)
 FIRM = ("Ivan", "DentCo")
 
@@ -21,7 +22,9 @@ FIRM = ("Ivan", "DentCo")
         ([OWN], None, None, "patient", "Olha Kovalenko", 1, True),
         ([CHILD], None, None, "patient", "mother: Olha", 2, True),  # the owner is who calls
         ([CHILD_NO_OWNER], None, None, "patient", "Zoia Kovalenko", 3, True),
-        ([OWN, CHILD], None, None, "patient", "", None, True),  # several cards: the admin picks
+        ([OWN, CHILD], None, None, "patient", "", None, True),  # the cards disagree: the admin picks
+        ([OWN, MOTHERS], None, None, "patient", "Olha Kovalenko", None, True),  # they agree: her
+        ([CHILD, CHILD_NO_OWNER], None, None, "patient", "", None, True),  # someone's: not said whose
         ([], STAFF, None, "staff", "Nurse Hanna", None, False),
         ([OWN], STAFF, None, "staff", "Nurse Hanna", 1, False),  # staff wins; the card still comes
         ([], None, FIRM, "contractor", "Ivan", None, False),
