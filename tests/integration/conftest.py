@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import time
+import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
+from ari_app.app import CallCenterApp
+from ari_app.config import Secrets, parse_settings
+from ari_app.people.identity import CallerDirectory
 from ari_app.simctl import SimControl, SimProcess
 from ari_app.store import CallStore, Database
 
@@ -106,6 +111,40 @@ async def eventually(
         await asyncio.sleep(0.1)
         value = await probe()
     return value
+
+
+async def until(probe: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until ``probe()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"not within {timeout} s")
+
+
+def in_process_app(
+    ari_url: str,
+    database_url: str,
+    data: Path,
+    *,
+    tokens: tuple[str, ...] = (),
+    extra: str = "",
+    directory: CallerDirectory | None = None,
+    registry: CollectorRegistry | None = None,
+) -> CallCenterApp:
+    """The app of ``CONFIG`` built in this process (FastAGI off, any free HTTP port), for tests
+    that subscribe to its fan-out or hand it a directory."""
+    text = CONFIG.format(
+        ari_url=ari_url, http_port=0, data_dir=data, ring_timeout=10, calls_extra="", extra=extra
+    )
+    settings = parse_settings(
+        tomllib.loads(text.replace("[fastagi]\nport = 0", "[fastagi]\nenabled = false")), "test"
+    )
+    return CallCenterApp(
+        settings, Secrets(USER, PASSWORD, database_url, tokens), data_dir=data,
+        registry=registry or CollectorRegistry(), migrate=True, directory=directory,
+    )  # fmt: skip
 
 
 @dataclass

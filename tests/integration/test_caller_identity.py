@@ -6,21 +6,16 @@ and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-import time
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ari_app.app import CallCenterApp
-from ari_app.config import Secrets, parse_settings
 from ari_app.facts.types import CallEnded, CallStarted, LegProgress
 from ari_app.pbxsim.server import PbxSim
 from ari_app.people.identity import UNKNOWN, CallerIdentity, CardMatch
 from ari_app.simctl import SimControl
-from tests.integration.conftest import CONFIG, PASSWORD, USER
+from tests.integration.conftest import PASSWORD, USER, in_process_app, until
 
 pytestmark = pytest.mark.integration
 
@@ -36,36 +31,15 @@ class Directory:
         return PEOPLE.get(number_e164, UNKNOWN)
 
 
-async def _until(probe: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail(f"not within {timeout} s")
-
-
 async def test_calls_carry_who_called_and_a_colleagues_call_is_counted_apart(
     clean_database_url: str, tmp_path: Path
 ) -> None:
     sim = PbxSim(username=USER, password=PASSWORD)
     await sim.start()
-    text = CONFIG.format(
-        ari_url=sim.ari_url,
-        http_port=0,
-        data_dir=tmp_path / "data",
-        ring_timeout=10,
-        calls_extra="",
-        extra="",
-    )
-    settings = parse_settings(
-        tomllib.loads(text.replace("[fastagi]\nport = 0", "[fastagi]\nenabled = false")), "test"
-    )
     registry = CollectorRegistry()
-    app = CallCenterApp(
-        settings, Secrets(USER, PASSWORD, clean_database_url, ()), data_dir=tmp_path / "data",
-        registry=registry, migrate=True, directory=Directory(),
-    )  # fmt: skip
+    app = in_process_app(
+        sim.ari_url, clean_database_url, tmp_path / "data", directory=Directory(), registry=registry
+    )
     calls: dict[str, str] = {}  # caller number -> call id
     shown: dict[str, str] = {}  # call id -> the caller's name on a leg as Asterisk holds it
     ended: list[str] = []
@@ -86,8 +60,8 @@ async def test_calls_carry_who_called_and_a_colleagues_call_is_counted_apart(
             await ctl.set_phone(phone, "answer", answer_after=0.3)
         for number in ("+12025550101", "+12025550102", "+12025550109"):
             await ctl.place_call(number, "5551234", hangup_after=0.3)
-            await _until(lambda n=number: calls.get(n) in ended)  # type: ignore[misc]
-        await _until(lambda: app.facts.pending == 0)
+            await until(lambda n=number: calls.get(n) in ended)  # type: ignore[misc]
+        await until(lambda: app.facts.pending == 0)
         rows = {n: await app.store.get_call(call_id) for n, call_id in calls.items()}
         got = {n: (r.caller_kind, r.patient_id, r.in_statistics) for n, r in rows.items() if r is not None}
         assert got == {

@@ -6,22 +6,15 @@ history."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from ari_app.app import CallCenterApp
-from ari_app.config import Secrets, parse_settings
 from ari_app.facts.types import CallEnded, CallStarted, LegProgress
 from ari_app.pbxsim.server import PbxSim
 from ari_app.simctl import SimControl
-from tests.integration.conftest import CONFIG, PASSWORD, USER
+from tests.integration.conftest import PASSWORD, USER, in_process_app, until
 
 pytestmark = pytest.mark.integration
 
@@ -39,37 +32,12 @@ CARDS = [
 ]
 
 
-async def _until(probe: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail(f"not within {timeout} s")
-
-
-def _app(sim: PbxSim, url: str, data: Path) -> CallCenterApp:
-    text = CONFIG.format(
-        ari_url=sim.ari_url, http_port=0, data_dir=data, ring_timeout=10, calls_extra="", extra=TOPICS
-    )
-    settings = parse_settings(
-        tomllib.loads(text.replace("[fastagi]\nport = 0", "[fastagi]\nenabled = false")), "t"
-    )
-    return CallCenterApp(
-        settings,
-        Secrets(USER, PASSWORD, url, (TOKEN,)),
-        data_dir=data,
-        registry=CollectorRegistry(),
-        migrate=True,
-    )
-
-
 async def test_callers_known_from_the_directories_and_their_calls_commented(
     clean_database_url: str, tmp_path: Path
 ) -> None:
     sim = PbxSim(username=USER, password=PASSWORD)
     await sim.start()
-    app = _app(sim, clean_database_url, tmp_path / "data")
+    app = in_process_app(sim.ari_url, clean_database_url, tmp_path / "data", tokens=(TOKEN,), extra=TOPICS)
     calls: dict[str, str] = {}
     shown: dict[str, str] = {}
     ended: list[str] = []
@@ -98,8 +66,8 @@ async def test_callers_known_from_the_directories_and_their_calls_commented(
                 await ctl.set_phone(phone, "answer", answer_after=0.3)
             for number in (MOTHER, COLLEAGUE, NEWCOMER):
                 await ctl.place_call(number, "5551234", hangup_after=0.3)
-                await _until(lambda n=number: calls.get(n) in ended)  # type: ignore[misc]
-            await _until(lambda: app.facts.pending == 0)
+                await until(lambda n=number: calls.get(n) in ended)  # type: ignore[misc]
+            await until(lambda: app.facts.pending == 0)
 
             stored = {}
             for number, call_id in calls.items():

@@ -6,32 +6,17 @@ PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-import time
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from ari_app.app import CallCenterApp
-from ari_app.config import Secrets, parse_settings
 from ari_app.facts.types import CallEnded
 from ari_app.pbxsim.server import PbxSim
 from ari_app.simctl import SimControl
-from tests.integration.conftest import CONFIG, PASSWORD, USER
+from tests.integration.conftest import PASSWORD, USER, in_process_app, until
 from tests.integration.db_hold import writes_blocked
 
 pytestmark = pytest.mark.integration
-
-
-async def _until(probe: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail(f"not within {timeout} s")
 
 
 async def test_consumers_see_each_call_end_once_and_durable_ones_after_the_commit(
@@ -39,21 +24,7 @@ async def test_consumers_see_each_call_end_once_and_durable_ones_after_the_commi
 ) -> None:
     sim = PbxSim(username=USER, password=PASSWORD)
     await sim.start()
-    text = CONFIG.format(
-        ari_url=sim.ari_url,
-        http_port=0,
-        data_dir=tmp_path / "data",
-        ring_timeout=10,
-        calls_extra="",
-        extra="",
-    )
-    settings = parse_settings(
-        tomllib.loads(text.replace("[fastagi]\nport = 0", "[fastagi]\nenabled = false")), "test"
-    )
-    app = CallCenterApp(
-        settings, Secrets(USER, PASSWORD, clean_database_url, ()), data_dir=tmp_path / "data",
-        registry=CollectorRegistry(), migrate=True,
-    )  # fmt: skip
+    app = in_process_app(sim.ari_url, clean_database_url, tmp_path / "data")
     ended: list[str] = []
     durable: list[tuple[str, str | None]] = []
     checks: list[asyncio.Task[None]] = []
@@ -76,16 +47,16 @@ async def test_consumers_see_each_call_end_once_and_durable_ones_after_the_commi
         await ctl.set_phone("admin101", "answer", answer_after=0.3)
         for n in range(3):
             await ctl.place_call(f"+1202555010{n}", "5551234", hangup_after=0.3)
-        await _until(lambda: len(ended) == 3)
-        await _until(lambda: len(durable) == 3)
+        await until(lambda: len(ended) == 3)
+        await until(lambda: len(durable) == 3)
         assert sorted(c for c, _ in durable) == sorted(ended) and len(set(ended)) == 3
         assert {outcome for _, outcome in durable} == {"answered"}
         async with writes_blocked(clean_database_url):
             await ctl.place_call("+12025550109", "5551234", hangup_after=0.3)
-            await _until(lambda: len(ended) == 4)
+            await until(lambda: len(ended) == 4)
             await asyncio.sleep(1.0)  # the writer is waiting for the database
             assert len(durable) == 3, "a durable consumer was told before the row was committed"
-        await _until(lambda: len(durable) == 4)
+        await until(lambda: len(durable) == 4)
         assert durable[-1] == (ended[-1], "answered")
         await asyncio.sleep(0.5)
         assert len(ended) == 4 and len(durable) == 4  # once each
