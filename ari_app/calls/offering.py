@@ -204,9 +204,15 @@ class Offering(CallState):
     # ------------------------------------------------------------------ legs
     def _create_leg(self, leg: Leg) -> c.CreateLeg:
         variables = [("CALLERID(num)", self.caller_number)]
-        # The admin's phone shows who calls: the directories' name, else what the carrier sent.
         known = self.identity.display_name if self.identity is not None else ""
         variables.append(("CALLERID(name)", known or self.caller_name or self.caller_number))
+        if known:
+            # The admin's phone shows who calls: the directories' name. What a PJSIP INVITE
+            # presents (From, PAI) is the leg's connected line, and the dial (caller=) overwrites
+            # its public part with the caller's caller id (name as the carrier sent it, or none);
+            # the private part survives and wins over it (ast_channel_connected_effective_id).
+            # "i": set it quietly, the leg is not called yet.
+            variables.append(("CONNECTEDLINE(priv-name,i)", known))
         if leg.endpoint.startswith("PJSIP/"):
             # A transfer from the phone (SIP REFER) comes to us as ChannelTransfer, so that it
             # goes through routing and the call keeps its bridge, recording and row.

@@ -19,6 +19,7 @@ from ari_app.pbxsim.transfers import TIMER_B, Transfers
 RING_ORDERS = (("dial", "state", "ringing"), ("state", "ringing", "dial"), ("dial", "ringing", "state"))
 ORIGINATE_TIMEOUT = 30  # POST /channels default
 DTMF_GAP = 0.25  # simulated seconds between a caller's key presses
+DEFAULT_FROM_USER = "asterisk"  # pjsip.conf [global] default_from_user: From without a number
 
 
 class Pbx(Transfers):
@@ -92,6 +93,7 @@ class Pbx(Transfers):
             ch.script = self.draw_script()  # this ring's own: the phone's user answers, is busy or away
         acts = phone_acts(ch.script, phone)
         if acts.behaviour == "busy" or phone.name in self.occupied:
+            self.invite(ch, phone)
             self._dial_event(ch, "", ch.endpoint)
             self.after(0.002, lambda: self.end_channel(ch, "busy", by="phone"), owner=ch)
             return
@@ -100,6 +102,7 @@ class Pbx(Transfers):
             self._dial_event(ch, "", ch.endpoint)
             self.later(TIMER_B, lambda: self.end_channel(ch, "noresponse", by="phone"), owner=ch)
             return
+        self.invite(ch, phone)
         for step in self.rng.choice(RING_ORDERS):
             if step == "dial":
                 self._dial_event(ch, "", ch.endpoint)
@@ -109,6 +112,20 @@ class Pbx(Transfers):
                 self._dial_event(ch, "RINGING")
         if acts.behaviour == "answer":
             self.later(acts.answer_after, lambda: self._phone_answers(ch, stasis_args), owner=ch)
+
+    @staticmethod
+    def invite(ch: SimChannel, phone: Phone) -> None:
+        """The INVITE reaches the phone: it is shown the leg's connected line as it is now, the
+        private party over the public one (res_pjsip_session.c set_from_header: the From's
+        display name and user part). The endpoints send no P-Asserted-Identity (send_pai off);
+        presentation (restricted: anonymous) and the phones a core transfer dials are not
+        modelled."""
+        name = ch.connected.name if ch.connected_priv_name is None else ch.connected_priv_name
+        number = ch.connected.number if ch.connected_priv_number is None else ch.connected_priv_number
+        phone.invites.append({
+            "channel_id": ch.id, "from_name": name,
+            "from_user": number or DEFAULT_FROM_USER, "pai": None,
+        })  # fmt: skip
 
     def _phone_answers(self, ch: SimChannel, stasis_args: list[str] | None) -> None:
         if ch.ending or ch.state == "Up":

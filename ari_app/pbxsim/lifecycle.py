@@ -140,13 +140,17 @@ class Lifecycle(Recording):
 
     def assign(self, ch: SimChannel, var: str, value: str, *, report: bool = True) -> None:
         """Set a variable; CALLERID() writes change the caller and publish ChannelCallerId;
-        PJSIP_TRANSFER_HANDLING() writes set how the channel's REFERs are handled."""
+        CONNECTEDLINE() writes change the connected line (its public part: ChannelConnectedLine;
+        ``priv-`` the private one, no event); PJSIP_TRANSFER_HANDLING() writes set how the
+        channel's REFERs are handled."""
         if var.upper().startswith(TRANSFER_HANDLING) and var.endswith(")"):
             # A function write (chan_pjsip's pjsip_transfer_handling_write): no ChannelVarset.
             # "" or "core": Asterisk transfers; "ari-only": the app; anything else: unchanged
             # (a warning; ARI still answers 204). Only a PJSIP channel has the setting.
             if ch.name.startswith("PJSIP/") and value in ("", "core", "ari-only"):
                 ch.ari_transfers = value == "ari-only"
+        elif var.upper().startswith("CONNECTEDLINE(") and var.endswith(")"):
+            self._connected_line_write(ch, var[14:-1], value, report)
         elif var.upper().startswith("CALLERID(") and var.endswith(")"):
             part = var[9:-1].lower()
             name, number = ch.caller.name, ch.caller.number
@@ -166,6 +170,28 @@ class Lifecycle(Recording):
             self.varset(ch, var, value)
         else:
             ch.variables[var] = value
+
+    def _connected_line_write(self, ch: SimChannel, args: str, value: str, report: bool) -> None:
+        """func_callerid.c connectedline_write: ``name``, ``num``/``number`` (the public party:
+        the snapshot's ``connected``, ChannelConnectedLine) or ``priv-name``, ``priv-num`` (the
+        private one: no event); the option ``i`` only keeps the indication from the channel's
+        driver. Other members (``all``, presentation, source...) are not modelled: ignored."""
+        member = args.split(",", 1)[0].strip().lower()
+        value = value.lstrip()
+        if member == "priv-name":
+            ch.connected_priv_name = value
+        elif member in ("priv-num", "priv-number"):
+            ch.connected_priv_number = value
+        elif member in ("name", "num", "number"):
+            name, number = ch.connected.name, ch.connected.number
+            if member == "name":
+                name = value
+            else:
+                number = value
+            if (name, number) != (ch.connected.name, ch.connected.number):
+                ch.connected = m.CallerID(name, number)
+                if report:
+                    self.emit(ch.app, m.ChannelConnectedLine, channel=ch.snap())
 
     def read_var(self, ch: SimChannel, var: str) -> str:
         if var.endswith(")"):

@@ -36,6 +36,8 @@ class Phone:
     online_behaviour: str = ""  # what it does when registered; kept while it is offline
     allow_transfer: bool = True  # the endpoint's allow_transfer: False answers a REFER 603
     bye_after_refer: float = BYE_AFTER_REFER  # it hangs up this long after its REFER's final NOTIFY
+    # What the phone was shown, one entry per INVITE that reached it (see dialing.Pbx.invite).
+    invites: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.online_behaviour:
@@ -57,6 +59,7 @@ class Phone:
             "context": self.context,
             "allow_transfer": self.allow_transfer,
             "bye_after_refer": self.bye_after_refer,
+            "invites": [dict(i) for i in self.invites],
         }
 
 
@@ -151,6 +154,11 @@ class SimChannel:
     playbacks: list[str] = field(default_factory=list)  # queued; the first one plays
     ari_transfers: bool = False  # PJSIP_TRANSFER_HANDLING() is ari-only: a REFER goes to the app
     hooks: int = 0  # framehooks attached (a REFER handed to the app): no native RTP bridging
+    # The connected line's private party (CONNECTEDLINE(priv-name), (priv-num)), None = not set.
+    # Never in a snapshot nor an event; where set, it wins over ``connected`` in what a PJSIP
+    # INVITE presents (ast_channel_connected_effective_id), and a dial's caller= leaves it.
+    connected_priv_name: str | None = None
+    connected_priv_number: str | None = None
     # The app's subscriptions to the channel besides its Stasis() own (res/stasis/app.c counts
     # them): /channels/create and originate subscribe the app to the channel they make and to
     # its originator (resource_channels.c); a blind transfer's swap drops one of the

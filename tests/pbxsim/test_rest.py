@@ -244,8 +244,9 @@ async def test_losing_leg_of_a_ring_all_keeps_ringing_until_deleted(harness: Sim
 
 async def test_a_leg_shows_the_caller_id_the_app_gives_it(harness: SimHarness) -> None:
     """``/channels/create`` has no ``callerId`` in Asterisk 22 (rest-api/api-docs/channels.json):
-    the admin's phone is told the caller through ``CALLERID()`` in the create's variables; an
-    originate (``POST /channels``) takes ``callerId`` as ``"Name" <number>`` or a bare number."""
+    ``CALLERID()`` in the create's variables sets the leg's own caller id (what the phone is shown
+    is its connected line: see the next test); an originate (``POST /channels``) takes
+    ``callerId`` as ``"Name" <number>`` or a bare number."""
     h = harness
     await h.connect()
     inbound = await place(h)
@@ -261,3 +262,44 @@ async def test_a_leg_shows_the_caller_id_the_app_gives_it(harness: SimHarness) -
         "POST", "/channels", endpoint="PJSIP/admin102", app="clinic", callerId="5551234"
     )
     assert status == 200 and bare["caller"] == {"name": "", "number": "5551234"}
+
+
+async def test_the_phone_is_shown_the_legs_connected_line_its_private_name_first(harness: SimHarness) -> None:
+    """As recorded on Asterisk 22.10.1 with SIPp phones: the INVITE's From is the leg's connected
+    line (res_pjsip_session.c set_from_header), which ``dial?caller=`` fills with the caller's
+    caller id (resource_channels.c ast_ari_channels_dial), whatever ``CALLERID()`` the leg got;
+    ``CONNECTEDLINE(priv-name)`` set at create survives the dial and wins (the effective id),
+    with no event and nothing in the snapshot's ``connected``."""
+    h = harness
+    await h.control("PUT", "/control/phones/admin101", {"behaviour": "no_answer"})
+    await h.control("PUT", "/control/phones/admin102", {"behaviour": "busy"})
+    await h.connect()
+    inbound = await place(h, caller_name="Carrier Name")
+    plain = {"variables": {"CALLERID(num)": "5550001", "CALLERID(name)": "Ann Smith"}}
+    private = {"variables": {**plain["variables"], "CONNECTEDLINE(priv-name,i)": "Ann Smith"}}
+    ids = []
+    for endpoint, body in (("admin101", plain), ("admin102", private)):
+        status, ch = await h.rest(
+            "POST", "/channels/create", body, endpoint=f"PJSIP/{endpoint}", app="clinic",
+            appArgs=f"dialed,{inbound}", originator=inbound,
+        )  # fmt: skip
+        assert status == 200, ch
+        await h.wait_for(lambda e, i=ch["id"]: e["type"] == "StasisStart" and e["channel"]["id"] == i)
+        assert await h.rest("POST", f"/channels/{ch['id']}/dial", caller=inbound) == (204, None)
+        ids.append(ch["id"])
+    for leg_id in ids:
+        line = await h.wait_for(
+            lambda e, i=leg_id: e["type"] == "ChannelConnectedLine" and e["channel"]["id"] == i
+        )
+        assert line["channel"]["connected"] == {"name": "Carrier Name", "number": "5550001"}
+        await h.wait_for(lambda e, i=leg_id: e["type"] == "Dial" and e["peer"]["id"] == i)  # the INVITE went
+    phones = {p["name"]: p["invites"] for p in (await h.control("GET", "/control/phones"))["phones"]}
+    fields = ("channel_id", "from_name", "from_user", "pai")
+    assert [tuple(i[f] for f in fields) for i in phones["admin101"]] == [
+        (ids[0], "Carrier Name", "5550001", None)
+    ]
+    assert [tuple(i[f] for f in fields) for i in phones["admin102"]] == [
+        (ids[1], "Ann Smith", "5550001", None)
+    ]  # busy: it got the INVITE all the same
+    await h.rest("DELETE", f"/channels/{ids[0]}")
+    await gone(h, ids[0])

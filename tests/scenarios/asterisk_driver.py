@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -40,7 +41,7 @@ import aiohttp
 
 from ari_app.ari.rest import basic_auth
 from tests.scenarios.ari_proxy import AriProxy
-from tests.scenarios.drivers import PlacedCall
+from tests.scenarios.drivers import PlacedCall, Shown
 
 SIPP_DIR = Path(__file__).with_name("sipp")
 LOCAL_IP = "127.0.0.1"
@@ -100,6 +101,23 @@ def _received(trace: Path) -> list[tuple[str, dict[str, str]]]:
                 headers.setdefault(name.strip().lower(), value.strip())
         found.append((message[0], headers))
     return found
+
+
+_NAME_ADDR = re.compile(r'^\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<([^>]*)>')
+
+
+def _identity(value: str) -> tuple[str, str]:
+    """The display name and user part of a From or P-Asserted-Identity value (RFC 3261 name-addr,
+    or a bare addr-spec)."""
+    m = _NAME_ADDR.match(value)
+    if m:
+        quoted, token, uri = m.groups()
+        name = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else (token or "").strip()
+    else:
+        name, uri = "", value.split(";", 1)[0].strip()
+    scheme, _, rest = uri.partition(":")
+    user = rest.split("@", 1)[0] if "@" in rest else ""
+    return name, user.split(";", 1)[0] if scheme.lower() in ("sip", "sips", "tel") else ""
 
 
 def _udp_ports_bound() -> set[int]:
@@ -498,6 +516,27 @@ class AsteriskDriver:
         self._orders.sendto(msg.encode(), (LOCAL_IP, port))
 
     # ------------------------------------------------------------------ what happened
+    async def shown(self, name: str) -> list[Shown]:
+        """Read from the phone's SIPp message traces (every run of it): each call's first INVITE
+        (no To tag: not a re-INVITE; a retransmission has a Call-ID already seen)."""
+        ph = self._phones[name]
+        seen: set[str] = set()
+        found = []
+        for run in range(1, ph.runs + 1):
+            for first_line, headers in _received(self.logs / f"phone-{name}-{run}.msg"):
+                call_id = headers.get("call-id", "")
+                if (
+                    not first_line.startswith("INVITE ")
+                    or call_id in seen
+                    or ";tag=" in headers.get("to", "")
+                ):
+                    continue
+                seen.add(call_id)
+                from_name, from_user = _identity(headers.get("from", ""))
+                pai = headers.get("p-asserted-identity")
+                found.append(Shown(from_name, from_user, pai))
+        return found
+
     async def ari_requests(self) -> list[dict[str, Any]]:
         return [{**r, "query": dict(r["query"])} for r in self.proxy.requests]
 

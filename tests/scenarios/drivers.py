@@ -23,6 +23,17 @@ class PlacedCall:
     ref: str  # the driver's handle for the call (the simulator's call id, a SIPp run)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What an admin phone was shown for one call, as the INVITE that rang it said: the From
+    header's display name ("" without one) and user part, and P-Asserted-Identity (None when the
+    INVITE had none)."""
+
+    name: str
+    number: str
+    pai: str | None = None
+
+
 class PbxDriver(Protocol):
     ari_url: str
     username: str
@@ -78,6 +89,9 @@ class PbxDriver(Protocol):
 
     async def refer(self, name: str, to: str) -> None:
         """The admin on this phone transfers its call: SIP REFER to extension ``to`` (blind)."""
+
+    async def shown(self, name: str) -> list[Shown]:
+        """What this phone was shown, one entry per call that rang it (its first INVITE), in order."""
 
     async def ari_requests(self) -> list[dict[str, Any]]:
         """The ARI requests the app sent, in order: {"method", "path", "query"}."""
@@ -186,6 +200,11 @@ class SimDriver:
 
     async def refer(self, name: str, to: str) -> None:
         await self.ctl._req("POST", f"/control/phones/{name}/refer", {"to": to})
+
+    async def shown(self, name: str) -> list[Shown]:
+        phones = (await self.ctl._req("GET", "/control/phones"))["phones"]
+        phone = next(p for p in phones if p["name"] == name)
+        return [Shown(i["from_name"], i["from_user"], i["pai"]) for i in phone["invites"]]
 
     async def ari_requests(self) -> list[dict[str, Any]]:
         return await self.ctl.requests()

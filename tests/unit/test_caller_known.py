@@ -25,6 +25,11 @@ def _names(d: Driver) -> list[str]:
     return [dict(leg.variables)["CALLERID(name)"] for leg in d.of(c.CreateLeg)]
 
 
+def _shown(d: Driver) -> list[str | None]:
+    """The name the phones are shown over the caller's own (the connected line's private name)."""
+    return [dict(leg.variables).get("CONNECTEDLINE(priv-name,i)") for leg in d.of(c.CreateLeg)]
+
+
 def _wave_held() -> Driver:
     """The first wave is offered while the directories are still being asked: it waits."""
     d = Driver(admins=2, caller_lookup=0.5)
@@ -50,6 +55,7 @@ def test_the_held_wave_goes_out_with_what_the_directories_say(
     out = d.feed(c.CallerKnown(identity))
     assert c.CancelTimer("caller_lookup") in out
     assert _names(d) == [name, name]
+    assert _shown(d) == [None if name == NUMBER else name] * 2  # nobody known: the carrier's name
     (fact,) = d.of(CallerIdentified)
     assert (fact.call_id, fact.kind, fact.patient_id, fact.patient_cards, fact.in_statistics) == (
         "call1", kind, patient_id, cards, in_statistics,
