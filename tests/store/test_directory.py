@@ -3,7 +3,6 @@ bad card refused alone, and who a number belongs to when it is on several cards.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,23 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ari_app.numbers import Regions
 from ari_app.people.schema import ContactIn, PatientIn
-from ari_app.store import Database
 from ari_app.store.directory import DirectoryStore, NoSuchCard, UnreadableNumber
 from ari_app.store.directory_rows import Card
 from ari_app.store.people import Patient, PatientPhone
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 KYIV = Regions("US", {"kyiv": "UA"})
-
-
-@pytest.fixture
-async def directory(clean_database_url: str) -> AsyncIterator[DirectoryStore]:
-    db = Database(clean_database_url)
-    await db.migrate()
-    try:
-        yield DirectoryStore(db)
-    finally:
-        await db.dispose()
 
 
 def patient(ext: str, name: str, *phones: dict[str, Any], **more: Any) -> PatientIn:

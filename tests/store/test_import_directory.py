@@ -5,15 +5,12 @@ same file changes nothing, and the imported numbers identify their callers."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import func, select
 
 from ari_app.numbers import Regions
 from ari_app.people.importer import run_import
-from ari_app.store import Database
 from ari_app.store.directory import DirectoryStore
 from ari_app.store.people import Contact, Patient, PatientPhone
 
@@ -30,16 +27,6 @@ PATIENTS = (
     "p6;Bad Date;kyiv;067 555 44 33;;31.02.1990;\n"  # no such day: refused
 )
 STAFF = "id,name,phone\ns1,Dr Melnyk,+380 67 555 44 33\n"
-
-
-@pytest.fixture
-async def directory(clean_database_url: str) -> AsyncIterator[DirectoryStore]:
-    db = Database(clean_database_url)
-    await db.migrate()
-    try:
-        yield DirectoryStore(db)
-    finally:
-        await db.dispose()
 
 
 async def _count(d: DirectoryStore, table: type) -> int:
