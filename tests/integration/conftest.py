@@ -13,7 +13,7 @@ import sys
 import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,8 @@ from prometheus_client import CollectorRegistry
 
 from ari_app.app import CallCenterApp
 from ari_app.config import Secrets, parse_settings
+from ari_app.facts.types import CallEnded, CallStarted, LegProgress
+from ari_app.pbxsim.server import PbxSim
 from ari_app.people.identity import CallerDirectory
 from ari_app.simctl import SimControl, SimProcess
 from ari_app.store import CallStore, Database
@@ -121,6 +123,30 @@ async def until(probe: Callable[[], bool], timeout: float = 15.0) -> None:
             return
         await asyncio.sleep(0.05)
     pytest.fail(f"not within {timeout} s")
+
+
+@dataclass
+class CallWatch:
+    """What an in-process app's fan-out tells of calls: each caller number's call, the calls
+    ended, and the caller's name each call's legs carried on the PBX when dialled."""
+
+    calls: dict[str, str] = field(default_factory=dict)  # caller number -> call id
+    ended: list[str] = field(default_factory=list)
+    shown: dict[str, str] = field(default_factory=dict)  # call id -> name on its dialled legs
+
+    @classmethod
+    def on(cls, app: CallCenterApp, sim: PbxSim) -> CallWatch:
+        watch = cls()
+
+        def dialed(f: LegProgress) -> None:
+            leg = sim.pbx.channels.get(f.leg_id)
+            if f.dialed_at is not None and leg is not None:
+                watch.shown[f.call_id] = leg.caller.name
+
+        app.fanout.subscribe(CallStarted, lambda f: watch.calls.__setitem__(f.caller_number, f.call_id))
+        app.fanout.subscribe(LegProgress, dialed)
+        app.fanout.subscribe(CallEnded, lambda f: watch.ended.append(f.call_id))
+        return watch
 
 
 def in_process_app(

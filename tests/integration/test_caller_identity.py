@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ari_app.facts.types import CallEnded, CallStarted, LegProgress
 from ari_app.pbxsim.server import PbxSim
 from ari_app.people.identity import UNKNOWN, CallerIdentity, CardMatch
 from ari_app.simctl import SimControl
-from tests.integration.conftest import PASSWORD, USER, in_process_app, until
+from tests.integration.conftest import PASSWORD, USER, CallWatch, in_process_app, until
 
 pytestmark = pytest.mark.integration
 
@@ -40,18 +39,8 @@ async def test_calls_carry_who_called_and_a_colleagues_call_is_counted_apart(
     app = in_process_app(
         sim.ari_url, clean_database_url, tmp_path / "data", directory=Directory(), registry=registry
     )
-    calls: dict[str, str] = {}  # caller number -> call id
-    shown: dict[str, str] = {}  # call id -> the caller's name on a leg as Asterisk holds it
-    ended: list[str] = []
-
-    def dialed(f: LegProgress) -> None:
-        leg = sim.pbx.channels.get(f.leg_id)
-        if f.dialed_at is not None and leg is not None:
-            shown[f.call_id] = leg.caller.name
-
-    app.fanout.subscribe(CallStarted, lambda f: calls.__setitem__(f.caller_number, f.call_id))
-    app.fanout.subscribe(LegProgress, dialed)
-    app.fanout.subscribe(CallEnded, lambda f: ended.append(f.call_id))
+    watch = CallWatch.on(app, sim)
+    calls, shown, ended = watch.calls, watch.shown, watch.ended
     ctl = SimControl(sim.control_url)
     await app.start()
     try:

@@ -11,10 +11,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ari_app.facts.types import CallEnded, CallStarted, LegProgress
 from ari_app.pbxsim.server import PbxSim
 from ari_app.simctl import SimControl
-from tests.integration.conftest import PASSWORD, USER, in_process_app, until
+from tests.integration.conftest import PASSWORD, USER, CallWatch, in_process_app, until
 
 pytestmark = pytest.mark.integration
 
@@ -38,18 +37,8 @@ async def test_callers_known_from_the_directories_and_their_calls_commented(
     sim = PbxSim(username=USER, password=PASSWORD)
     await sim.start()
     app = in_process_app(sim.ari_url, clean_database_url, tmp_path / "data", tokens=(TOKEN,), extra=TOPICS)
-    calls: dict[str, str] = {}
-    shown: dict[str, str] = {}
-    ended: list[str] = []
-
-    def dialed(f: LegProgress) -> None:
-        leg = sim.pbx.channels.get(f.leg_id)
-        if f.dialed_at is not None and leg is not None:
-            shown[f.call_id] = leg.caller.name
-
-    app.fanout.subscribe(CallStarted, lambda f: calls.__setitem__(f.caller_number, f.call_id))
-    app.fanout.subscribe(LegProgress, dialed)
-    app.fanout.subscribe(CallEnded, lambda f: ended.append(f.call_id))
+    watch = CallWatch.on(app, sim)
+    calls, shown, ended = watch.calls, watch.shown, watch.ended
     ctl = SimControl(sim.control_url)
     await app.start()
     api = f"http://127.0.0.1:{app.http_port}/api"
