@@ -101,9 +101,19 @@ class Database:
         """For one-statement reads on a call's path (who is calling): no BEGIN and ROLLBACK
         around them, and on PostgreSQL no ping before each (a round trip as long as the read).
         A connection the server dropped fails one read, which the caller survives, and is
-        replaced; the engine connects only once a read needs it."""
+        replaced; the engine connects only once a read needs it.
+
+        A SQLite file gets an engine of its own too: every call into the SQLite driver is a hop
+        to its thread, and borrowing the store's connections in autocommit added five to the
+        read's four (setting and resetting the isolation level, a ROLLBACK)."""
         if self.is_sqlite:
-            return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if make_url(self.url).database in (None, "", ":memory:"):  # one database per connection
+                return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            engine = create_async_engine(
+                self.url, isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True, **kwargs
+            )
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            return engine
         small = {**kwargs, "pool_size": 5, "max_overflow": 5, "pool_pre_ping": False, "pool_timeout": 1}
         return create_async_engine(self.url, isolation_level="AUTOCOMMIT", **small)
 

@@ -184,7 +184,16 @@ class DirectoryStore:
     def _insert(conn: AsyncConnection, table: Any) -> Any:
         return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
+    @staticmethod
+    async def _plan_each(conn: AsyncConnection) -> None:
+        """PostgreSQL: plan this transaction's statements for their values and the tables' size
+        now. A prepared statement's generic plan, made while a first import had filled only a
+        few pages, scanned the whole numbers table for each batch's DELETE from then on."""
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+
     async def _write_patients(self, conn: AsyncConnection, cards: list[Card]) -> None:
+        await self._plan_each(conn)
         ins = self._insert(conn, Patient)
         keep = {"external_id", "created_at"}
         stmt = ins.on_conflict_do_update(
@@ -198,6 +207,7 @@ class DirectoryStore:
             await conn.execute(insert(PatientPhone), phones)
 
     async def _write_contacts(self, conn: AsyncConnection, cards: list[Card]) -> None:
+        await self._plan_each(conn)
         ins = self._insert(conn, Contact)
         keep = {"kind", "external_id", "created_at"}
         stmt = ins.on_conflict_do_update(
