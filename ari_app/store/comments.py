@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ari_app.numbers import Regions
 from ari_app.people.schema import NOT_PATIENTS, CommentIn, ManualCallIn
-from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
+from ari_app.store.db import Database
 from ari_app.store.models import Call
 from ari_app.store.people import CallComment, CallCommentVersion, Patient, PatientPhone
 
@@ -83,13 +83,9 @@ class CommentStore:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        try:
+        with self.db.unavailable_on_connection_errors():
             async with self.db.engine.begin() as conn:
                 yield conn
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise StoreUnavailable(self.db.display_url, exc) from None
-            raise
 
     def _insert(self, model: Any) -> Any:
         return (sqlite_insert if self.db.is_sqlite else pg_insert)(model)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,6 +120,23 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
+
+    @contextmanager
+    def unavailable_on_connection_errors(self) -> Iterator[None]:
+        """A refused or dropped connection surfaces as ``StoreUnavailable``; SQL errors pass."""
+        try:
+            yield
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise StoreUnavailable(self.display_url, exc) from None
+            raise
+
+    @asynccontextmanager
+    async def guarded_session(self) -> AsyncIterator[AsyncSession]:
+        """A short session whose connection errors surface as ``StoreUnavailable``."""
+        with self.unavailable_on_connection_errors():
+            async with self.session() as s:
+                yield s
 
     async def migrate(self) -> None:
         """Bring the schema to the latest Alembic revision (a no-op when it is there)."""

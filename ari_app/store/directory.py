@@ -9,8 +9,8 @@ written again card by card, each in its own transaction, so only that card is re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -115,15 +115,9 @@ class DirectoryStore:
         self.db = db
         self._identify = identify_query()
 
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
-        try:
-            async with self.db.session() as s:
-                yield s
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise StoreUnavailable(self.db.display_url, exc) from None
-            raise
+    def _session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A short session; a refused or dropped connection surfaces as StoreUnavailable."""
+        return self.db.guarded_session()
 
     # ------------------------------------------------------------------------------ writes
     async def upsert_patients(
@@ -268,11 +262,7 @@ class DirectoryStore:
 
     async def identify(self, number_e164: str) -> CallerIdentity:
         """Who has the number (already E.164), in one round trip; ``UNKNOWN`` when nobody does."""
-        try:
+        with self.db.unavailable_on_connection_errors():
             async with self.db.lookup_engine.connect() as conn:
                 rows = (await conn.execute(self._identify, {"n": number_e164})).all()
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise StoreUnavailable(self.db.display_url, exc) from None
-            raise
         return identity_of(rows)

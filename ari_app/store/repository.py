@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ari_app.people.schema import report_topic
-from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
+from ari_app.store.db import Database
 from ari_app.store.models import (
     Call,
     CallbackTask,
@@ -62,16 +62,9 @@ class CallStore:
             finally:
                 self._batch.reset(token)
 
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
+    def _session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A short session; a refused or dropped connection surfaces as StoreUnavailable."""
-        try:
-            async with self.db.session() as s:
-                yield s
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise StoreUnavailable(self.db.display_url, exc) from None
-            raise
+        return self.db.guarded_session()
 
     async def _write(self, *statements: Any) -> None:
         batch = self._batch.get()
