@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ class FastAgiServer:
     ) -> None:
         self._timeout = settings.fastagi.timeout
         self._scripts: dict[str, Script] = {
-            "caller-name": CallerName(lookup, lookup_timeout),
+            "caller-name": CallerName(lookup, lookup_timeout, functools.partial(_branch_of, settings)),
             "branch-open": BranchOpen(settings, clock),
         }
         self._metrics = FastAgiMetrics.create(registry) if registry is not None else None
@@ -213,3 +214,8 @@ async def _close(writer: asyncio.StreamWriter) -> None:
     except asyncio.CancelledError:
         writer.transport.abort()
         raise
+
+
+def _branch_of(settings: Settings, did: str) -> str | None:
+    found = settings.branch_for_did(did)
+    return found[0].id if found else None

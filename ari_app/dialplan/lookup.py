@@ -18,8 +18,9 @@ log = structlog.get_logger(__name__)
 
 
 class NameLookup(Protocol):
-    async def name_for(self, number: str) -> str | None:
-        """The caller's name for this number, or None when it is not known."""
+    async def name_for(self, number: str, branch: str | None = None) -> str | None:
+        """The caller's name for this number (read in ``branch``'s region), or None when it is
+        not known."""
         ...
 
 
@@ -28,10 +29,10 @@ class StoreNameLookup:
     call flow shows on the admins' phones), else the most recent non-empty ``caller_name`` of a
     past call from it.
 
-    With ``regions`` the number is read in the clinic's default region (the dialplan does not
-    say the branch) and past calls are matched in E.164 (the indexed column, and "+1 555..."
-    finds "555..."); a number that is not a plausible phone number is matched as dialled, and
-    never asked of the directory.
+    With ``regions`` the number is read in the region of the branch whose DID was dialled (the
+    clinic's default when the DID is not one of ours) and past calls are matched in E.164 (the
+    indexed column, and "+1 555..." finds "555..."); a number that is not a plausible phone
+    number is matched as dialled, and never asked of the directory.
     """
 
     def __init__(
@@ -44,8 +45,8 @@ class StoreNameLookup:
         self._regions = regions
         self._directory = directory
 
-    async def name_for(self, number: str) -> str | None:
-        e164 = self._regions.to_e164(number, None) if self._regions else None
+    async def name_for(self, number: str, branch: str | None = None) -> str | None:
+        e164 = self._regions.to_e164(number, branch) if self._regions else None
         if e164 and self._directory is not None:
             try:
                 name = (await self._directory.identify(e164)).display_name

@@ -32,9 +32,15 @@ class ScriptAnswer:
 class CallerName:
     """``caller-name``: sets ``CALLERID(name)`` from earlier calls, and ``CLINIC_KNOWN`` 1 or 0."""
 
-    def __init__(self, lookup: NameLookup | None, timeout: float) -> None:
+    def __init__(
+        self,
+        lookup: NameLookup | None,
+        timeout: float,
+        branch_of: Callable[[str], str | None] = lambda _did: None,
+    ) -> None:
         self._lookup = lookup
         self._timeout = timeout
+        self._branch_of = branch_of  # the DID's branch: its region reads the caller's number
 
     async def __call__(self, request: AgiRequest) -> ScriptAnswer:
         number = request.get("callerid")
@@ -45,7 +51,7 @@ class CallerName:
             return ScriptAnswer("unknown", (set_variable("CLINIC_KNOWN", "0"),))
         try:
             async with asyncio.timeout(self._timeout):
-                found = await self._lookup.name_for(number)
+                found = await self._lookup.name_for(number, self._branch(request))
         except TimeoutError:
             log.warning("fastagi_lookup_timeout", caller=number, timeout=self._timeout)
             return ScriptAnswer("timeout", ())
@@ -58,6 +64,10 @@ class CallerName:
             return ScriptAnswer("unknown", (set_variable("CLINIC_KNOWN", "0"),))
         known = (set_variable("CALLERID(name)", name), set_variable("CLINIC_KNOWN", "1"))
         return ScriptAnswer("known", known)
+
+    def _branch(self, request: AgiRequest) -> str | None:
+        dids = (request.get("dnid"), request.get("extension"))
+        return next((b for b in (self._branch_of(d) for d in dids if d and d != "unknown") if b), None)
 
 
 class BranchOpen:

@@ -85,19 +85,21 @@ def header(script: str = "caller-name", **values: str) -> bytes:
 class DictLookup:
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
+        self.branches: list[str | None] = []  # the branch each number was read for
 
-    async def name_for(self, number: str) -> str | None:
+    async def name_for(self, number: str, branch: str | None = None) -> str | None:
+        self.branches.append(branch)
         return self.names.get(number)
 
 
 class StuckLookup:
-    async def name_for(self, number: str) -> str | None:
+    async def name_for(self, number: str, branch: str | None = None) -> str | None:
         await asyncio.Event().wait()
         return None
 
 
 class BrokenLookup:
-    async def name_for(self, number: str) -> str | None:
+    async def name_for(self, number: str, branch: str | None = None) -> str | None:
         raise RuntimeError("database said no for 5550100")
 
 
@@ -402,3 +404,31 @@ async def test_close_leaves_no_task_or_socket(start: StartServer) -> None:
         writer.close()
         await writer.wait_closed()
     await until(lambda: open_sockets() == baseline)
+
+
+@pytest.mark.parametrize(
+    ("values", "branch"),
+    [
+        ({}, "downtown"),  # the DID dialled (dnid and extension) is downtown's
+        ({"dnid": "unknown", "extension": "+15559999"}, "night"),
+        ({"dnid": "5550000", "extension": "5550000"}, None),  # not one of ours: the default region
+    ],
+)
+async def test_the_caller_is_read_in_the_dialled_branch_region(
+    start: StartServer, values: dict[str, str], branch: str | None
+) -> None:
+    lookup = DictLookup({"2025550142": "Ann Smith"})
+    _, port = await start(lookup=lookup)
+    await session(port, header(callerid="2025550142", **values))
+    assert lookup.branches == [branch]
+
+
+async def test_a_branch_region_reads_the_number_for_the_directory(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
+    await db.migrate()
+    try:
+        kyiv = StoreNameLookup(db.session, Regions("US", {"kyiv": "UA"}), _Directory(STAFF))
+        assert await kyiv.name_for("067 123 45 67", "kyiv") == "Dr Who"
+        assert _Directory.asked[-1] == "+380671234567"
+    finally:
+        await db.dispose()
