@@ -28,6 +28,7 @@ from ari_app.api.errors import Conflict, Invalid, NotFound
 from ari_app.api.replies import json_reply
 from ari_app.config import Settings
 from ari_app.numbers import Regions
+from ari_app.people.identity import CallerDirectory
 from ari_app.people.schema import UNKNOWN_TOPIC, CommentIn, ManualCallIn
 from ari_app.store.comments import CallNotFound, CommentStore, Refused, VersionConflict
 
@@ -85,9 +86,13 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
 
 
 def comment_routes(
-    store: CommentStore, rules: CommentRules, clock: Callable[[], datetime]
+    store: CommentStore,
+    rules: CommentRules,
+    clock: Callable[[], datetime],
+    directory: CallerDirectory | None = None,
 ) -> tuple[web.RouteDef, ...]:
-    """The routes, for the calls area (they share its ``/api/calls`` prefix and its policy)."""
+    """The routes, for the calls area (they share its ``/api/calls`` prefix and its policy).
+    ``directory``: who a call logged by hand came from, as for the PBX's calls."""
 
     async def put_comment(request: web.Request) -> web.Response:
         call_id = inputs.path_id(request, "call_id")
@@ -113,8 +118,10 @@ def comment_routes(
         call = parse(ManualCallIn, await inputs.json_object(request))
         now = clock()
         rules.check_manual(call, now)
+        e164 = rules.regions.to_e164(call.number, call.branch)
+        identity = await directory.identify(e164) if directory is not None and e164 else None
         try:
-            call_id = await store.log_manual_call(call, now, rules.regions)
+            call_id = await store.log_manual_call(call, now, rules.regions, identity)
         except Refused as exc:
             # The number is the call's own field; the others are its comment's.
             raise Invalid(exc.field if exc.field == "number" else f"comment.{exc.field}", exc.reason) from exc

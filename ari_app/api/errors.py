@@ -21,6 +21,8 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_log import AccessLogger
 from aiohttp.web_protocol import RequestHandler
 
+from ari_app.store.db import StoreUnavailable
+
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,6 +36,7 @@ HTTP_ERROR_IDS = {
     405: "method_not_allowed",
     413: "body_too_large",
     500: "internal_error",
+    503: "database_unavailable",
 }
 INTERNAL_DETAIL = "the server could not answer this request; it has been logged"
 
@@ -162,6 +165,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _from_http(request, exc)
     except (asyncio.CancelledError, ConnectionError):
         raise  # the client went away: nobody to answer
+    except StoreUnavailable as exc:
+        # Not the request's fault and not a bug: the client may try again (health says why).
+        log.warning("api_database_unavailable", route=_route(request), reason=exc.reason)
+        return error_response(503, "database_unavailable", "the database cannot be reached; try again")
     except Exception:
         # The traceback goes to the log only: it can name internals a client has no use for.
         log.exception("api_internal_error", method=request.method, route=_route(request))

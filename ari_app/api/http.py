@@ -98,7 +98,11 @@ def build_api(
     if metrics is not False:
         app.add_subapp("/metrics", metrics_area(registry, systems if metrics is True else metrics))
     comments = (
-        () if settings is None else comment_routes(CommentStore(store.db), CommentRules.of(settings), now)
+        ()
+        if settings is None
+        else comment_routes(
+            CommentStore(store.db), CommentRules.of(settings), now, people.directory if people else None
+        )
     )
     app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *comments))
     app.add_subapp("/api/callbacks", callbacks_area(store, systems))

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ari_app.numbers import Regions
+from ari_app.people.identity import CallerIdentity
 from ari_app.people.schema import NOT_PATIENTS, CommentIn, ManualCallIn
 from ari_app.store.db import Database
 from ari_app.store.models import Call
@@ -196,9 +197,12 @@ class CommentStore:
         last = history[-1]  # the current comment is its latest version
         return CommentView(call_id=call_id, **asdict(last), history=history)
 
-    async def log_manual_call(self, call: ManualCallIn, now: datetime, regions: Regions) -> str:
+    async def log_manual_call(
+        self, call: ManualCallIn, now: datetime, regions: Regions, identity: CallerIdentity | None = None
+    ) -> str:
         """Store a call logged by hand as an answered call (``handled_by`` "manual"), with its
-        comment if given; returns the call's id. Refused when the number is not a phone number."""
+        comment if given and who called as the directories know the number (``identity``);
+        returns the call's id. Refused when the number is not a phone number."""
         e164 = regions.to_e164(call.number, call.branch)
         if e164 is None:
             raise Refused("number", "not a phone number in the branch's region")
@@ -220,6 +224,7 @@ class CommentStore:
             outcome="answered",
             admin=call.admin,
             handled_by=MANUAL,
+            **_who(identity),
             created_at=now,
             updated_at=now,
         )
@@ -228,3 +233,14 @@ class CommentStore:
             if call.comment is not None:
                 await self._write(conn, call_id, call.comment, call.comment.author, now, regions)
         return call_id
+
+
+def _who(identity: CallerIdentity | None) -> dict[str, object]:
+    if identity is None:
+        return {}
+    return {
+        "caller_kind": identity.kind,
+        "patient_id": identity.patient_id,
+        "patient_cards": len(identity.cards),
+        "in_statistics": identity.in_statistics,
+    }

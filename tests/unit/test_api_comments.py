@@ -163,6 +163,18 @@ async def test_a_call_logged_by_hand(client: Client) -> None:
     assert (status, comment["author"], comment["version"]) == (200, "ben", 1)
 
 
+async def test_a_call_logged_by_hand_knows_its_caller(client: Client) -> None:
+    card = {"full_name": "Olha Kovalenko", "phones": [{"number": "+1 202 555 0142"}]}
+    status, _ = await _send(client, "PUT", "/api/patients/p-olha", card)
+    assert status == 200
+    logged = {"started_at": "2026-12-02T14:30:00Z", "number": "(202) 555-0142", "admin": "ben"}
+    status, body = await _send(client, "POST", "/api/calls/manual", logged)
+    assert status == 201
+    status, call = await _send(client, "GET", f"/api/calls/{body['call_id']}", None)
+    assert (call["caller_kind"], call["in_statistics"]) == ("patient", True)
+    assert call["patient_id"] is not None
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

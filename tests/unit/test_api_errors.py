@@ -19,6 +19,7 @@ from aiohttp import ClientResponse
 
 from ari_app.calls.desk import FrontDesk
 from ari_app.store import CallStore, Database
+from ari_app.store.db import StoreUnavailable
 from tests.api_client import AUTH, NOW, Client, api_client, front_desk, on_call
 
 
@@ -150,6 +151,17 @@ async def test_an_unexpected_failure_is_a_generic_500_and_logged(
     assert "db-secret" not in text and "Traceback" not in text and "RuntimeError" not in text
     [entry] = [e for e in logs if e["event"] == "api_internal_error"]
     assert entry["route"] == "/api/calls" and entry["log_level"] == "error" and entry["exc_info"]
+
+
+async def test_a_database_out_of_reach_is_503_not_500(
+    store: CallStore, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(**_: Any) -> Any:
+        raise StoreUnavailable("postgresql://clinic@db/calls", ConnectionRefusedError(111, "refused"))
+
+    monkeypatch.setattr(store, "list_calls", unreachable)
+    async with client.get("/api/calls", headers=AUTH) as r:
+        await expect_error(r, 503, "database_unavailable")
 
 
 async def _raw(client: Client, request: bytes) -> tuple[str, dict[str, str], bytes]:
