@@ -83,6 +83,12 @@ class Call(Base):
     patient_cards: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # cards it is on
     # Staff and contractors' calls stay out of the admins' and the clinic's statistics.
     in_statistics: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The opportunity class (new | current | none), as proposed from what is known and why
+    # (ari_app.bookings.classify), and as the admin chose it when they corrected it.
+    opportunity: Mapped[str | None] = mapped_column(String(8))
+    opportunity_reason: Mapped[str | None] = mapped_column(String(64))
+    opportunity_chosen: Mapped[str | None] = mapped_column(String(8))
+    opportunity_chosen_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
