@@ -43,9 +43,15 @@ async def world(clean_database_url: str) -> AsyncIterator[World]:
     clock = [T0 + timedelta(hours=2)]
     directory = DirectoryStore(db)
     cards = [
-        PatientIn(external_id="p-mother", full_name="M", phones=[{"number": MOTHER}], family_id="f1", visits={"completed": 3}),
-        PatientIn(external_id="p-child", full_name="C", guardian_external_id="p-mother", family_id="f1"),
-        PatientIn(external_id="p-other", full_name="O", phones=[{"number": OTHER}]),
+        PatientIn.model_validate(
+            {"external_id": "p-mother", "full_name": "M", "phones": [{"number": MOTHER}], "family_id": "f1",
+             "visits": {"completed": 3}}
+        ),
+        PatientIn.model_validate(
+            {"external_id": "p-child", "full_name": "C", "guardian_external_id": "p-mother",
+             "family_id": "f1"}
+        ),
+        PatientIn.model_validate({"external_id": "p-other", "full_name": "O", "phones": [{"number": OTHER}]}),
     ]  # fmt: skip
     assert await directory.upsert_patients(cards, REGIONS, T0) == [None, None, None]
     try:
@@ -54,7 +60,9 @@ async def world(clean_database_url: str) -> AsyncIterator[World]:
         await db.dispose()
 
 
-async def _call(w: World, number: str, start: datetime, minutes: float | None = 15, admin: str = "anna") -> str:
+async def _call(
+    w: World, number: str, start: datetime, minutes: float | None = 15, admin: str = "anna"
+) -> str:
     call_id = str(uuid.uuid4())
     await w.calls.call_started(
         call_id=call_id, channel_id=f"ch-{call_id}", caller_number=number, caller_e164=number,
@@ -163,7 +171,9 @@ async def test_an_unknown_patient_is_kept_and_linked_once_known(world: World) ->
     event = _event(T0 + timedelta(minutes=5), patient="p-new")
     [result] = await world.bookings.record([event])
     assert (result.result, result.patient_known, result.linked_call_id) == ("recorded", False, None)
-    card = PatientIn(external_id="p-new", full_name="N", phones=[{"number": "+15551110009"}])
+    card = PatientIn.model_validate(
+        {"external_id": "p-new", "full_name": "N", "phones": [{"number": "+15551110009"}]}
+    )
     await DirectoryStore(world.db).upsert_patients([card], REGIONS, T0)
     report = await world.bookings.relink_since(T0 - timedelta(days=1))
     assert (report.events, report.linked) == (1, 1)
