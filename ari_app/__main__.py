@@ -1,4 +1,4 @@
-"""Command line: ari-app run | demo | check-config | migrate | import."""
+"""Command line: ari-app run | demo | check-config | migrate | import | relink."""
 
 from __future__ import annotations
 
@@ -185,6 +185,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FILE
+    if args.kind == "bookings":
+        from ari_app.bookings.cli import import_file
+
+        return import_file(args.file, args.timezone, url, settings, args.quiet)
 
     async def go() -> ImportReport:
         db = Database(url)
@@ -217,6 +221,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_relink(args: argparse.Namespace) -> int:
+    """Every booking event's link since a date, then every call's class, with progress."""
+    from ari_app.bookings.cli import relink
+
+    try:
+        settings, path = _load(args)
+        url = _database_url(database_url(settings), path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return relink(args.since, url, settings, args.quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ari-app", description="Clinic call-center server for Asterisk ARI")
     sub = p.add_subparsers(dest="command", required=True)
@@ -244,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--log-level", default="info")
     r.set_defaults(func=cmd_run)
 
-    im = sub.add_parser("import", help="load a clinic's CSV export into a directory")
-    im.add_argument("kind", choices=["patients", "staff", "contractors"])
+    im = sub.add_parser("import", help="load a clinic's CSV export into a directory or the bookings feed")
+    im.add_argument("kind", choices=["patients", "staff", "contractors", "bookings"])
     im.add_argument("file", help="the CSV: UTF-8 (with or without BOM), columns split by ; , or tab")
     im.add_argument("--config", required=True, help="the clinic configuration (database, branch regions)")
     im.add_argument("--rejects", default=None, help="write the rejected rows here, with a reason column")
@@ -253,7 +270,18 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument(
         "--ignore-unknown-columns", action="store_true", help="skip columns the import does not know"
     )
+    im.add_argument(
+        "--timezone",
+        default=None,
+        help="bookings: where times without a UTC offset were written (Europe/Berlin)",
+    )
     im.set_defaults(func=cmd_import)
+
+    rl = sub.add_parser("relink", help="recompute every booking link and call class since a date")
+    rl.add_argument("--since", required=True, help="a date (2026-01-31, UTC) or a time with its offset")
+    rl.add_argument("--config", required=True, help="the clinic configuration (database, windows)")
+    rl.add_argument("--quiet", action="store_true", help="no progress line")
+    rl.set_defaults(func=cmd_relink)
 
     d = sub.add_parser("demo", help="run against the simulated PBX with generated calls")
     d.add_argument(

@@ -24,6 +24,7 @@ from ari_app.api.people import People
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
+from ari_app.bookings.store import BookingStore, windows_from
 from ari_app.calls.arrival import arrival, build_dispatcher
 from ari_app.calls.caller import CallerLookup
 from ari_app.calls.desk import FrontDesk
@@ -34,7 +35,7 @@ from ari_app.config import Secrets, Settings
 from ari_app.dialplan import FastAgiServer, StoreNameLookup
 from ari_app.facts.fanout import FactFanout
 from ari_app.facts.spool import FactSpool
-from ari_app.facts.types import Fact
+from ari_app.facts.types import CallEnded, CallerIdentified, Fact
 from ari_app.facts.writer import FactWriter
 from ari_app.fallback.importer import FallbackImporter
 from ari_app.metrics import CallMetrics, Metrics
@@ -140,6 +141,12 @@ class CallCenterApp:
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
         self.call_metrics.subscribe(self.fanout)
+        # Calls that became appointments: once a call's end (or who called) is in the database,
+        # the booking events in its windows are linked again and the call is classified.
+        self.bookings = BookingStore(self.db, windows_from(settings.bookings), clock)
+        self._follow_ups: set[asyncio.Task[None]] = set()
+        self.fanout.subscribe(CallEnded, self._call_changed, durable=True)
+        self.fanout.subscribe(CallerIdentified, self._call_changed, durable=True)
         # Phones' registration: a second ARI app subscribed to the admins' endpoints.
         self.presence = PhonePresence(
             self.client,
@@ -230,6 +237,8 @@ class CallCenterApp:
             metrics=False if apart else scrape,
             settings=self.settings,
             people=People(self.directories, self.settings.regions),
+            bookings=self.bookings,
+            bookings_secret=self.secrets.bookings_secret,
         )
         self._runner = ApiRunner(api, access_log=None)
         self.http_port = await _listen(self._runner, http.host, http.port)
@@ -245,9 +254,11 @@ class CallCenterApp:
         await self.switchboard.close()
         await self.recordings.drain(drain_timeout)
         await self.facts.finish(drain_timeout)
-        for task in self._tasks:
+        if self._follow_ups:  # relinks under way: they take a few queries each
+            await asyncio.wait(set(self._follow_ups), timeout=drain_timeout)
+        for task in (*self._tasks, *self._follow_ups):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._follow_ups, return_exceptions=True)
         for runner in (self._runner, self._metrics_runner):
             if runner is not None:
                 await runner.cleanup()
@@ -353,6 +364,19 @@ class CallCenterApp:
             caller_lookup=self.caller_lookup.timeout,  # its first wave waits for the caller's name
         )
         return session
+
+    def _call_changed(self, fact: CallEnded | CallerIdentified) -> None:
+        """A durable consumer: called in the writer's order, so the work goes to a task of its own
+        (off the call's path; the fan-out must not wait on it)."""
+        task = asyncio.get_running_loop().create_task(self._relink(fact.call_id), name="relink-call")
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def _relink(self, call_id: str) -> None:
+        try:
+            await self.bookings.relink_call(call_id)
+        except Exception:  # redone by the next change of the call, or by `ari-app relink`
+            log.exception("relink_call_failed", call_id=call_id)
 
     async def _submit_imported(self, facts: list[Fact]) -> None:
         """The facts of calls the dialplan's fallback took; resolves once they are stored."""

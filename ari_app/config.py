@@ -110,6 +110,17 @@ class FallbackSettings(_Section):
     settle: Annotated[float, Field(ge=0, le=600)] = 5.0
 
 
+class BookingSettings(_Section):
+    """The scheduler's feed: how near a call a booking event is made to be linked to it (minutes
+    before the call starts, after it ends), and where the feed's signing secret is."""
+
+    created_before_minutes: Annotated[int, Field(ge=0, le=1440)] = 30
+    created_after_minutes: Annotated[int, Field(ge=0, le=1440)] = 30
+    change_before_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
+    change_after_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
+    secret_env: str = "ARI_APP_BOOKINGS_SECRET"
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///data/ari-app.db"
     url_env: str = "DATABASE_URL"
@@ -391,6 +402,7 @@ class Settings(_Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     calls: CallSettings = Field(default_factory=CallSettings)
+    bookings: BookingSettings = Field(default_factory=BookingSettings)
     branches: list[Branch] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     topics: list[Topic] = Field(default_factory=list)
@@ -617,10 +629,15 @@ class Secrets:
     ari_password: str
     database_url: str
     api_tokens: tuple[str, ...]
+    bookings_secret: str | None = None  # signs the scheduler's feed (X-Signature); None: bearer only
 
     def __repr__(self) -> str:
         tokens = len(self.api_tokens)
-        return f"Secrets(ari_username={self.ari_username!r}, ari_password=***, api_tokens={tokens})"
+        signed = "***" if self.bookings_secret else None
+        return (
+            f"Secrets(ari_username={self.ari_username!r}, ari_password=***, api_tokens={tokens}, "
+            f"bookings_secret={signed})"
+        )
 
 
 def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Secrets:
@@ -632,11 +649,15 @@ def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Se
     short = [t for t in tokens if len(t) < 16]
     if short:
         raise ConfigError("environment", [f"{settings.http.tokens_env}: every token needs 16+ characters"])
+    secret = env.get(settings.bookings.secret_env, "").strip() or None
+    if secret is not None and len(secret) < 32:
+        raise ConfigError("environment", [f"{settings.bookings.secret_env}: the secret needs 32+ characters"])
     return Secrets(
         ari_username=env[settings.ari.username_env],
         ari_password=env[settings.ari.password_env],
         database_url=database_url(settings, env),
         api_tokens=tokens,
+        bookings_secret=secret,
     )
 
 

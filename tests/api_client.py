@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from ari_app.api.errors import ApiRunner
 from ari_app.api.http import HealthState, build_api
 from ari_app.api.people import People
+from ari_app.bookings.store import BookingStore
 from ari_app.calls.arrival import build_dispatcher
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import load_settings
@@ -50,15 +51,21 @@ def on_call(desk: FrontDesk, admin: str, call_id: str) -> None:
 
 @asynccontextmanager
 async def api_client(
-    store: CallStore, archive: Path, desk: FrontDesk | None = None, regions: Regions | None = None
+    store: CallStore,
+    archive: Path,
+    desk: FrontDesk | None = None,
+    regions: Regions | None = None,
+    bookings_secret: str | None = None,
 ) -> AsyncIterator[Client]:
-    """``regions``: where the directories read numbers (default: the example clinic's)."""
+    """``regions``: where the directories read numbers (default: the example clinic's);
+    ``bookings_secret``: what signs the bookings feed (None: bearer tokens only)."""
     health = lambda: HealthState(True, True, 0, 0)  # noqa: E731
     desk = desk or front_desk()
     people = People(DirectoryStore(store.db), regions or load_settings(EXAMPLE).regions, lambda: NOW)
     app = build_api(
         store, health, CollectorRegistry(), [TOKEN], archive,
         desk=desk, clock=lambda: NOW, people=people, settings=desk.settings,
+        bookings=BookingStore(store.db, clock=lambda: NOW), bookings_secret=bookings_secret,
     )  # fmt: skip
     async with TestClient(ApiTestServer(app)) as client:
         yield client

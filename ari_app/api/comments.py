@@ -15,11 +15,12 @@ cannot be accepted is 400 ``invalid_fields`` naming the field in ``errors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -32,7 +33,9 @@ from ari_app.people.identity import CallerDirectory
 from ari_app.people.schema import UNKNOWN_TOPIC, CommentIn, ManualCallIn
 from ari_app.store.comments import CallNotFound, CommentStore, Refused, VersionConflict
 
+log = structlog.get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
+CallChanged = Callable[[str], Awaitable[object]]
 # A call logged by hand happened already; a little ahead is a phone's clock, more is a typo.
 CLOCK_SLACK = timedelta(minutes=5)
 
@@ -90,9 +93,20 @@ def comment_routes(
     rules: CommentRules,
     clock: Callable[[], datetime],
     directory: CallerDirectory | None = None,
+    on_saved: CallChanged | None = None,
 ) -> tuple[web.RouteDef, ...]:
     """The routes, for the calls area (they share its ``/api/calls`` prefix and its policy).
-    ``directory``: who a call logged by hand came from, as for the PBX's calls."""
+    ``directory``: who a call logged by hand came from, as for the PBX's calls. ``on_saved``:
+    told the call's id once its comment (or the call logged by hand) is stored, for what follows
+    from it (the call's booking links and class); its failure is logged, the save stands."""
+
+    async def saved(call_id: str) -> None:
+        if on_saved is None:
+            return
+        try:
+            await on_saved(call_id)
+        except Exception:  # the comment is stored: what follows from it can be redone (relink)
+            log.exception("comment_follow_up_failed", call_id=call_id)
 
     async def put_comment(request: web.Request) -> web.Response:
         call_id = inputs.path_id(request, "call_id")
@@ -106,6 +120,7 @@ def comment_routes(
             raise Invalid(exc.field, exc.reason) from exc
         except VersionConflict as exc:
             raise Conflict("version_conflict", str(exc)) from exc
+        await saved(call_id)
         return json_reply(asdict(view))
 
     async def get_comment(request: web.Request) -> web.Response:
@@ -127,6 +142,7 @@ def comment_routes(
             raise Invalid(exc.field if exc.field == "number" else f"comment.{exc.field}", exc.reason) from exc
         except VersionConflict as exc:  # a new call has no comment: only 0 (or none) is expected
             raise Conflict("version_conflict", str(exc)) from exc
+        await saved(call_id)
         return json_reply({"call_id": call_id}, status=201)
 
     return (

@@ -5,6 +5,8 @@
   served on an address of its own (``metrics_port``), for a Prometheus on a private network;
 - ``/api/calls`` (history, recordings, call comments, calls logged by hand), ``/api/callbacks``
   (work list), ``/api/admins`` and ``/api/queue`` (presence, transfers, the queue): bearer token;
+- ``/api/bookings`` (the scheduler's feed): bearer token or a signature (``ari_app.api.bookings``);
+  ``/api/reports`` (classification): bearer token;
 - ``/api/patients``, ``/api/staff``, ``/api/contractors`` (the directories) and ``/api/callers``
   (who a number belongs to): bearer token (``ari_app.api.people``).
 
@@ -23,12 +25,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ari_app.api.auth import Policy, area, bearer
+from ari_app.api.bookings import bookings_area, feed_policy, opportunity_routes, reports_area
 from ari_app.api.callbacks import callbacks_area
 from ari_app.api.calls import OUTCOMES, calls_area
 from ari_app.api.comments import CommentRules, comment_routes
 from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
 from ari_app.api.people import People, people_areas
+from ari_app.bookings.store import BookingStore
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
 from ari_app.store import CallStore
@@ -72,6 +76,8 @@ def build_api(
     metrics: Policy | bool | None = True,
     settings: Settings | None = None,
     people: People | None = None,
+    bookings: BookingStore | None = None,
+    bookings_secret: str | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
     served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
@@ -97,14 +103,21 @@ def build_api(
     app.router.add_get("/healthz", healthz)
     if metrics is not False:
         app.add_subapp("/metrics", metrics_area(registry, systems if metrics is True else metrics))
-    comments = (
-        ()
-        if settings is None
-        else comment_routes(
-            CommentStore(store.db), CommentRules.of(settings), now, people.directory if people else None
+    more: list[web.RouteDef] = []
+    if settings is not None:
+        more += comment_routes(
+            CommentStore(store.db),
+            CommentRules.of(settings),
+            now,
+            people.directory if people else None,
+            on_saved=bookings.relink_call if bookings is not None else None,
         )
-    )
-    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *comments))
+    if bookings is not None:
+        admins = None if settings is None else {a.login for a in settings.admins}
+        more += opportunity_routes(bookings, admins)
+        app.add_subapp("/api/bookings", bookings_area(bookings, feed_policy(tokens, bookings_secret)))
+        app.add_subapp("/api/reports", reports_area(bookings, systems))
+    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *more))
     app.add_subapp("/api/callbacks", callbacks_area(store, systems))
     if desk is not None:
         for prefix, sub in desk_areas(desk, now, systems).items():

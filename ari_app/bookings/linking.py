@@ -38,6 +38,11 @@ class Windows:
             return self.change_before, self.change_after
         raise ValueError(f"unknown booking event kind {kind!r}; expected one of {', '.join(KINDS)}")
 
+    @property
+    def widest(self) -> tuple[timedelta, timedelta]:
+        """(before, after) wide enough for every kind: what a search for candidates must cover."""
+        return max(self.created_before, self.change_before), max(self.created_after, self.change_after)
+
 
 DEFAULT_WINDOWS = Windows()
 

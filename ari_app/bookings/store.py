@@ -1,0 +1,240 @@
+"""The bookings feed and the links in the database: events recorded once each, their links
+decided as they arrive and again whenever a call they may belong to changes.
+
+``record`` takes a batch in one transaction: an event seen before with the same content is a
+duplicate (nothing changes), with other content a conflict (nothing of the batch is stored). A
+call that ends, gets a comment or learns who called (``relink_call``) re-decides the events in its
+windows whose patient it is about, and every call whose links moved is classified again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ari_app.bookings import opportunity
+from ari_app.bookings.linking import CallSpan, Windows
+from ari_app.bookings.links import (
+    EVENT_COLUMNS,
+    StoredEvent,
+    candidate_spans,
+    link_events,
+    linked_calls,
+    stored_event,
+)
+from ari_app.bookings.relink import Progress, Relinker, RelinkReport, relink_since
+from ari_app.bookings.schema import FIELDS, BookingEventIn
+from ari_app.config import BookingSettings
+from ari_app.store.bookings import BookingEvent, CallLink
+from ari_app.store.db import Database
+from ari_app.store.models import Call
+from ari_app.store.people import CallComment, Patient, PatientPhone
+
+
+def windows_from(settings: BookingSettings) -> Windows:
+    return Windows(
+        created_before=timedelta(minutes=settings.created_before_minutes),
+        created_after=timedelta(minutes=settings.created_after_minutes),
+        change_before=timedelta(minutes=settings.change_before_minutes),
+        change_after=timedelta(minutes=settings.change_after_minutes),
+    )
+
+
+class EventConflict(Exception):
+    """An event id already stored with other content: the scheduler reused an id."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id} was received before with other content")
+        self.event_id = event_id
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    event_id: str
+    result: Literal["recorded", "duplicate"]
+    patient_known: bool
+    linked_call_id: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fingerprint_of(row: Any) -> tuple[object, ...]:
+    return tuple(getattr(row, name) for name in FIELDS)
+
+
+class BookingStore:
+    def __init__(
+        self, db: Database, windows: Windows | None = None, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.db = db
+        self.windows = windows or Windows()
+        self.clock = clock
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        with self.db.unavailable_on_connection_errors():
+            async with self.db.engine.begin() as conn:
+                yield conn
+
+    def _insert_new(self) -> Any:
+        return (sqlite_insert if self.db.is_sqlite else pg_insert)(BookingEvent).on_conflict_do_nothing(
+            index_elements=["event_id"]
+        )
+
+    async def record(self, events: Sequence[BookingEventIn]) -> list[RecordResult]:
+        """Store the new events and decide their links; EventConflict stores nothing."""
+        now = self.clock()
+        async with self.transaction() as conn:
+            new = await self._insert(conn, events, now)
+            stored = await self._stored(
+                conn, [e.event_id for e, is_new in zip(events, new, strict=True) if is_new]
+            )
+            before = await linked_calls(conn, [s.id for s in stored.values()])
+            links = await link_events(conn, list(stored.values()), self.windows, now)
+            moved = before | {link.call_id for link in links.values() if link is not None}
+            await opportunity.classify_calls(conn, moved, now)
+            known = await self._known(conn, {e.patient_external_id for e in events})
+            linked = await self._links_of(conn, [e.event_id for e in events])
+        return [
+            RecordResult(
+                e.event_id,
+                "recorded" if is_new else "duplicate",
+                e.patient_external_id in known,
+                linked.get(e.event_id),
+            )
+            for e, is_new in zip(events, new, strict=True)
+        ]
+
+    async def _insert(
+        self, conn: AsyncConnection, events: Sequence[BookingEventIn], now: datetime
+    ) -> list[bool]:
+        """Insert what is new; for each event whether it was. Raises EventConflict."""
+        ids = [e.event_id for e in events]
+        stored = {
+            r.event_id: _fingerprint_of(r)
+            for r in await conn.execute(select(BookingEvent).where(BookingEvent.event_id.in_(ids)))
+        }
+        new: list[bool] = []
+        for event in events:
+            held = stored.get(event.event_id)
+            if held is None:
+                # A concurrent request may have stored it since: then it is read back and compared.
+                done = await conn.execute(self._insert_new().values(**event.model_dump(), received_at=now))
+                if done.rowcount:
+                    stored[event.event_id] = event.fingerprint()
+                    new.append(True)
+                    continue
+                again = select(BookingEvent).where(BookingEvent.event_id == event.event_id)
+                held = stored[event.event_id] = _fingerprint_of((await conn.execute(again)).one())
+            if held != event.fingerprint():
+                raise EventConflict(event.event_id)
+            new.append(False)
+        return new
+
+    @staticmethod
+    async def _stored(conn: AsyncConnection, event_ids: list[str]) -> dict[str, StoredEvent]:
+        if not event_ids:
+            return {}
+        columns = (BookingEvent.event_id, *EVENT_COLUMNS)
+        rows = await conn.execute(select(*columns).where(BookingEvent.event_id.in_(event_ids)))
+        return {r.event_id: stored_event(r) for r in rows}
+
+    @staticmethod
+    async def _known(conn: AsyncConnection, external_ids: set[str]) -> set[str]:
+        query = select(Patient.external_id).where(Patient.external_id.in_(external_ids))
+        return set((await conn.execute(query)).scalars())
+
+    @staticmethod
+    async def _links_of(conn: AsyncConnection, event_ids: list[str]) -> dict[str, str]:
+        query = (
+            select(BookingEvent.event_id, CallLink.call_id)
+            .join(CallLink, CallLink.booking_event_id == BookingEvent.id)
+            .where(BookingEvent.event_id.in_(event_ids))
+        )
+        return {r.event_id: r.call_id for r in await conn.execute(query)}
+
+    async def relink_call(self, call_id: str) -> bool:
+        """Re-decide the events in this call's windows whose patient it is about, and classify
+        the calls whose links that moved. False when there is no such call."""
+        now = self.clock()
+        async with self.transaction() as conn:
+            call = (
+                await conn.execute(
+                    select(Call.started_at, Call.ended_at, Call.caller_e164).where(Call.id == call_id)
+                )
+            ).one_or_none()
+            if call is None:
+                return False
+            events = await self._affected(conn, call_id, call, now)
+            before = await linked_calls(conn, [e.id for e in events])
+            links = await link_events(conn, events, self.windows, now)
+            after = {link.call_id for link in links.values() if link is not None}
+            await opportunity.classify_calls(conn, {call_id} | before | after, now)
+        return True
+
+    async def _affected(
+        self, conn: AsyncConnection, call_id: str, call: Any, now: datetime
+    ) -> list[StoredEvent]:
+        """Events in the call's widest windows for the patients it may be about, and the events
+        linked to it now (a changed comment may take them away)."""
+        about = await self._patients_about(conn, call_id, call.caller_e164)
+        before, after = self.windows.widest
+        end = call.ended_at if call.ended_at is not None else max(now, call.started_at)
+        linked = select(CallLink.booking_event_id).where(CallLink.call_id == call_id)
+        near = BookingEvent.happened_at.between(call.started_at - before, end + after)
+        condition: ColumnElement[bool] = BookingEvent.id.in_(linked)
+        if about:
+            condition = or_(condition, near & BookingEvent.patient_external_id.in_(about))
+        return [stored_event(r) for r in await conn.execute(select(*EVENT_COLUMNS).where(condition))]
+
+    @staticmethod
+    async def _patients_about(conn: AsyncConnection, call_id: str, e164: str | None) -> set[str]:
+        """External ids of the cards a call may be about: the comment's patient, the cards its
+        number is on, and the children and family of those cards."""
+        direct: set[int] = set()
+        comment = await conn.execute(select(CallComment.patient_id).where(CallComment.call_id == call_id))
+        direct.update(p for p in comment.scalars() if p is not None)
+        if e164:
+            on_number = select(PatientPhone.patient_id).where(PatientPhone.number_e164 == e164)
+            direct.update((await conn.execute(on_number)).scalars())
+        if not direct:
+            return set()
+        cards = (
+            await conn.execute(select(Patient.external_id, Patient.family_id).where(Patient.id.in_(direct)))
+        ).all()
+        owners = {r.external_id for r in cards}
+        families = {r.family_id for r in cards if r.family_id}
+        relatives = select(Patient.external_id).where(
+            or_(Patient.guardian_external_id.in_(owners), Patient.family_id.in_(families))
+        )
+        return owners | set((await conn.execute(relatives)).scalars())
+
+    async def candidate_calls(self, event: BookingEventIn) -> list[CallSpan]:
+        """The calls about the event's patient within its widest window (for inspection)."""
+        async with self.transaction() as conn:
+            return await candidate_spans(conn, event.patient_external_id, event.happened_at, self.windows)
+
+    async def relink_since(self, since: datetime, progress: Progress | None = None) -> RelinkReport:
+        """Every event's link since ``since``, then every call's class (see ``relink``)."""
+        return await relink_since(Relinker(self.transaction, self.windows, self.clock), since, progress)
+
+    async def choose_opportunity(
+        self, call_id: str, chosen: str, by: str
+    ) -> opportunity.OpportunityView | None:
+        async with self.transaction() as conn:
+            return await opportunity.choose(conn, call_id, chosen, by, self.clock())
+
+    async def classification_report(
+        self, since: datetime | None, until: datetime | None, branch: str | None
+    ) -> opportunity.ClassificationReport:
+        async with self.transaction() as conn:
+            return await opportunity.report(conn, since, until, branch)
