@@ -3,8 +3,9 @@
 - ``/healthz``: open (a load balancer's probe);
 - ``/metrics``: bearer token, or none where ``[http] metrics_auth = "none"``; it can also be
   served on an address of its own (``metrics_port``), for a Prometheus on a private network;
-- ``/api/calls`` (history, recordings, call comments, calls logged by hand), ``/api/callbacks``
-  (work list), ``/api/admins`` and ``/api/queue`` (presence, transfers, the queue): bearer token;
+- ``/api/calls`` (history and its CSV export, recordings, call comments, calls logged by hand),
+  ``/api/reports`` (conversion, missed calls), ``/api/callbacks`` (work list), ``/api/admins``
+  and ``/api/queue`` (presence, transfers, the queue): bearer token;
 - ``/api/patients``, ``/api/staff``, ``/api/contractors`` (the directories) and ``/api/callers``
   (who a number belongs to): bearer token (``ari_app.api.people``).
 
@@ -29,10 +30,12 @@ from ari_app.api.comments import CommentRules, comment_routes
 from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
 from ari_app.api.people import People, people_areas
+from ari_app.api.reports import reports_area
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
 from ari_app.store import CallStore
 from ari_app.store.comments import CommentStore
+from ari_app.store.reports import ReportStore
 
 __all__ = ["OUTCOMES", "HealthState", "build_api", "metrics_app"]
 
@@ -104,7 +107,12 @@ def build_api(
             CommentStore(store.db), CommentRules.of(settings), now, people.directory if people else None
         )
     )
-    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *comments))
+    region = settings.calls.default_region if settings is not None else "US"
+    app.add_subapp(
+        "/api/calls", calls_area(store, recordings_root, systems, *comments, default_region=region)
+    )
+    zones = {b.id: b.timezone for b in settings.branches} if settings is not None else {}
+    app.add_subapp("/api/reports", reports_area(ReportStore(store.db, zones), systems))
     app.add_subapp("/api/callbacks", callbacks_area(store, systems))
     if desk is not None:
         for prefix, sub in desk_areas(desk, now, systems).items():
