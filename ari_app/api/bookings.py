@@ -120,7 +120,9 @@ def _time(query: Any, name: str) -> datetime | None:
         ) from exc
 
 
-def reports_area(store: BookingStore, policy: Policy) -> web.Application:
+def classification_routes(store: BookingStore) -> tuple[web.RouteDef, ...]:
+    """``/classification`` for the reports area (one prefix, one sub-app)."""
+
     async def classification(request: web.Request) -> web.Response:
         q = request.query
         branch = q.get("branch")
@@ -129,4 +131,4 @@ def reports_area(store: BookingStore, policy: Policy) -> web.Application:
         since, until = _time(q, "since"), _time(q, "until")
         return json_reply(asdict(await store.classification_report(since, until, branch)))
 
-    return area(policy, web.get("/classification", classification))
+    return (web.get("/classification", classification),)

@@ -1,5 +1,9 @@
-"""Call history and recordings: ``/api/calls`` (bearer token). Each call carries its comment
-(``comment``) and ``report_topic``: the comment's topic unless unknown, else the phone menu's.
+"""Call history and recordings: ``/api/calls`` (bearer token).
+
+``GET /api/calls`` filters (``ari_app.api.history_query``) and pages with an opaque cursor;
+``/api/calls/export.csv`` streams the same selection as CSV. Each call carries its comment,
+``report_topic`` (the comment's topic unless unknown, else the phone menu's), ``caller_type``
+(the comment's, else what the directories imply), its opportunity class and its booking links.
 
 Recordings are served only to authenticated clients, from inside the archive, never from a
 public path, and never cached.
@@ -9,33 +13,48 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
-from ari_app.api import inputs
+from ari_app.api import history_query, inputs
 from ari_app.api.auth import Policy, area
-from ari_app.api.errors import BadRequest, Gone, NotFound
+from ari_app.api.errors import Gone, NotFound
+from ari_app.api.export import stream_csv
+from ari_app.api.history_query import FILTERS, OUTCOMES, PAGING
 from ari_app.api.replies import json_reply
 from ari_app.store import CallRecord, CallStore
+from ari_app.store.history import HistoryStore
 from ari_app.store.recordings import RecordingArchive
 
-OUTCOMES = ("answered", "missed", "abandoned", "closed", "failed", "interrupted")
+__all__ = ["OUTCOMES", "calls_area"]
 
 
 def calls_area(
-    store: CallStore, recordings_root: Path, policy: Policy | None, *more: web.RouteDef
+    store: CallStore,
+    recordings_root: Path,
+    policy: Policy | None,
+    *more: web.RouteDef,
+    default_region: str = "US",
 ) -> web.Application:
     """``more``: other routes under ``/api/calls`` (the comment's): aiohttp resolves a prefix to
-    one sub-app only, so they join this one, behind the same policy."""
+    one sub-app only, so they join this one, behind the same policy. ``default_region``: where
+    the ``number`` filter is read."""
+    history = HistoryStore(store.db)
 
     async def list_calls(request: web.Request) -> web.Response:
         q = request.query
-        limit = inputs.limit(q, 50)
-        outcome = q.get("outcome")
-        if outcome is not None and outcome not in OUTCOMES:
-            raise BadRequest("bad_outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
-        calls = await store.list_calls(limit=limit, before=inputs.before(q), outcome=outcome)
-        return json_reply({"calls": [asdict(x) for x in calls]})
+        inputs.known_only(q, (*FILTERS, *PAGING))
+        query = history_query.call_query(q, default_region)
+        page = await history.page(
+            query, limit=inputs.limit(q, 50), cursor=history_query.cursor(q), before=inputs.before(q)
+        )
+        return json_reply({"calls": [asdict(c) for c in page.calls], "next_cursor": page.next_cursor})
+
+    async def export_calls(request: web.Request) -> web.StreamResponse:
+        inputs.known_only(request.query, FILTERS)
+        query = history_query.call_query(request.query, default_region)
+        return await stream_csv(request, history.export(query), "calls.csv")
 
     async def _call(request: web.Request) -> CallRecord:
         call = await store.get_call(inputs.path_id(request, "call_id"))
@@ -44,7 +63,13 @@ def calls_area(
         return call
 
     async def get_call(request: web.Request) -> web.Response:
-        return json_reply(asdict(await _call(request)))
+        found = await history.detail(inputs.path_id(request, "call_id"))
+        if found is None:
+            raise NotFound("call_not_found", "no call with that id")
+        body: dict[str, Any] = asdict(found.call)
+        if body["comment"] is not None:
+            body["comment"]["versions"] = found.comment_versions
+        return json_reply(body)
 
     async def get_recording(request: web.Request) -> web.StreamResponse:
         call = await _call(request)
@@ -60,6 +85,7 @@ def calls_area(
         policy,
         *more,
         web.get("", list_calls),
+        web.get("/export.csv", export_calls),  # before /{call_id}, which would take it
         web.get("/{call_id}", get_call),
         web.get("/{call_id}/recording", get_recording),
     )

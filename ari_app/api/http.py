@@ -3,10 +3,10 @@
 - ``/healthz``: open (a load balancer's probe);
 - ``/metrics``: bearer token, or none where ``[http] metrics_auth = "none"``; it can also be
   served on an address of its own (``metrics_port``), for a Prometheus on a private network;
-- ``/api/calls`` (history, recordings, call comments, calls logged by hand), ``/api/callbacks``
-  (work list), ``/api/admins`` and ``/api/queue`` (presence, transfers, the queue): bearer token;
+- ``/api/calls`` (history and its CSV export, recordings, call comments, calls logged by hand),
+  ``/api/reports`` (conversion, missed calls, classification), ``/api/callbacks`` (work list),
+  ``/api/admins`` and ``/api/queue`` (presence, transfers, the queue): bearer token;
 - ``/api/bookings`` (the scheduler's feed): bearer token or a signature (``ari_app.api.bookings``);
-  ``/api/reports`` (classification): bearer token;
 - ``/api/patients``, ``/api/staff``, ``/api/contractors`` (the directories) and ``/api/callers``
   (who a number belongs to): bearer token (``ari_app.api.people``).
 
@@ -25,18 +25,20 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ari_app.api.auth import Policy, area, bearer
-from ari_app.api.bookings import bookings_area, feed_policy, opportunity_routes, reports_area
+from ari_app.api.bookings import bookings_area, classification_routes, feed_policy, opportunity_routes
 from ari_app.api.callbacks import callbacks_area
 from ari_app.api.calls import OUTCOMES, calls_area
 from ari_app.api.comments import CommentRules, comment_routes
 from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
 from ari_app.api.people import People, people_areas
+from ari_app.api.reports import reports_area
 from ari_app.bookings.store import BookingStore
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
 from ari_app.store import CallStore
 from ari_app.store.comments import CommentStore
+from ari_app.store.reports import ReportStore
 
 __all__ = ["OUTCOMES", "HealthState", "build_api", "metrics_app"]
 
@@ -116,8 +118,11 @@ def build_api(
         admins = None if settings is None else {a.login for a in settings.admins}
         more += opportunity_routes(bookings, admins)
         app.add_subapp("/api/bookings", bookings_area(bookings, feed_policy(tokens, bookings_secret)))
-        app.add_subapp("/api/reports", reports_area(bookings, systems))
-    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *more))
+    region = settings.calls.default_region if settings is not None else "US"
+    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *more, default_region=region))
+    zones = {b.id: b.timezone for b in settings.branches} if settings is not None else {}
+    classification = classification_routes(bookings) if bookings is not None else ()
+    app.add_subapp("/api/reports", reports_area(ReportStore(store.db, zones), systems, *classification))
     app.add_subapp("/api/callbacks", callbacks_area(store, systems))
     if desk is not None:
         for prefix, sub in desk_areas(desk, now, systems).items():

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from ari_app.api.errors import BadRequest, FieldTooLong
 
@@ -68,18 +69,54 @@ def limit(query: Mapping[str, str], default: int) -> int:
 
 def before(query: Mapping[str, str]) -> datetime | None:
     """The ``before`` query parameter as aware UTC: an ISO 8601 time with its UTC offset."""
-    raw = query.get("before")
+    return instant(query, "before")
+
+
+def instant(query: Mapping[str, str], name: str) -> datetime | None:
+    """The query parameter ``name`` as aware UTC: an ISO 8601 time with its UTC offset (a naive
+    time is refused: the server cannot guess whose wall clock it is). Refused: ``bad_<name>``."""
+    raw = query.get(name)
     if raw is None:
         return None
+    error = f"bad_{name}"
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise BadRequest(
-            "bad_before", "before must be an ISO 8601 time such as 2026-01-01T00:00:00Z (send + as %2B)"
+            error, f"{name} must be an ISO 8601 time such as 2026-01-01T00:00:00Z (send + as %2B)"
         ) from exc
     if parsed.utcoffset() is None:
-        raise BadRequest("bad_before", "before must carry a UTC offset (Z or +HH:MM): calls are kept in UTC")
+        raise BadRequest(error, f"{name} must carry a UTC offset (Z or +HH:MM): calls are kept in UTC")
     try:
         return parsed.astimezone(UTC)
     except OverflowError as exc:  # 0001-01-01 east of UTC, 9999-12-31 west of it
-        raise BadRequest("bad_before", "before is out of range once converted to UTC") from exc
+        raise BadRequest(error, f"{name} is out of range once converted to UTC") from exc
+
+
+def flag(query: Mapping[str, str], name: str) -> bool | None:
+    """A true/false query parameter (``bad_<name>`` otherwise)."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise BadRequest(f"bad_{name}", f"{name} must be true or false")
+    return raw == "true"
+
+
+def choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    """A query parameter that must be one of ``allowed`` (``bad_<name>`` otherwise)."""
+    raw = query.get(name)
+    if raw is not None and raw not in allowed:
+        raise BadRequest(f"bad_{name}", f"{name} must be one of {', '.join(allowed)}")
+    return raw
+
+
+def known_only(query: MultiMapping[str], known: tuple[str, ...]) -> None:
+    """Refuse a parameter this route does not read (a misspelt filter would select everything)
+    and one given twice (which of them would count?)."""
+    for name in query:
+        if name not in known:
+            shown = name[:40] if name.isprintable() else "a parameter"
+            raise BadRequest("unknown_parameter", f"{shown} is not a parameter here: {', '.join(known)}")
+        if len(query.getall(name)) > 1:
+            raise BadRequest(f"bad_{name}", f"{name} is given more than once")

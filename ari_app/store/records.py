@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -45,6 +45,35 @@ class CallNote:
 
 
 @dataclass(frozen=True)
+class LinkRecord:
+    """A booking event a call brought (``call_links``), with what the scheduler said of it."""
+
+    booking_event_id: int
+    event_id: str
+    kind: str  # created | cancelled | moved
+    booking_id: str
+    patient_external_id: str
+    happened_at: datetime
+    appointment_at: datetime | None
+    doctor: str | None
+    rule: str  # how the call is about the patient: patient | family | comment
+    distance_seconds: float
+
+
+# The caller type a call without a comment is listed under: what the directories tell of its
+# number (staff and contractors are known without an admin), else not known yet.
+UNKNOWN_CALLER = "unknown"
+_KIND_TYPES = {"staff": "employee", "contractor": "contractor"}
+
+
+def caller_type(comment_type: str | None, caller_kind: str | None) -> str:
+    """The comment's caller type, else the one the directories imply (``UNKNOWN_CALLER``)."""
+    if comment_type:
+        return comment_type
+    return _KIND_TYPES.get(caller_kind or "", UNKNOWN_CALLER)
+
+
+@dataclass(frozen=True)
 class CallRecord:
     id: str
     channel_id: str
@@ -82,6 +111,15 @@ class CallRecord:
     in_statistics: bool = True
     comment: CallNote | None = None
     report_topic: str | None = None  # the comment's topic unless unknown, else the phone menu's
+    caller_type: str = UNKNOWN_CALLER  # see caller_type()
+    # The opportunity class (new | current | none) as proposed, why, and as an admin chose it;
+    # ``opportunity_class`` is the one that counts: the chosen one, else the proposal.
+    opportunity: str | None = None
+    opportunity_reason: str | None = None
+    opportunity_chosen: str | None = None
+    opportunity_chosen_by: str | None = None
+    opportunity_class: str | None = None
+    links: list[LinkRecord] = field(default_factory=list)  # the booking events it brought
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import fields
@@ -28,9 +28,17 @@ from ari_app.store.models import (
     SpoolPosition,
 )
 from ari_app.store.people import CallComment, Patient
-from ari_app.store.records import CallbackTaskRecord, CallNote, CallRecord, LegRecord, RecordingRecord
+from ari_app.store.records import (
+    CallbackTaskRecord,
+    CallNote,
+    CallRecord,
+    LegRecord,
+    LinkRecord,
+    RecordingRecord,
+    caller_type,
+)
 
-_R = TypeVar("_R", CallRecord, CallNote, LegRecord, RecordingRecord, CallbackTaskRecord)
+_R = TypeVar("_R", CallRecord, CallNote, LegRecord, LinkRecord, RecordingRecord, CallbackTaskRecord)
 
 OPEN_CALLBACK = ("new", "read")  # still to be worked: a new missed call is added to such a task
 CALLBACK_STATUSES = ("new", "read", "answered", "handled_outside", "closed", "rejected")
@@ -559,8 +567,18 @@ def _note(comment: CallComment | None, patient_external_id: str | None) -> CallN
     return _plain(CallNote, comment, patient_external_id=patient_external_id)
 
 
-def _record(c: Call, note: CallNote | None) -> CallRecord:
+def _record(c: Call, note: CallNote | None, links: Sequence[LinkRecord] = ()) -> CallRecord:
+    """``links``: the call's booking links, where the caller read them (the history does)."""
     legs = [_plain(LegRecord, leg) for leg in c.legs]
     recordings = [_plain(RecordingRecord, r) for r in c.recordings]
-    topic = report_topic(note.topic if note else None, c.topic)
-    return _plain(CallRecord, c, legs=legs, recordings=recordings, comment=note, report_topic=topic)
+    return _plain(
+        CallRecord,
+        c,
+        legs=legs,
+        recordings=recordings,
+        comment=note,
+        report_topic=report_topic(note.topic if note else None, c.topic),
+        caller_type=caller_type(note.caller_type if note else None, c.caller_kind),
+        opportunity_class=c.opportunity_chosen or c.opportunity,
+        links=list(links),
+    )

@@ -20,6 +20,7 @@ from aiohttp import ClientResponse
 from ari_app.calls.desk import FrontDesk
 from ari_app.store import CallStore, Database
 from ari_app.store.db import StoreUnavailable
+from ari_app.store.history import HistoryStore
 from tests.api_client import AUTH, NOW, Client, api_client, front_desk, on_call
 
 
@@ -81,7 +82,7 @@ async def test_before_without_a_utc_offset_is_refused(client: Client) -> None:
 async def test_before_at_the_ends_of_time(client: Client, before: str, status: int) -> None:
     async with client.get("/api/calls", params={"before": before}, headers=AUTH) as r:
         if status == 200:
-            assert r.status == 200 and (await r.json()) == {"calls": []}
+            assert r.status == 200 and (await r.json()) == {"calls": [], "next_cursor": None}
         else:
             await expect_error(r, 400, "bad_before", "out of range")
 
@@ -140,10 +141,10 @@ async def test_no_route_wrong_method_and_large_body_are_json(client: Client) -> 
 async def test_an_unexpected_failure_is_a_generic_500_and_logged(
     store: CallStore, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(**_: Any) -> Any:
+    async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("connection to db-secret.internal:5432 refused")
 
-    monkeypatch.setattr(store, "list_calls", broken)
+    monkeypatch.setattr(HistoryStore, "page", broken)
     with structlog.testing.capture_logs() as logs:
         async with client.get("/api/calls", headers=AUTH) as r:
             text = await r.text()
@@ -156,10 +157,10 @@ async def test_an_unexpected_failure_is_a_generic_500_and_logged(
 async def test_a_database_out_of_reach_is_503_not_500(
     store: CallStore, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def unreachable(**_: Any) -> Any:
+    async def unreachable(*_: Any, **__: Any) -> Any:
         raise StoreUnavailable("postgresql://clinic@db/calls", ConnectionRefusedError(111, "refused"))
 
-    monkeypatch.setattr(store, "list_calls", unreachable)
+    monkeypatch.setattr(HistoryStore, "page", unreachable)
     async with client.get("/api/calls", headers=AUTH) as r:
         await expect_error(r, 503, "database_unavailable")
 
