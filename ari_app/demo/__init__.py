@@ -30,6 +30,7 @@ from ari_app.config import ConfigError, Secrets, Settings, load_settings
 from ari_app.demo.floor import Floor
 from ari_app.demo.mix import CallMix
 from ari_app.demo.people import DemoPeople, demo_people
+from ari_app.demo.scheduler import Booking, Scheduler, cards_of
 from ari_app.demo.summary import (
     OUTCOMES,
     PlacedCall,
@@ -215,8 +216,10 @@ async def _with_app(
     settled = False
     started = datetime.now(UTC)
     mix = CallMix(settings, random.Random(args.seed), started)
-    known = await _load_people(app, demo_people(mix.regulars, random.Random(args.seed + 2)), started)
-    print(f"demo: directories: {known}")
+    people = demo_people(mix.regulars, random.Random(args.seed + 2))
+    print(f"demo: directories: {await _load_people(app, people, started)}")
+    scheduler = Scheduler(api, token, random.Random(args.seed + 3), cards_of(people, settings))
+    booking = Booking(scheduler, app, placed)
     try:
         floor = Floor(settings, ctl, api, token, random.Random(args.seed + 1), faults=args.faults)
         floor_done = asyncio.Event()
@@ -228,12 +231,14 @@ async def _with_app(
             await floor_task
             await floor.restore()
         settled = await _settle(app, ctl, placed, abort, started)
+        await booking.finish()
         await app.facts.drain(10)
         summary = summarise(placed, await app.store.calls_by_channels(_channels(placed)))
         summary = dataclasses.replace(summary, leftovers=await leftovers(app, ctl))
         if args.report:
             write_report(Path(args.report), summary, placed, await ctl.calls(), floor.done, floor.disturbed)
     finally:
+        await booking.stop()
         await app.stop()
     return DemoRun(summary, abort.is_set(), settled)
 
