@@ -36,6 +36,7 @@ from ari_app.demo.summary import (
     PlacedCall,
     RunSummary,
     leftovers,
+    linked_kinds,
     render,
     summarise,
     write_report,
@@ -233,7 +234,9 @@ async def _with_app(
         settled = await _settle(app, ctl, placed, abort, started)
         await booking.finish()
         await app.facts.drain(10)
-        summary = summarise(placed, await app.store.calls_by_channels(_channels(placed)))
+        rows = await app.store.calls_by_channels(_channels(placed))
+        summary = summarise(placed, rows, await linked_kinds(app, [r.id for r in rows]))
+        summary = dataclasses.replace(summary, bookings_sent=dict(scheduler.sent))
         summary = dataclasses.replace(summary, leftovers=await leftovers(app, ctl))
         if args.report:
             write_report(Path(args.report), summary, placed, await ctl.calls(), floor.done, floor.disturbed)

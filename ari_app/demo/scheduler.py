@@ -90,7 +90,7 @@ class Scheduler:
             "branch": branch,
         }
         async with self.api.post("/api/bookings/events", json=event) as r:
-            if r.status != 200:
+            if r.status not in (200, 201):  # 201: recorded; 200: a duplicate
                 log.warning("demo_booking_refused", status=r.status, body=(await r.text())[:200])
                 return
         self.sent[kind] = self.sent.get(kind, 0) + 1
@@ -113,7 +113,10 @@ class Booking:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            await self._look()
+            try:
+                await self._look()
+            except (aiohttp.ClientError, TimeoutError) as exc:  # the next look tries again
+                log.warning("demo_scheduler_look_failed", error=type(exc).__name__)
 
     async def _look(self) -> None:
         await self.app.facts.drain(5)  # the ended calls' rows are in

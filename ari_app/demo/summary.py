@@ -42,6 +42,10 @@ class RunSummary:
     declined: int = 0
     # Who called, as the directories knew them: patient, staff, contractor, unknown (new callers).
     callers: dict[str, int] = field(default_factory=dict)
+    bookings_sent: dict[str, int] = field(default_factory=dict)  # the scheduler's events, by kind
+    linked: dict[str, int] = field(default_factory=dict)  # events linked to this run's calls, by kind
+    opportunities: int = 0  # this run's calls classed new or current
+    converted: int = 0  # of those, calls that brought a created booking
     missing: list[PlacedCall] = field(default_factory=list)  # given to the app, but no row or outcome
     leftovers: dict[str, int] = field(default_factory=dict)  # what the app or the PBX still holds
 
@@ -54,7 +58,11 @@ class RunSummary:
         return not self.missing and self.stored + self.declined == self.placed and not self.leftovers
 
 
-def summarise(placed: list[PlacedCall], rows: list[CallRecord]) -> RunSummary:
+def summarise(
+    placed: list[PlacedCall], rows: list[CallRecord], links: dict[str, list[str]] | None = None
+) -> RunSummary:
+    """``links``: each call's linked booking events' kinds (call id -> kinds)."""
+    links = links or {}
     by_channel: dict[str | None, CallRecord] = {r.channel_id: r for r in rows}
     given = [p for p in placed if p.channel_id is not None]
     ours = [by_channel[p.channel_id] for p in given if p.channel_id in by_channel]
@@ -69,8 +77,33 @@ def summarise(placed: list[PlacedCall], rows: list[CallRecord]) -> RunSummary:
         queued=sum(1 for r in ours if r.queued_at is not None),
         declined=len(placed) - len(given),
         callers=dict(Counter(r.caller_kind or "not looked up" for r in ours)),
+        linked=dict(Counter(kind for r in ours for kind in links.get(r.id, ()))),
+        opportunities=sum(1 for r in ours if r.opportunity_class in ("new", "current")),
+        converted=sum(
+            1 for r in ours if r.opportunity_class in ("new", "current") and "created" in links.get(r.id, ())
+        ),
         missing=sorted(missing, key=lambda p: p.number),
     )
+
+
+async def linked_kinds(app: CallCenterApp, call_ids: list[str]) -> dict[str, list[str]]:
+    """Each call's linked booking events, by kind (the call rows do not carry them)."""
+    from sqlalchemy import select
+
+    from ari_app.store.bookings import BookingEvent, CallLink
+
+    found: dict[str, list[str]] = {}
+    async with app.db.session() as s:
+        for start in range(0, len(call_ids), 500):
+            chunk = call_ids[start : start + 500]
+            stmt = (
+                select(CallLink.call_id, BookingEvent.kind)
+                .join(BookingEvent, BookingEvent.id == CallLink.booking_event_id)
+                .where(CallLink.call_id.in_(chunk))
+            )
+            for call_id, kind in (await s.execute(stmt)).all():
+                found.setdefault(call_id, []).append(kind)
+    return found
 
 
 async def leftovers(app: CallCenterApp, ctl: SimControl) -> dict[str, int]:
@@ -120,6 +153,17 @@ def _callers(kinds: dict[str, int]) -> list[str]:
     return [f"{kinds[k]} {CALLER_WORDS.get(k, k)}" for k in order if kinds.get(k)]
 
 
+def _bookings(summary: RunSummary) -> str:
+    kinds = ("created", "cancelled", "moved")
+    sent = ", ".join(f"{summary.bookings_sent[k]} {k}" for k in kinds if summary.bookings_sent.get(k))
+    linked = sum(summary.linked.values())
+    share = f"{summary.converted / summary.opportunities:.0%}" if summary.opportunities else "n/a"
+    return (
+        f"bookings: {sum(summary.bookings_sent.values())} sent ({sent}), {linked} linked to this run's"
+        f" calls; conversion {summary.converted} of {summary.opportunities} opportunity calls ({share})"
+    )
+
+
 def render(summary: RunSummary) -> str:
     lines = ["", f"{'outcome':<12}{'calls':>7}", "-" * 19]
     lines += [f"{name:<12}{value:>7}" for name, value in summary.outcomes.items()]
@@ -137,6 +181,8 @@ def render(summary: RunSummary) -> str:
     ]
     if summary.callers:
         lines += ["", "callers: " + ", ".join(_callers(summary.callers))]
+    if summary.bookings_sent:
+        lines.append(_bookings(summary))
     if summary.leftovers:
         lines += ["", "left over: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.leftovers.items()))]
     if summary.missing:
