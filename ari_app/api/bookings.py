@@ -7,7 +7,7 @@
   known (an unknown one is kept and links once the card arrives: ``ari-app relink``) and the call
   it was linked to. An event id reused with other content: 409 ``event_conflict``, nothing kept.
 - ``PUT /api/calls/{call_id}/opportunity`` (calls area): an admin corrects the proposed class.
-- ``GET /api/reports/classification?since=&until=&branch=``: how many proposals were kept.
+- ``GET /api/reports/classification?from=&until=&branch=``: how many proposals were kept.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -25,6 +24,7 @@ from ari_app.api import inputs
 from ari_app.api.auth import Handler, Policy, area, bearer
 from ari_app.api.comments import parse
 from ari_app.api.errors import BadRequest, Conflict, Invalid, NotFound, Unauthenticated
+from ari_app.api.history_query import ident, period
 from ari_app.api.replies import json_reply
 from ari_app.bookings import signature
 from ari_app.bookings.schema import MAX_EVENTS, BookingBatchIn, BookingEventIn, OpportunityIn
@@ -105,30 +105,13 @@ def opportunity_routes(store: BookingStore, admins: Collection[str] | None) -> t
     return (web.put("/{call_id}/opportunity", put_opportunity),)
 
 
-def _time(query: Any, name: str) -> datetime | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-        if parsed.utcoffset() is None:
-            raise ValueError("naive")
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise BadRequest(
-            f"bad_{name}", f"{name} must be an ISO 8601 time with its UTC offset (Z or +HH:MM sent as %2B)"
-        ) from exc
-
-
 def classification_routes(store: BookingStore) -> tuple[web.RouteDef, ...]:
     """``/classification`` for the reports area (one prefix, one sub-app)."""
 
     async def classification(request: web.Request) -> web.Response:
         q = request.query
-        branch = q.get("branch")
-        if branch is not None:
-            inputs.text("branch", branch, inputs.MAX_ID)
-        since, until = _time(q, "since"), _time(q, "until")
-        return json_reply(asdict(await store.classification_report(since, until, branch)))
+        inputs.known_only(q, ("from", "until", "branch"))  # as the other reports read them
+        since, until = period(q)
+        return json_reply(asdict(await store.classification_report(since, until, ident(q, "branch"))))
 
     return (web.get("/classification", classification),)

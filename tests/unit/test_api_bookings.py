@@ -150,10 +150,10 @@ async def test_opportunity_corrected_and_the_report(client: Client, store: CallS
     ) as r:
         assert (r.status, (await r.json())["error"]) == (404, "call_not_found")
     async with client.get(
-        "/api/reports/classification?branch=downtown&since=2026-12-01T00:00:00Z", headers=AUTH
+        "/api/reports/classification?branch=downtown&from=2026-12-01T00:00:00Z", headers=AUTH
     ) as r:
         report = await r.json()
     assert (report["proposals"], report["reviewed"], report["corrected"], report["kept"]) == (3, 2, 1, 2)
     assert (report["kept_share"], report["target"]) == (0.6667, 0.95)
-    async with client.get("/api/reports/classification?since=yesterday", headers=AUTH) as r:
-        assert (r.status, (await r.json())["error"]) == (400, "bad_since")
+    async with client.get("/api/reports/classification?from=yesterday", headers=AUTH) as r:
+        assert (r.status, (await r.json())["error"]) == (400, "bad_from")
