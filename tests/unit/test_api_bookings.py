@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ari_app.bookings.signature import sign
-from ari_app.store import CallStore, Database
+from ari_app.store import CallStore
 from tests.api_client import AUTH, NOW, Client, api_client
 
 SECRET = "bookings-secret-0123456789abcdef0123"
@@ -26,16 +26,6 @@ def _event(**more: Any) -> dict[str, Any]:
             "patient_external_id": "p-unknown", "happened_at": "2026-12-02T14:50:00+01:00",
             "appointment_at": "2026-12-09T10:00:00Z", "doctor": "Dr Ray", "topic": "booking",
             "branch": "downtown", "admin": "anna", **more}  # fmt: skip
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CallStore]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    await db.migrate()
-    try:
-        yield CallStore(db)
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ refusal a 4xx naming the field, the listing's report topic the comment's unless 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,26 +11,10 @@ import pytest
 from ari_app.api.comments import CommentRules
 from ari_app.config import load_settings
 from ari_app.people.schema import CommentIn, report_topic
-from ari_app.store import CallStore, Database
-from tests.api_client import AUTH, EXAMPLE, NOW, Client, api_client
+from ari_app.store import CallStore
+from tests.api_client import AUTH, EXAMPLE, NOW, Client
 
 GOOD = {"caller_type": "patient_to_book", "topic": "booking", "author": "anna", "text": "first visit"}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CallStore]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    await db.migrate()
-    try:
-        yield CallStore(db)
-    finally:
-        await db.dispose()
-
-
-@pytest.fixture
-async def client(store: CallStore, tmp_path: Path) -> AsyncIterator[Client]:
-    async with api_client(store, tmp_path / "recordings") as client:
-        yield client
 
 
 async def _call(store: CallStore, topic: str | None = None) -> str:

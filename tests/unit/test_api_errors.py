@@ -18,18 +18,10 @@ import structlog
 from aiohttp import ClientResponse
 
 from ari_app.calls.desk import FrontDesk
-from ari_app.store import CallStore, Database
+from ari_app.store import CallStore
 from ari_app.store.db import StoreUnavailable
 from ari_app.store.history import HistoryStore
 from tests.api_client import AUTH, NOW, Client, api_client, front_desk, on_call
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CallStore]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    await db.migrate()
-    yield CallStore(db)
-    await db.dispose()
 
 
 @pytest.fixture

@@ -6,29 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ari_app.store import CallStore, Database
-from tests.api_client import AUTH, Client, api_client
+from ari_app.store import CallStore
+from tests.api_client import AUTH, Client
 from tests.store.history_seed import Seeder, call_row
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CallStore]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    await db.migrate()
-    yield CallStore(db)
-    await db.dispose()
-
-
-@pytest.fixture
-async def client(store: CallStore, tmp_path: Path) -> AsyncIterator[Client]:
-    async with api_client(store, tmp_path / "recordings") as client:
-        yield client
 
 
 async def get(client: Client, path: str, **params: str) -> tuple[int, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from ari_app.facts.spool import BadLine, FactSpool, Spooled, SpoolError
 from ari_app.facts.types import CallAnswered, CallEnded, CallStarted, LegEnded, LegProgress
 from ari_app.facts.writer import FactWriter
 from ari_app.numbers import Regions
-from ari_app.store import CallStore, Database
+from ari_app.store import CallStore
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 T1 = datetime(2026, 12, 2, 9, 1, tzinfo=UTC)
@@ -22,16 +21,6 @@ T1 = datetime(2026, 12, 2, 9, 1, tzinfo=UTC)
 
 def started(call_id: str) -> CallStarted:
     return CallStarted(call_id, f"ch-{call_id}", "2025550142", "", "5551234", "downtown", None, T0)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CallStore]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    await db.migrate()
-    try:
-        yield CallStore(db)
-    finally:
-        await db.dispose()
 
 
 async def test_a_killed_process_facts_are_replayed_exactly_once(tmp_path: Path, store: CallStore) -> None:
