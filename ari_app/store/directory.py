@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -187,32 +188,26 @@ class DirectoryStore:
             await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
     async def _write_patients(self, conn: AsyncConnection, cards: list[Card]) -> None:
-        await self._plan_each(conn)
-        ins = self._insert(conn, Patient)
-        keep = {"external_id", "created_at"}
-        stmt = ins.on_conflict_do_update(
-            index_elements=[Patient.external_id],
-            set_={k: ins.excluded[k] for k in cards[0].row if k not in keep},
-        ).returning(Patient.id, Patient.external_id)
-        ids = {r.external_id: r.id for r in await conn.execute(stmt, [c.row for c in cards])}
-        await conn.execute(delete(PatientPhone).where(PatientPhone.patient_id.in_(list(ids.values()))))
-        phones = [{**p, "patient_id": ids[c.external_id]} for c in cards for p in c.phones]
-        if phones:
-            await conn.execute(insert(PatientPhone), phones)
+        await self._write_cards(conn, cards, _PATIENTS)
 
     async def _write_contacts(self, conn: AsyncConnection, cards: list[Card]) -> None:
+        await self._write_cards(conn, cards, _CONTACTS)
+
+    async def _write_cards(self, conn: AsyncConnection, cards: list[Card], kind: _CardTables) -> None:
+        """Upsert the cards by their key, then replace their numbers: a card sent again holds
+        exactly the numbers it was sent with."""
         await self._plan_each(conn)
-        ins = self._insert(conn, Contact)
-        keep = {"kind", "external_id", "created_at"}
+        ins = self._insert(conn, kind.table)
         stmt = ins.on_conflict_do_update(
-            index_elements=[Contact.kind, Contact.external_id],
-            set_={k: ins.excluded[k] for k in cards[0].row if k not in keep},
-        ).returning(Contact.id, Contact.external_id)
+            index_elements=[getattr(kind.table, k) for k in kind.key],
+            set_={k: ins.excluded[k] for k in cards[0].row if k not in (*kind.key, "created_at")},
+        ).returning(kind.table.id, kind.table.external_id)
         ids = {r.external_id: r.id for r in await conn.execute(stmt, [c.row for c in cards])}
-        await conn.execute(delete(ContactPhone).where(ContactPhone.contact_id.in_(list(ids.values()))))
-        phones = [{**p, "contact_id": ids[c.external_id]} for c in cards for p in c.phones]
+        owner = getattr(kind.phones, kind.owner)
+        await conn.execute(delete(kind.phones).where(owner.in_(list(ids.values()))))
+        phones = [{**p, kind.owner: ids[c.external_id]} for c in cards for p in c.phones]
         if phones:
-            await conn.execute(insert(ContactPhone), phones)
+            await conn.execute(insert(kind.phones), phones)
 
     async def add_phone(
         self, external_id: str, number: str, role: PhoneRole, owner: str | None, regions: Regions
@@ -266,3 +261,17 @@ class DirectoryStore:
             async with self.db.lookup_engine.connect() as conn:
                 rows = (await conn.execute(self._identify, {"n": number_e164})).all()
         return identity_of(rows)
+
+
+@dataclass(frozen=True)
+class _CardTables:
+    """Where one kind of card and its numbers live."""
+
+    table: type[Patient] | type[Contact]
+    key: tuple[str, ...]  # the columns a card is upserted by
+    phones: type[PatientPhone] | type[ContactPhone]
+    owner: str  # the numbers' column naming their card
+
+
+_PATIENTS = _CardTables(Patient, ("external_id",), PatientPhone, "patient_id")
+_CONTACTS = _CardTables(Contact, ("kind", "external_id"), ContactPhone, "contact_id")
