@@ -191,7 +191,7 @@ def people_areas(people: People, policy: Policy | None) -> dict[str, web.Applica
         "patient",
         PatientIn,
         lambda items: d.upsert_patients(items, regions, people.clock()),
-        d.get_patient,
+        lambda ext: d.get_patient(ext, people.clock()),
     )
     return {
         "/api/patients": _directory_area(patients, policy),

@@ -40,6 +40,17 @@ class VisitsView:
 
 
 @dataclass(frozen=True)
+class AppointmentView:
+    """A visit still ahead, as the scheduler's feed last said of its booking."""
+
+    booking_id: str
+    at: datetime
+    doctor: str | None
+    topic: str | None
+    branch: str | None
+
+
+@dataclass(frozen=True)
 class PatientView:
     id: int
     external_id: str
@@ -61,6 +72,8 @@ class PatientView:
     waiting_list: tuple[dict[str, Any], ...]  # {"what", "since", "note"}
     consent: dict[str, Any] | None  # {"subjects", "channels", "hours", "days"}
     updated_at: datetime
+    # From the bookings feed: each booking's latest event, not cancelled, its visit still ahead.
+    future_appointments: tuple[AppointmentView, ...] = ()
 
     @property
     def completed_share(self) -> float | None:

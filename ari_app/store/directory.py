@@ -9,10 +9,11 @@ written again card by card, each in its own transaction, so only that card is re
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -38,12 +39,14 @@ from ari_app.people.errors import RowError
 from ari_app.people.identity import CallerIdentity, CardMatch, decide
 from ari_app.people.schema import ContactIn, ContactKind, PatientIn, PhoneRole
 from ari_app.people.views import ContactView, PatientView, PhoneView
+from ari_app.store.bookings import BookingEvent
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
 from ari_app.store.directory_rows import (
     Card,
     contact_numbers,
     contact_row,
     contact_view,
+    future_appointments,
     patient_row,
     patient_view,
     read_numbers,
@@ -237,14 +240,21 @@ class DirectoryStore:
         return PhoneView(number, e164, role, owner)
 
     # ------------------------------------------------------------------------------- reads
-    async def get_patient(self, external_id: str) -> PatientView | None:
+    async def get_patient(self, external_id: str, now: datetime | None = None) -> PatientView | None:
+        """The card, with its visits still ahead from the bookings feed (``now``: the present)."""
         async with self._session() as s:
             found = await s.scalar(
                 select(Patient)
                 .options(selectinload(Patient.phones))
                 .where(Patient.external_id == external_id)
             )
-            return patient_view(found) if found is not None else None
+            if found is None:
+                return None
+            events = (
+                await s.scalars(select(BookingEvent).where(BookingEvent.patient_external_id == external_id))
+            ).all()
+        ahead = future_appointments(events, now or datetime.now(UTC))
+        return dataclasses.replace(patient_view(found), future_appointments=ahead)
 
     async def get_contact(self, kind: Literal["staff", "contractor"], external_id: str) -> ContactView | None:
         async with self._session() as s:

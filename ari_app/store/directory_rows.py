@@ -10,7 +10,15 @@ from typing import Any
 
 from ari_app.numbers import to_e164
 from ari_app.people.schema import ContactIn, PatientIn, PhoneIn
-from ari_app.people.views import ContactView, PatientView, PhoneView, PolicyView, VisitsView
+from ari_app.people.views import (
+    AppointmentView,
+    ContactView,
+    PatientView,
+    PhoneView,
+    PolicyView,
+    VisitsView,
+)
+from ari_app.store.bookings import BookingEvent
 from ari_app.store.people import Contact, Patient
 
 Problems = tuple[tuple[str, str], ...]
@@ -128,3 +136,18 @@ def patient_view(p: Patient) -> PatientView:
 def contact_view(c: Contact) -> ContactView:
     phones = tuple(PhoneView(x.number, x.number_e164) for x in c.phones)
     return ContactView(c.kind, c.id, c.external_id, c.name, c.organisation, c.note, phones, c.updated_at)
+
+
+def future_appointments(events: Sequence[BookingEvent], now: datetime) -> tuple[AppointmentView, ...]:
+    """Each booking as its latest event leaves it (events in the order they happened, the order
+    received breaking ties), kept when it was not cancelled and its visit is after ``now``;
+    soonest first."""
+    latest: dict[str, BookingEvent] = {}
+    for event in sorted(events, key=lambda e: (e.happened_at, e.id)):
+        latest[event.booking_id] = event
+    ahead = [
+        AppointmentView(e.booking_id, e.appointment_at, e.doctor, e.topic, e.branch)
+        for e in latest.values()
+        if e.kind != "cancelled" and e.appointment_at is not None and e.appointment_at > now
+    ]
+    return tuple(sorted(ahead, key=lambda a: a.at))

@@ -3,7 +3,7 @@ bad card refused alone, and who a number belongs to when it is on several cards.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -180,3 +180,33 @@ async def test_a_card_the_database_refuses_is_refused_alone(
     assert result[0] is None and result[2] is None
     assert result[1] is not None and result[1].errors == (("", "refused: value refused"),)
     assert await _counts(directory) == (2, 1)
+
+
+async def test_future_appointments_come_from_the_bookings_feed(directory: DirectoryStore) -> None:
+    """Each booking as its latest event leaves it: moved to its new time, cancelled gone, past
+    visits not shown."""
+    from ari_app.store.bookings import BookingEvent
+
+    await directory.upsert_patients([patient("p1", "Olha Kovalenko", phone("067 123 45 67"))], KYIV, NOW)
+    day = timedelta(days=1)
+
+    def event(n: int, kind: str, booking: str, at: datetime, visit: datetime) -> BookingEvent:
+        return BookingEvent(
+            event_id=f"e{n}", kind=kind, booking_id=booking, patient_external_id="p1", happened_at=at,
+            appointment_at=visit, doctor="Dr Melnyk", topic=None, branch="kyiv", admin=None, received_at=at,
+        )  # fmt: skip
+
+    async with directory.db.session() as s, s.begin():
+        s.add_all([
+            event(1, "created", "b-moved", NOW - 3 * day, NOW + 2 * day),
+            event(2, "moved", "b-moved", NOW - 2 * day, NOW + 5 * day),
+            event(3, "created", "b-cancelled", NOW - 3 * day, NOW + 1 * day),
+            event(4, "cancelled", "b-cancelled", NOW - 1 * day, NOW + 1 * day),
+            event(5, "created", "b-past", NOW - 9 * day, NOW - 2 * day),
+            event(6, "created", "b-soon", NOW - 1 * day, NOW + 3 * day),
+        ])  # fmt: skip
+    view = await directory.get_patient("p1", NOW)
+    assert view is not None
+    assert [(a.booking_id, a.at) for a in view.future_appointments] == [
+        ("b-soon", NOW + 3 * day), ("b-moved", NOW + 5 * day),
+    ]  # fmt: skip
