@@ -67,10 +67,13 @@ async def _relink_events(store: Relinker, since: datetime, progress: Progress) -
             query = select(*EVENT_COLUMNS).where(BookingEvent.happened_at >= since)
             if after is not None:
                 query = query.where(
+                    # The plain range bounds the index; with the OR alone each chunk's search
+                    # started at ``since`` and a year's relink grew with the square of its size.
+                    BookingEvent.happened_at >= after[0],
                     or_(
                         BookingEvent.happened_at > after[0],
                         and_(BookingEvent.happened_at == after[0], BookingEvent.id > after[1]),
-                    )
+                    ),
                 )
             rows = (
                 await conn.execute(query.order_by(BookingEvent.happened_at, BookingEvent.id).limit(CHUNK))
@@ -97,7 +100,8 @@ async def _classify_calls(store: Relinker, since: datetime, progress: Progress) 
             query = select(Call.id, Call.started_at).where(Call.started_at >= since)
             if after is not None:
                 query = query.where(
-                    or_(Call.started_at > after[0], and_(Call.started_at == after[0], Call.id > after[1]))
+                    Call.started_at >= after[0],
+                    or_(Call.started_at > after[0], and_(Call.started_at == after[0], Call.id > after[1])),
                 )
             rows = (await conn.execute(query.order_by(Call.started_at, Call.id).limit(CHUNK))).all()
             if not rows:

@@ -154,7 +154,9 @@ def _after(cursor: Cursor | None) -> list[ColumnElement[bool]]:
     if cursor is None:
         return []
     same_instant = and_(Call.started_at == cursor.started_at, Call.id > cursor.call_id)
-    return [or_(Call.started_at < cursor.started_at, same_instant)]
+    # The plain range first: with the OR alone, SQLite scans the index from the newest call on
+    # every page, so each page of an export cost more than the one before.
+    return [Call.started_at <= cursor.started_at, or_(Call.started_at < cursor.started_at, same_instant)]
 
 
 NEWEST_FIRST = (Call.started_at.desc(), Call.id)
