@@ -151,17 +151,23 @@ def _candidates(
 
 
 async def link_events(
-    conn: AsyncConnection, events: Sequence[StoredEvent], windows: Windows, now: datetime
+    conn: AsyncConnection,
+    events: Sequence[StoredEvent],
+    windows: Windows,
+    now: datetime,
+    *,
+    fresh: bool = False,
 ) -> dict[int, Link | None]:
-    """Decide and store the link of each event (replacing what it had); the links by event id."""
+    """Decide and store the link of each event (replacing what it had; ``fresh``: events just
+    inserted, which have none); the links by event id."""
     decided: dict[int, Link | None] = {}
     for at in range(0, len(events), CHUNK):
-        decided.update(await _link_chunk(conn, events[at : at + CHUNK], windows, now))
+        decided.update(await _link_chunk(conn, events[at : at + CHUNK], windows, now, fresh))
     return decided
 
 
 async def _link_chunk(
-    conn: AsyncConnection, events: Sequence[StoredEvent], windows: Windows, now: datetime
+    conn: AsyncConnection, events: Sequence[StoredEvent], windows: Windows, now: datetime, fresh: bool
 ) -> dict[int, Link | None]:
     if not events:
         return {}
@@ -176,12 +182,13 @@ async def _link_chunk(
         calls = [] if patient is None else _candidates(patient, people, by_number, by_comment)
         at = EventAt(event.kind, event.happened_at, event.admin)
         decided[event.id] = best_link(at, calls, windows, now)
-    await _store(conn, decided, now)
+    await _store(conn, decided, now, fresh)
     return decided
 
 
-async def _store(conn: AsyncConnection, decided: dict[int, Link | None], now: datetime) -> None:
-    await conn.execute(delete(CallLink).where(CallLink.booking_event_id.in_(decided)))
+async def _store(conn: AsyncConnection, decided: dict[int, Link | None], now: datetime, fresh: bool) -> None:
+    if not fresh:
+        await conn.execute(delete(CallLink).where(CallLink.booking_event_id.in_(decided)))
     rows = [
         {
             "booking_event_id": event_id,

@@ -94,59 +94,55 @@ class BookingStore:
         """Store the new events and decide their links; EventConflict stores nothing."""
         now = self.clock()
         async with self.transaction() as conn:
-            new = await self._insert(conn, events, now)
-            stored = await self._stored(
-                conn, [e.event_id for e, is_new in zip(events, new, strict=True) if is_new]
-            )
-            before = await linked_calls(conn, [s.id for s in stored.values()])
-            links = await link_events(conn, list(stored.values()), self.windows, now)
-            moved = before | {link.call_id for link in links.values() if link is not None}
-            await opportunity.classify_calls(conn, moved, now)
+            stored = await self._insert(conn, events, now)
+            fresh = [s for s in stored if s is not None]
+            # A new event has no link yet, so no call loses one: only the calls it links to
+            # are classified again, and there is nothing of its own to delete first.
+            links = await link_events(conn, fresh, self.windows, now, fresh=True)
+            await opportunity.classify_calls(conn, {link.call_id for link in links.values() if link}, now)
             known = await self._known(conn, {e.patient_external_id for e in events})
-            linked = await self._links_of(conn, [e.event_id for e in events])
+            seen = [e.event_id for e, s in zip(events, stored, strict=True) if s is None]
+            linked = await self._links_of(conn, seen) if seen else {}
+        for e, s in zip(events, stored, strict=True):
+            link = None if s is None else links.get(s.id)
+            if link is not None:
+                linked[e.event_id] = link.call_id
         return [
             RecordResult(
                 e.event_id,
-                "recorded" if is_new else "duplicate",
+                "duplicate" if s is None else "recorded",
                 e.patient_external_id in known,
                 linked.get(e.event_id),
             )
-            for e, is_new in zip(events, new, strict=True)
+            for e, s in zip(events, stored, strict=True)
         ]
 
     async def _insert(
         self, conn: AsyncConnection, events: Sequence[BookingEventIn], now: datetime
-    ) -> list[bool]:
-        """Insert what is new; for each event whether it was. Raises EventConflict."""
-        ids = [e.event_id for e in events]
-        stored = {
-            r.event_id: _fingerprint_of(r)
-            for r in await conn.execute(select(BookingEvent).where(BookingEvent.event_id.in_(ids)))
-        }
-        new: list[bool] = []
+    ) -> list[StoredEvent | None]:
+        """Insert each new event (its stored form) or find it stored before with the same
+        content (None). Raises EventConflict."""
+        out: list[StoredEvent | None] = []
+        batch: dict[str, tuple[object, ...]] = {}
         for event in events:
-            held = stored.get(event.event_id)
-            if held is None:
-                # A concurrent request may have stored it since: then it is read back and compared.
-                done = await conn.execute(self._insert_new().values(**event.model_dump(), received_at=now))
-                if done.rowcount:
-                    stored[event.event_id] = event.fingerprint()
-                    new.append(True)
-                    continue
-                again = select(BookingEvent).where(BookingEvent.event_id == event.event_id)
-                held = stored[event.event_id] = _fingerprint_of((await conn.execute(again)).one())
-            if held != event.fingerprint():
+            if event.event_id in batch:  # the same id twice in one batch
+                if batch[event.event_id] != event.fingerprint():
+                    raise EventConflict(event.event_id)
+                out.append(None)
+                continue
+            batch[event.event_id] = event.fingerprint()
+            # One statement for a new event; one stored before (or by a concurrent request)
+            # is left alone by the unique id, then read back and compared.
+            insert = self._insert_new().values(**event.model_dump(), received_at=now)
+            row = (await conn.execute(insert.returning(*EVENT_COLUMNS))).one_or_none()
+            if row is not None:
+                out.append(stored_event(row))
+                continue
+            again = select(BookingEvent).where(BookingEvent.event_id == event.event_id)
+            if _fingerprint_of((await conn.execute(again)).one()) != event.fingerprint():
                 raise EventConflict(event.event_id)
-            new.append(False)
-        return new
-
-    @staticmethod
-    async def _stored(conn: AsyncConnection, event_ids: list[str]) -> dict[str, StoredEvent]:
-        if not event_ids:
-            return {}
-        columns = (BookingEvent.event_id, *EVENT_COLUMNS)
-        rows = await conn.execute(select(*columns).where(BookingEvent.event_id.in_(event_ids)))
-        return {r.event_id: stored_event(r) for r in rows}
+            out.append(None)
+        return out
 
     @staticmethod
     async def _known(conn: AsyncConnection, external_ids: set[str]) -> set[str]:

@@ -130,7 +130,8 @@ class CallComment(Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
     caller_type: Mapped[str] = mapped_column(String(24))
     topic: Mapped[str] = mapped_column(String(64))  # a configured topic id, or "unknown"
-    patient_id: Mapped[int | None] = mapped_column(Integer)  # the card the call was about
+    # The card the call was about; indexed: a booking's candidate calls are found by it.
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
     text: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(String(64))
     written_at: Mapped[datetime] = mapped_column(UtcDateTime())
