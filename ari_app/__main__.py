@@ -164,12 +164,14 @@ def cmd_asterisk_config(args: argparse.Namespace) -> int:
     return 1 if differ else 0
 
 
-def _directory_sink(db: Any) -> DirectorySink:
-    """The directories' store, where imported rows go (tests replace it with one in memory)."""
+def _directory_sink(db: Any, settings: Settings) -> DirectorySink:
+    """The directories' store, where imported rows go, redoing the booking links the patients'
+    cards change (tests replace it with one in memory)."""
+    from ari_app.bookings.cards import RelinkingDirectory
+    from ari_app.bookings.store import BookingStore, windows_from
     from ari_app.store.directory import DirectoryStore
 
-    sink: DirectorySink = DirectoryStore(db)
-    return sink
+    return RelinkingDirectory(DirectoryStore(db), BookingStore(db, windows_from(settings.bookings)))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -197,7 +199,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             return await run_import(
                 args.kind,
                 Path(args.file),
-                _directory_sink(db),
+                _directory_sink(db, settings),
                 settings.regions,
                 rejects=Path(args.rejects) if args.rejects else None,
                 ignore_unknown_columns=args.ignore_unknown_columns,

@@ -236,7 +236,11 @@ class CallCenterApp:
             clock=self._clock,
             metrics=False if apart else scrape,
             settings=self.settings,
-            people=People(self.directories, self.settings.regions),
+            people=People(
+                self.directories,
+                self.settings.regions,
+                on_patients_saved=self.bookings.relink_patients,
+            ),
             bookings=self.bookings,
             bookings_secret=self.secrets.bookings_secret,
         )

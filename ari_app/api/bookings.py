@@ -4,7 +4,7 @@
   1,000). Bearer token, or signed: ``X-Signature: t=<unix>,v1=<hex HMAC-SHA256>`` of
   ``"<t>.<body>"`` with the feed's secret, within 5 minutes. 201 when something was recorded,
   200 when every event was a duplicate; each event's answer says whether its patient's card is
-  known (an unknown one is kept and links once the card arrives: ``ari-app relink``) and the call
+  known (an unknown one is kept and links once its card is saved) and the call
   it was linked to. An event id reused with other content: 409 ``event_conflict``, nothing kept.
 - ``PUT /api/calls/{call_id}/opportunity`` (calls area): an admin corrects the proposed class.
 - ``GET /api/reports/classification?from=&until=&branch=``: how many proposals were kept.

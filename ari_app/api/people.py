@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -36,6 +37,8 @@ from ari_app.people.identity import CallerIdentity
 from ari_app.people.schema import ContactIn, ContactKind, PatientIn
 from ari_app.people.views import PatientView
 from ari_app.store.directory import DirectoryStore
+
+log = structlog.get_logger(__name__)
 
 MAX_BULK = 1000
 BULK_BODY = 4 * 1024 * 1024  # 1000 cards of about 4 KiB: what a scheduler's export sends at once
@@ -52,6 +55,8 @@ class People:
     directory: DirectoryStore
     regions: Regions
     clock: Callable[[], datetime] = _now
+    # Told the external ids of the patients' cards just saved (the booking links they change).
+    on_patients_saved: Callable[[list[str]], Awaitable[object]] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,11 +191,21 @@ def people_areas(people: People, policy: Policy | None) -> dict[str, web.Applica
             lambda ext: d.get_contact(kind, ext),
         )
 
+    async def upsert_patients(items: Sequence[PatientIn]) -> list[RowError | None]:
+        refused = await d.upsert_patients(items, regions, people.clock())
+        saved = [card.external_id for card, no in zip(items, refused, strict=True) if no is None]
+        if saved and people.on_patients_saved is not None:
+            try:
+                await people.on_patients_saved(saved)
+            except Exception:  # the cards are stored: their links can be redone (ari-app relink)
+                log.exception("relinking after saved cards failed", cards=len(saved))
+        return refused
+
     patients = _Kind(
         "patients",
         "patient",
         PatientIn,
-        lambda items: d.upsert_patients(items, regions, people.clock()),
+        upsert_patients,
         lambda ext: d.get_patient(ext, people.clock()),
     )
     return {

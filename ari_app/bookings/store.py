@@ -8,7 +8,7 @@ windows whose patient it is about, and every call whose links moved is classifie
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ari_app.bookings import opportunity
 from ari_app.bookings.linking import CallSpan, Windows
 from ari_app.bookings.links import (
+    CHUNK,
     EVENT_COLUMNS,
     StoredEvent,
     candidate_spans,
@@ -177,6 +178,29 @@ class BookingStore:
             await opportunity.classify_calls(conn, {call_id} | before | after, now)
         return True
 
+    async def relink_patients(self, external_ids: Collection[str]) -> int:
+        """Cards saved (new, or their numbers, guardian or family changed): re-decide every event
+        of those patients and of their children and family (whose calls the cards' numbers may
+        be), and classify the calls whose links moved. How many events were decided.
+
+        An event for a patient the directory did not know yet links here, once the card arrives."""
+        if not external_ids:
+            return 0
+        now = self.clock()
+        async with self.transaction() as conn:
+            cards = select(Patient.id).where(Patient.external_id.in_(set(external_ids)))
+            about = await self._with_relatives(conn, set((await conn.execute(cards)).scalars()))
+            if not about:
+                return 0
+            query = select(*EVENT_COLUMNS).where(BookingEvent.patient_external_id.in_(about))
+            events = [stored_event(r) for r in await conn.execute(query.order_by(BookingEvent.happened_at))]
+            moved = await linked_calls(conn, [e.id for e in events])
+            for group in _by_time(events):
+                links = await link_events(conn, group, self.windows, now)
+                moved |= {link.call_id for link in links.values() if link is not None}
+            await opportunity.classify_calls(conn, moved, now)
+        return len(events)
+
     async def _affected(
         self, conn: AsyncConnection, call_id: str, call: Any, now: datetime
     ) -> list[StoredEvent]:
@@ -202,6 +226,11 @@ class BookingStore:
         if e164:
             on_number = select(PatientPhone.patient_id).where(PatientPhone.number_e164 == e164)
             direct.update((await conn.execute(on_number)).scalars())
+        return await BookingStore._with_relatives(conn, direct)
+
+    @staticmethod
+    async def _with_relatives(conn: AsyncConnection, direct: set[int]) -> set[str]:
+        """External ids of these cards and of their children and family."""
         if not direct:
             return set()
         cards = (
@@ -234,3 +263,18 @@ class BookingStore:
     ) -> opportunity.ClassificationReport:
         async with self.transaction() as conn:
             return await opportunity.report(conn, since, until, branch)
+
+
+def _by_time(
+    events: Sequence[StoredEvent], span: timedelta = timedelta(days=1)
+) -> Iterator[list[StoredEvent]]:
+    """Events in time order, cut where a group would span more than ``span``: each group's calls
+    are read for its own time span, not for the years between a patient's first and last event."""
+    group: list[StoredEvent] = []
+    for event in events:
+        if group and (event.happened_at - group[0].happened_at > span or len(group) >= CHUNK):
+            yield group
+            group = []
+        group.append(event)
+    if group:
+        yield group

@@ -84,13 +84,19 @@ async def test_calls_become_appointments(clean_database_url: str, tmp_path: Path
             comment = {"caller_type": "patient_to_book", "topic": "implants", "author": "anna",
                        "patient_external_id": "p-zoe", "text": "calling for her friend"}  # fmt: skip
             assert (await call("PUT", f"/calls/{newcomer}/comment", comment))[0] == 200
+            # A booking for a patient the directory does not know yet links once the card arrives.
+            status, late = await call("POST", "/bookings/events", _event(4, "created", "p-late", now))
+            assert (status, late["patient_known"], late["linked_call_id"]) == (201, False, None)
+            card = {"full_name": "Late Card", "phones": [{"number": NEWCOMER}]}
+            assert (await call("PUT", "/patients/p-late", card))[0] == 200
 
             async def detail(call_id: str) -> dict[str, Any]:
                 return (await call("GET", f"/calls/{call_id}"))[1]  # type: ignore[no-any-return]
 
             rows = {k: await detail(v) for k, v in {"mother": mother, "newcomer": newcomer}.items()}
             assert [(x["event_id"], x["rule"]) for x in rows["mother"]["links"]] == [("ev-1", "family")]
-            assert [(x["event_id"], x["rule"]) for x in rows["newcomer"]["links"]] == [("ev-3", "comment")]
+            newcomers = sorted((x["event_id"], x["rule"]) for x in rows["newcomer"]["links"])
+            assert newcomers == [("ev-3", "comment"), ("ev-4", "patient")]
 
             async def classes() -> dict[str, Any]:
                 ids = {"mother": mother, "newcomer": newcomer, "colleague": colleague}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ari_app.bookings.cards import RelinkingDirectory
 from ari_app.bookings.schema import BookingEventIn
 from ari_app.bookings.store import BookingStore, EventConflict
 from ari_app.config import load_settings
@@ -178,6 +179,40 @@ async def test_an_unknown_patient_is_kept_and_linked_once_known(world: World) ->
     report = await world.bookings.relink_since(T0 - timedelta(days=1))
     assert (report.events, report.linked) == (1, 1)
     assert (await world.bookings.record([event]))[0].linked_call_id == call_id
+
+
+async def test_a_card_that_arrives_links_its_patients_events_at_once(world: World) -> None:
+    call_id = await _call(world, "+15551110009", T0)
+    event = _event(T0 + timedelta(minutes=5), patient="p-new")
+    assert await _linked(world, event) is None
+    assert await _class(world, call_id) == ("new", "unknown_if_visited_before")
+    card = PatientIn.model_validate(
+        {"external_id": "p-new", "full_name": "N", "phones": [{"number": "+15551110009"}]}
+    )
+    # As ``ari-app import patients`` writes it: the directory, then the links its cards change.
+    directory = RelinkingDirectory(DirectoryStore(world.db), world.bookings)
+    assert await directory.upsert_patients([card], REGIONS, T0) == [None]
+    assert (await world.bookings.record([event]))[0].linked_call_id == call_id
+    # The card has no completed visit: a new patient's booking makes the call new.
+    assert await _class(world, call_id) == ("new", "new_patient_booking")
+
+
+async def test_a_number_added_to_the_mothers_card_links_her_childs_booking(world: World) -> None:
+    call_id = await _call(world, "+15551110008", T0)  # the mother, from her work phone
+    event = _event(T0 + timedelta(minutes=20), patient="p-child")
+    elsewhere = _event(T0 + timedelta(days=40), patient="p-child")  # far from any call
+    assert [r.linked_call_id for r in await world.bookings.record([event, elsewhere])] == [None, None]
+    mother = PatientIn.model_validate(
+        {"external_id": "p-mother", "full_name": "M", "family_id": "f1", "visits": {"completed": 3},
+         "phones": [{"number": MOTHER}, {"number": "+15551110008"}]}
+    )  # fmt: skip
+    await DirectoryStore(world.db).upsert_patients([mother], REGIONS, T0)
+    # The mother's events (none) and her child's and family's: the child's two.
+    assert await world.bookings.relink_patients(["p-mother"]) == 2
+    found = await world.bookings.record([event, elsewhere])
+    assert [(r.result, r.linked_call_id) for r in found] == [("duplicate", call_id), ("duplicate", None)]
+    assert await world.bookings.relink_patients(["p-nobody"]) == 0
+    assert await world.bookings.relink_patients([]) == 0
 
 
 async def test_relink_since_matches_the_links_made_one_by_one(world: World) -> None:

@@ -469,7 +469,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, FakeDire
         encoding="utf-8",
     )
     sink = FakeDirectory()
-    monkeypatch.setattr("ari_app.__main__._directory_sink", lambda db: sink)
+    monkeypatch.setattr("ari_app.__main__._directory_sink", lambda db, settings: sink)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     return config, sink
 
