@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterable
 
 # Matched on the name lower-cased with "-" read as "_": parts of a name (access_token, x_api_key,
-# PHPSESSID, new_password) or whole words between underscores (sid, auth, key).
-_PARTS = ("token", "passw", "secret", "session", "sessid", "apikey", "api_key", "credential")
-_WORDS = re.compile(r"(^|_)(sid|auth|authorization|key|jwt|bearer|csrf|xsrf)($|_)")
+# PHPSESSID, new_password) or whole words between underscores (sid, auth, jwt).
+_PARTS = ("token", "passw", "secret", "session", "sessid", "apikey", "api_key", "access_key", "credential")
+_WORDS = re.compile(r"(^|_)(sid|auth|authorization|jwt|bearer|csrf|xsrf)($|_)")
 
 
 def is_credential_name(name: str) -> bool:
