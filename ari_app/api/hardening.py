@@ -28,6 +28,7 @@ from ari_app.api.security_headers import add_security_headers
 from ari_app.api.transport import (
     ALLOWED_ORIGINS,
     CLIENT_KEY,
+    FORWARDED,
     SCHEME_KEY,
     TransportPolicy,
     host_name,
@@ -51,7 +52,9 @@ def https_redirect(method: str, host: str, path_qs: str) -> str | None:
 def transport_middleware(policy: TransportPolicy) -> Middleware:
     @web.middleware
     async def transport(request: web.Request, handler: Handler) -> web.StreamResponse:
-        view = request_view(request.remote, request.secure, request.headers, policy)
+        # A header sent twice (the client's line, then the proxy's) is read as one list, in order.
+        forwarded = {name: ",".join(request.headers.getall(name, [])) for name in FORWARDED}
+        view = request_view(request.remote, request.secure, forwarded, policy)
         request[SCHEME_KEY] = view.scheme
         request[CLIENT_KEY] = view.client_address
         named = credential_params(request.query.keys())

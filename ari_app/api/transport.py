@@ -23,6 +23,7 @@ from ari_app.config import HttpSettings
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Scheme = Literal["http", "https"]
 DEFAULT_PORTS = {"http": 80, "https": 443}
+FORWARDED = ("X-Forwarded-Proto", "X-Forwarded-For")
 _HOST = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")  # a name, IPv4, or IPv6 (brackets dropped)
 
 # Where each request's view is kept (``request[SCHEME_KEY]``, ``request[CLIENT_KEY]``), and the
@@ -117,7 +118,8 @@ def request_view(
 ) -> RequestView:
     """The scheme and client address of a request from ``peer`` (over TLS or not)."""
     scheme: Scheme = "https" if tls else "http"
-    peer_text = str(_address(peer)) if _address(peer) is not None else peer
+    found = _address(peer)
+    peer_text = str(found) if found is not None else peer
     if not is_trusted(peer, policy.trusted_proxies):
         return RequestView(scheme, peer_text, via_proxy=False)
     claimed = (_last_value(headers.get("X-Forwarded-Proto")) or "").lower()

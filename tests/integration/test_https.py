@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
 from ari_app.api.errors import ApiRunner
@@ -174,6 +175,16 @@ async def test_a_trusted_proxy_is_believed_and_plain_http_is_redirected_or_refus
         status, headers, body = await get(client, f"{base}/echo", via)
         assert (status, body) == (200, {"scheme": "https", "client": "198.51.100.9"})
         assert_security_headers(headers, https=True)
+        # The client's own X-Forwarded-For line, then the proxy's: the proxy's last item counts.
+        twice = CIMultiDict(
+            [
+                ("X-Forwarded-For", "6.6.6.6"),
+                ("X-Forwarded-For", "198.51.100.7"),
+                ("X-Forwarded-Proto", "https"),
+            ]
+        )
+        status, _, body = await get(client, f"{base}/echo", twice)
+        assert body == {"scheme": "https", "client": "198.51.100.7"}
         status, headers, _ = await get(client, f"{base}/api/calls", {**AUTH, **via})
         assert status == 200 and headers["Strict-Transport-Security"] == HSTS
         # The proxy says the browser came over plain HTTP: sent to HTTPS (GET), refused (others).
