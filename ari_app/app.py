@@ -7,6 +7,8 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import logging
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +49,7 @@ from ari_app.store import CallStore, Database, until_available
 from ari_app.store.directory import DirectoryStore
 from ari_app.store.outage import OutageLog
 from ari_app.store.recordings import RecordingArchive
+from ari_app.tls import server_context
 
 log = structlog.get_logger(__name__)
 
@@ -188,6 +191,7 @@ class CallCenterApp:
         self._db_outage = OutageLog(self.db.display_url)
         self._started_at = clock()
         self.http_port: int | None = None
+        self.http_scheme = "http"
         self._wire_metrics()
 
     # ------------------------------------------------------------------ lifecycle
@@ -219,7 +223,11 @@ class CallCenterApp:
         if agi.enabled:
             self.fastagi_port = await self.fastagi.start(agi.host, agi.port)
         log.info(
-            "app_started", http_port=self.http_port, ari=self.settings.ari.url, app=self.settings.ari.app
+            "app_started",
+            http_port=self.http_port,
+            http_scheme=self.http_scheme,
+            ari=self.settings.ari.url,
+            app=self.settings.ari.app,
         )
 
     async def _serve_http(self) -> None:
@@ -244,10 +252,16 @@ class CallCenterApp:
             bookings=self.bookings,
             bookings_secret=self.secrets.bookings_secret,
         )
-        self._runner = ApiRunner(api, access_log=None)
-        self.http_port = await _listen(self._runner, http.host, http.port)
+        # The access log speaks at debug level only (``--log-level debug``), without query strings.
+        access = logging.getLogger("ari_app.access")
+        tls = None
+        if http.tls_cert is not None and http.tls_key is not None:
+            tls = server_context(Path(http.tls_cert), Path(http.tls_key))
+        self._runner = ApiRunner(api, access_log=access)
+        self.http_port = await _listen(self._runner, http.host, http.port, tls)
+        self.http_scheme = "https" if tls is not None else "http"
         if http.metrics_port is not None:
-            self._metrics_runner = ApiRunner(metrics_app(self.metrics.registry, scrape), access_log=None)
+            self._metrics_runner = ApiRunner(metrics_app(self.metrics.registry, scrape), access_log=access)
             self.metrics_port = await _listen(self._metrics_runner, http.metrics_host, http.metrics_port)
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
@@ -409,10 +423,10 @@ class CallCenterApp:
         return await self.events.wait_connected(timeout)
 
 
-async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
-    """Serve ``runner`` on host:port (0: any free port); the port it is on."""
+async def _listen(runner: web.AppRunner, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
+    """Serve ``runner`` on host:port (0: any free port), over TLS with ``tls``; the port it is on."""
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, port, ssl_context=tls).start()
     return int(runner.addresses[0][1]) if runner.addresses else port
 
 

@@ -6,6 +6,7 @@ PBX engineer can fix the file without reading code.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
 import re
@@ -39,6 +40,7 @@ _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _ENDPOINT = re.compile(r"^(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9_.@-]+$")
 _MEDIA = re.compile(r"^(sound|recording|number|digits|characters|tone):\S+$")
 _INTERVAL = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Media = Annotated[str, Field(pattern=_MEDIA.pattern)]
 
@@ -168,6 +170,62 @@ class HttpSettings(_Section):
     metrics_port: Annotated[int | None, Field(ge=0, le=65535)] = None
     # "none": /metrics asks no token (only where the network is private); "bearer" otherwise.
     metrics_auth: Literal["bearer", "none"] = "bearer"
+    # TLS on the API's own listener: both paths (PEM) or neither. The key must not be readable
+    # by other users (checked at start).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # Plain HTTP answered with a redirect (GET, HEAD) or 403 ``https_required``; None: on when
+    # TLS is configured. Behind a proxy that terminates TLS, set it and list the proxy below.
+    require_https: bool | None = None
+    # Addresses or networks of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are
+    # believed; from any other peer those headers are ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Origins (scheme://host[:port]) a browser's websocket may come from besides the app's own.
+    allowed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _absolute(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_absolute():
+            raise ValueError("must be an absolute path to a PEM file")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for i, text in enumerate(v):
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"[{i}] {text!r} is not an address or network (10.0.0.0/8)") from None
+        return v
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for i, text in enumerate(v):
+            if not _ORIGIN.fullmatch(text):
+                raise ValueError(f"[{i}] {text!r} is not an origin: scheme://host[:port], no path")
+        return v
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key: set both or neither")
+        if self.require_https and self.tls_cert is None and not self.trusted_proxies:
+            raise ValueError(
+                "require_https: no request could be HTTPS; set tls_cert and tls_key,"
+                " or list the proxy that terminates TLS in trusted_proxies"
+            )
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def https_required(self) -> bool:
+        return self.tls if self.require_https is None else self.require_https
 
 
 class StorageSettings(_Section):

@@ -1,4 +1,6 @@
-"""structlog JSON logs. Secrets are never printed and phone numbers are masked."""
+"""structlog JSON logs. Secrets are never printed and phone numbers are masked: a value under a
+key that names a secret (token, password, authorization, cookie...) is replaced, and a URL's
+credential-named query parameters lose their values wherever they appear."""
 
 from __future__ import annotations
 
@@ -9,9 +11,21 @@ from typing import Any
 
 import structlog
 
+from ari_app.api.query_credentials import scrub_query
 from ari_app.numbers import mask
 
-_SECRET_KEYS = {"password", "token", "authorization", "secret", "api_key", "dsn", "database_url"}
+_SECRET_KEYS = {
+    "password",
+    "token",
+    "authorization",
+    "cookie",
+    "session_id",
+    "csrf",
+    "secret",
+    "api_key",
+    "dsn",
+    "database_url",
+}
 _NUMBER_KEYS = {"caller", "caller_number", "number", "phone", "callerid"}
 
 
@@ -22,6 +36,8 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
             event[key] = "***"
         elif low in _NUMBER_KEYS and event[key]:
             event[key] = mask(event[key])
+        elif isinstance(event[key], str) and "?" in event[key]:
+            event[key] = scrub_query(event[key])
     return event
 
 

@@ -18,9 +18,10 @@ import structlog
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import LineTooLong
-from aiohttp.web_log import AccessLogger
 from aiohttp.web_protocol import RequestHandler
 
+from ari_app.api.access_log import RedactedAccessLog
+from ari_app.api.security_headers import add_security_headers
 from ari_app.store.db import StoreUnavailable
 
 log = structlog.get_logger(__name__)
@@ -204,6 +205,8 @@ class _JsonErrorProtocol(RequestHandler):
                 else "the request is not valid HTTP"
             )
         response = error_response(status, _error_id(status), detail)
+        # No app saw this request, so no response hook: its headers are put on here.
+        add_security_headers(response.headers, "https" if request.secure else "http", "/")
         response.force_close()  # what came after the bad bytes cannot be trusted either
         return response
 
@@ -239,7 +242,7 @@ class ApiRunner(web.AppRunner):
         self,
         app: web.Application,
         *,
-        access_log_class: type[AbstractAccessLogger] = AccessLogger,
+        access_log_class: type[AbstractAccessLogger] = RedactedAccessLog,
         **kwargs: Any,
     ) -> None:
         super().__init__(app, access_log_class=access_log_class, **kwargs)

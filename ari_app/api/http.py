@@ -11,7 +11,10 @@
   (who a number belongs to): bearer token (``ari_app.api.people``).
 
 Errors, whatever the area, are JSON ``{"error": "<stable id>", "detail": "..."}``: the one error
-middleware is the root app's, outside every area's policy (``ari_app.api.errors``).
+middleware is the root app's, outside every area's policy (``ari_app.api.errors``). Inside it and
+before any policy, the transport middleware reads the scheme and client address (trusted proxies),
+refuses credentials in the URL and plain HTTP where HTTPS is required; every response gets the
+security headers (``ari_app.api.hardening``).
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from ari_app.api.calls import OUTCOMES, calls_area
 from ari_app.api.comments import CommentRules, comment_routes
 from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
+from ari_app.api.hardening import harden, transport_middleware
 from ari_app.api.people import People, people_areas
 from ari_app.api.reports import reports_area
+from ari_app.api.transport import ALLOWED_ORIGINS, TransportPolicy
 from ari_app.bookings.store import BookingStore
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
@@ -59,9 +64,19 @@ def metrics_area(registry: CollectorRegistry, policy: Policy | None) -> web.Appl
     return area(policy, web.get("", metrics))
 
 
+def root_app(transport: TransportPolicy, client_max_size: int) -> web.Application:
+    """The app every area hangs from: errors as JSON, the transport's checks, security headers."""
+    app = web.Application(
+        middlewares=[error_middleware, transport_middleware(transport)], client_max_size=client_max_size
+    )
+    app[ALLOWED_ORIGINS] = transport.allowed_origins
+    harden(app)
+    return app
+
+
 def metrics_app(registry: CollectorRegistry, policy: Policy | None) -> web.Application:
-    """``/metrics`` alone, for an address of its own."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024)
+    """``/metrics`` alone, for an address of its own (a private network: plain HTTP, no proxy)."""
+    app = root_app(TransportPolicy(), client_max_size=1024)
     app.add_subapp("/metrics", metrics_area(registry, policy))
     return app
 
@@ -80,10 +95,12 @@ def build_api(
     people: People | None = None,
     bookings: BookingStore | None = None,
     bookings_secret: str | None = None,
+    transport: TransportPolicy | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
     served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
-    comments are checked against (without them, no comment routes)."""
+    comments are checked against (without them, no comment routes). ``transport``: TLS, HTTPS
+    required, trusted proxies, allowed origins (default: the settings' ``[http]``, else none)."""
     systems = bearer(tokens)
     now = clock or (lambda: datetime.now().astimezone())
 
@@ -101,7 +118,9 @@ def build_api(
         }
         return web.json_response(body, status=200 if ok else 503)
 
-    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
+    if transport is None:
+        transport = TransportPolicy.of(settings.http) if settings is not None else TransportPolicy()
+    app = root_app(transport, client_max_size=64 * 1024)
     app.router.add_get("/healthz", healthz)
     if metrics is not False:
         app.add_subapp("/metrics", metrics_area(registry, systems if metrics is True else metrics))

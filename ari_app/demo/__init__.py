@@ -27,6 +27,7 @@ from pathlib import Path
 from ari_app.app import CallCenterApp, sqlite_url
 from ari_app.asterisk_config import render as render_asterisk
 from ari_app.config import ConfigError, Secrets, Settings, load_settings
+from ari_app.demo.api_access import ApiAccess
 from ari_app.demo.floor import Floor
 from ari_app.demo.mix import CallMix
 from ari_app.demo.people import DemoPeople, demo_people
@@ -45,6 +46,7 @@ from ari_app.fallback.cdr import FILE_NAME
 from ari_app.logging import setup_logging
 from ari_app.private_files import private_dir
 from ari_app.simctl import SimControl, SimProcess
+from ari_app.tls import CertificateFiles, self_signed
 
 DEMO_RING_TIMEOUT = 8
 DEMO_MAX_WAIT = 20
@@ -119,11 +121,20 @@ def demo_settings(args: argparse.Namespace, ari_url: str) -> Settings:
 
 
 def _ports(base: Settings, args: argparse.Namespace, ari_url: str) -> dict[str, object]:
+    # HTTPS with the certificate the demo makes at start (``with_certificate``); no proxy.
+    http = {"host": "127.0.0.1", "port": args.http_port, "require_https": None, "trusted_proxies": []}
     return {
         "ari": base.ari.model_copy(update={"url": ari_url}),
-        "http": base.http.model_copy(update={"host": "127.0.0.1", "port": args.http_port}),
+        "http": base.http.model_copy(update={**http, "tls_cert": None, "tls_key": None}),
         "fastagi": base.fastagi.model_copy(update={"host": "127.0.0.1", "port": args.fastagi_port}),
     }
+
+
+def with_certificate(settings: Settings, tls: CertificateFiles) -> Settings:
+    """The API served over HTTPS with the demo's own certificate, so that HSTS, secure cookies and
+    the HTTPS checks run as they do in production."""
+    http = settings.http.model_copy(update={"tls_cert": str(tls.cert), "tls_key": str(tls.key)})
+    return settings.model_copy(update={"http": http})
 
 
 def with_fallback(settings: Settings, records: Path) -> Settings:
@@ -172,10 +183,13 @@ async def demo(args: argparse.Namespace, data_dir: Path) -> DemoRun:
             raise DemoStartError(f"the simulated PBX did not start: {exc}") from None
     ctl = SimControl(sim.control_url)
     try:
-        settings = with_fallback(demo_settings(args, sim.ari_url), records)
+        # A new key and certificate every run (for localhost, 127.0.0.1 and ::1): nothing to renew.
+        private_dir(data_dir / "tls", tighten=True)
+        tls = self_signed(data_dir / "tls")
+        settings = with_certificate(with_fallback(demo_settings(args, sim.ari_url), records), tls)
         secrets_ = Secrets("demo", password, sqlite_url(data_dir / "ari-app.db"), (token,))
         app = CallCenterApp(settings, secrets_, data_dir=data_dir)
-        return await _with_app(args, settings, app, sim, ctl, token)
+        return await _with_app(args, settings, app, sim, ctl, (token, tls.cert))
     finally:
         await ctl.close()
         await sim.stop()
@@ -202,16 +216,18 @@ async def _with_app(
     app: CallCenterApp,
     sim: SimProcess,
     ctl: SimControl,
-    token: str,
+    credentials: tuple[str, Path],  # the bearer token, the certificate the API is served with
 ) -> DemoRun:
     for admin in settings.admins:
         name = admin.endpoint.split("/", 1)[1]
         await ctl.set_phone(name, "no_answer", caller_name=admin.name, caller_number=name[-3:])
     stop, abort = _signals()
     await _start(app)
-    api = f"http://127.0.0.1:{app.http_port}"
+    token, ca_file = credentials
+    access = ApiAccess(f"https://127.0.0.1:{app.http_port}", token, ca_file)
     print(f"demo: simulated PBX {sim.ari_url}")
-    print(f"demo: API {api} (bearer token {token}); FastAGI 127.0.0.1:{app.fastagi_port}")
+    print(f"demo: API {access.url} (bearer token {token}); FastAGI 127.0.0.1:{app.fastagi_port}")
+    print(f"demo: the API's certificate (self-signed, made for this run): {access.ca_file}")
     print(f"demo: data in {app.data_dir} (kept between runs); Ctrl-C stops")
     placed: list[PlacedCall] = []
     settled = False
@@ -219,10 +235,10 @@ async def _with_app(
     mix = CallMix(settings, random.Random(args.seed), started)
     people = demo_people(mix.regulars, random.Random(args.seed + 2))
     print(f"demo: directories: {await _load_people(app, people, started)}")
-    scheduler = Scheduler(api, token, random.Random(args.seed + 3), cards_of(people, settings))
+    scheduler = Scheduler(access, random.Random(args.seed + 3), cards_of(people, settings))
     booking = Booking(scheduler, app, placed)
     try:
-        floor = Floor(settings, ctl, api, token, random.Random(args.seed + 1), faults=args.faults)
+        floor = Floor(settings, ctl, access, random.Random(args.seed + 1), faults=args.faults)
         floor_done = asyncio.Event()
         floor_task = asyncio.get_running_loop().create_task(floor.run(floor_done))
         try:

@@ -22,6 +22,7 @@ import aiohttp
 import structlog
 
 from ari_app.config import Settings
+from ari_app.demo.api_access import ApiAccess
 from ari_app.simctl import SimControl
 
 log = structlog.get_logger(__name__)
@@ -34,8 +35,7 @@ class Floor:
         self,
         settings: Settings,
         ctl: SimControl,
-        api_url: str,
-        token: str,
+        access: ApiAccess,
         rng: random.Random,
         *,
         faults: bool = False,
@@ -44,9 +44,7 @@ class Floor:
         self.ctl = ctl
         self.rng = rng
         self.every = every
-        self.api = aiohttp.ClientSession(
-            api_url, headers={"Authorization": f"Bearer {token}"}, timeout=aiohttp.ClientTimeout(total=10)
-        )
+        self.api = access.session()
         self.admins = {a.login: a.endpoint.split("/", 1)[1] for a in settings.admins}
         self.groups = [g.id for g in settings.groups]
         self.paused: set[str] = set()

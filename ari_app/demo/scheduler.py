@@ -20,6 +20,7 @@ import aiohttp
 import structlog
 
 from ari_app.config import Settings
+from ari_app.demo.api_access import ApiAccess
 from ari_app.demo.people import DemoPeople
 from ari_app.demo.summary import PlacedCall
 from ari_app.store import CallRecord
@@ -31,11 +32,9 @@ log = structlog.get_logger(__name__)
 
 
 class Scheduler:
-    def __init__(self, api_url: str, token: str, rng: random.Random, cards: dict[str, list[str]]) -> None:
+    def __init__(self, access: ApiAccess, rng: random.Random, cards: dict[str, list[str]]) -> None:
         """``cards``: each known number's cards (E.164 -> external ids), from the demo's clinic."""
-        self.api = aiohttp.ClientSession(
-            api_url, headers={"Authorization": f"Bearer {token}"}, timeout=aiohttp.ClientTimeout(total=10)
-        )
+        self.api = access.session()
         self.rng = rng
         self.cards = cards
         self.seen: set[str] = set()

@@ -72,6 +72,13 @@ def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path
             "ari.url: must be an http(s) URL without credentials",
         ),
         ({"version": 2}, "version: Input should be 1"),
+        ({"http": {"tls_cert": "/etc/app/cert.pem"}}, "http: tls_cert and tls_key: set both or neither"),
+        ({"http": {"tls_cert": "cert.pem", "tls_key": "/k.pem"}}, "http.tls_cert: must be an absolute path to a PEM file"),
+        ({"http": {"require_https": True}}, "http: require_https: no request could be HTTPS; set tls_cert and tls_key, or list the proxy"),
+        ({"http": {"trusted_proxies": ["10.0.0.0/8", "proxy.local"]}}, "http.trusted_proxies: [1] 'proxy.local' is not an address or network (10.0.0.0/8)"),
+        ({"http": {"trusted_proxies": ["10.0.0.0/33"]}}, "http.trusted_proxies: [0] '10.0.0.0/33' is not an address or network"),
+        ({"http": {"allowed_origins": ["https://console.example/app"]}}, "http.allowed_origins: [0] 'https://console.example/app' is not an origin"),
+        ({"http": {"allowed_origins": ["console.example"]}}, "http.allowed_origins: [0] 'console.example' is not an origin"),
         (
             {"branches": [{**_A, "timezone": "Mars/Base"}]},
             "branches[0].timezone: unknown time zone",
