@@ -99,10 +99,16 @@ class Gate:
         raise Unauthenticated("unauthenticated", "send Authorization: Bearer <token>, or sign in at /login")
 
     def policy(
-        self, area: str, roles: Collection[str] = ROLES, *, write_roles: Collection[str] | None = None
+        self,
+        area: str,
+        roles: Collection[str] = ROLES,
+        *,
+        write_roles: Collection[str] | None = None,
+        systems: bool = True,
     ) -> Policy:
         """``area``: the scope a token needs (``<area>:read`` to read, ``:write`` to change).
-        ``roles``: the users who may read there; ``write_roles`` (default ``roles``): change."""
+        ``roles``: the users who may read there; ``write_roles`` (default ``roles``): change.
+        ``systems``: False refuses every token, whatever its scopes (the audit trail)."""
         writers = frozenset(roles if write_roles is None else write_roles)
         readers = frozenset(roles)
 
@@ -110,6 +116,8 @@ class Gate:
         async def policy(request: web.Request, handler: Handler) -> web.StreamResponse:
             principal, session = await self.identify(request)
             safe = request.method in SAFE_METHODS
+            if not principal.is_user and not systems:
+                raise Forbidden("forbidden", "people only: sign in")
             if not principal.is_user:
                 scope = needed_scope(area, request.method)
                 if not principal.may(scope):

@@ -121,7 +121,9 @@ def build_api(
     if accounts is not None:
         app[AUDIT_LOG] = accounts.audit
         app.add_routes(login_routes(accounts, gate, now))
-        app.add_subapp("/api/audit", audit_area(accounts.audit, gate.policy("audit", managers)))
+        app.add_subapp(
+            "/api/audit", audit_area(accounts.audit, gate.policy("audit", managers, systems=False))
+        )
     if metrics is not False:
         scrape = gate.policy("metrics", ()) if metrics is True else metrics
         app.add_subapp("/metrics", metrics_area(registry, scrape))
