@@ -21,6 +21,7 @@ No session id, code or password ever travels in a URL, and none is logged.
 
 from __future__ import annotations
 
+import hmac
 import math
 import time
 from collections.abc import Callable
@@ -59,7 +60,11 @@ async def _credentials(request: web.Request) -> tuple[str, str, bool]:
     elif request.content_type == "application/x-www-form-urlencoded":
         body = dict(await request.post())
         sent, expected = body.get("csrf"), request.cookies.get(LOGIN_COOKIE)
-        if not isinstance(sent, str) or not expected or sent != expected:
+        if (
+            not isinstance(sent, str)
+            or not expected
+            or not hmac.compare_digest(sent.encode(), expected.encode())
+        ):
             raise Forbidden("csrf_refused", "reload the sign-in page and try again")
         form = True
     else:
