@@ -1,4 +1,4 @@
-"""Command line: ari-app run | demo | check-config | migrate | import | relink."""
+"""Command line: ari-app run | demo | check-config | migrate | import | relink | users | tokens."""
 
 from __future__ import annotations
 
@@ -236,6 +236,19 @@ def cmd_relink(args: argparse.Namespace) -> int:
     return relink(args.since, url, settings, args.quiet)
 
 
+def cmd_accounts(args: argparse.Namespace) -> int:
+    """``users`` and ``tokens`` (``ari_app.auth.cli``)."""
+    from ari_app.auth.cli import run
+
+    try:
+        settings, path = _load(args)
+        url = _database_url(database_url(settings), path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return run(args.run, args, settings, url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ari-app", description="Clinic call-center server for Asterisk ARI")
     sub = p.add_subparsers(dest="command", required=True)
@@ -284,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--config", required=True, help="the clinic configuration (database, windows)")
     rl.add_argument("--quiet", action="store_true", help="no progress line")
     rl.set_defaults(func=cmd_relink)
+
+    from ari_app.auth.cli import add_parsers
+
+    add_parsers(sub, cmd_accounts)
 
     d = sub.add_parser("demo", help="run against the simulated PBX with generated calls")
     d.add_argument(

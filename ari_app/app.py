@@ -26,6 +26,7 @@ from ari_app.api.people import People
 from ari_app.ari import models as m
 from ari_app.ari.client import AriClient
 from ari_app.ari.events import EventStream
+from ari_app.auth.accounts import Accounts
 from ari_app.bookings.store import BookingStore, windows_from
 from ari_app.calls.arrival import arrival, build_dispatcher
 from ari_app.calls.caller import CallerLookup
@@ -83,6 +84,8 @@ class CallCenterApp:
         # Who is calling: the patients, staff and contractors directories; calls look callers up
         # in the database's own unless another directory is given.
         self.directories = DirectoryStore(self.db)
+        # The console's people: users, sessions, service tokens, the audit trail.
+        self.accounts = Accounts.create(self.db, settings.auth, clock)
         self.directory: CallerDirectory = directory if directory is not None else self.directories
         self.caller_lookup = CallerLookup(
             self.directory, settings.regions, timeout=settings.calls.caller_lookup_timeout
@@ -214,6 +217,7 @@ class CallCenterApp:
             loop.create_task(self.presence_events.run(), name="ari-presence"),
             loop.create_task(self._watch_database(), name="database-probe"),
             loop.create_task(self._measure_lag(), name="loop-lag"),
+            loop.create_task(self.accounts.sockets.watch(), name="session-sockets"),
             loop.create_task(
                 self.switchboard.sweep_forever(calls.sweep_interval, calls.sweep_idle), name="sweep"
             ),
@@ -251,6 +255,7 @@ class CallCenterApp:
             ),
             bookings=self.bookings,
             bookings_secret=self.secrets.bookings_secret,
+            accounts=self.accounts,
         )
         # The access log speaks at debug level only (``--log-level debug``), without query strings.
         access = logging.getLogger("ari_app.access")
@@ -277,6 +282,7 @@ class CallCenterApp:
         for task in (*self._tasks, *self._follow_ups):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._follow_ups, return_exceptions=True)
+        await self.accounts.sockets.close_all()
         for runner in (self._runner, self._metrics_runner):
             if runner is not None:
                 await runner.cleanup()

@@ -228,6 +228,18 @@ class HttpSettings(_Section):
         return self.tls if self.require_https is None else self.require_https
 
 
+class AuthSettings(_Section):
+    """The console's sign-in: how long a session lives, where the password links point."""
+
+    idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 10  # no activity for this long: signed out
+    absolute_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 12  # signed out this long after signing in
+    link_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 24  # a password link is good this long, once
+    min_password_length: Annotated[int, Field(ge=12, le=128)] = 12
+    # What the printed password links start with (the address people open the console at);
+    # None: https://<http.host>:<http.port>.
+    public_url: str | None = None
+
+
 class StorageSettings(_Section):
     data_dir: str = "data"
     max_recording_mb: Annotated[int, Field(gt=0, le=2048)] = 200
@@ -461,6 +473,7 @@ class Settings(_Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     calls: CallSettings = Field(default_factory=CallSettings)
     bookings: BookingSettings = Field(default_factory=BookingSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     branches: list[Branch] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     topics: list[Topic] = Field(default_factory=list)

@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from ari_app.api import inputs
+from ari_app.api.access import acting_as, require_call
 from ari_app.api.auth import Handler, Policy, area, bearer
 from ari_app.api.comments import parse
 from ari_app.api.errors import BadRequest, Conflict, Invalid, NotFound, Unauthenticated
@@ -29,14 +30,22 @@ from ari_app.api.replies import json_reply
 from ari_app.bookings import signature
 from ari_app.bookings.schema import MAX_EVENTS, BookingBatchIn, BookingEventIn, OpportunityIn
 from ari_app.bookings.store import BookingStore, EventConflict
+from ari_app.store import CallStore
 
 log = structlog.get_logger(__name__)
 FEED_BODY = 4 * 1024 * 1024  # 1,000 events of up to ~1 KiB each, with room to spare
 
 
-def feed_policy(tokens: Sequence[str], secret: str | None, clock: Callable[[], float] = time.time) -> Policy:
-    """A bearer token, or a valid ``X-Signature`` (which wins when both are sent)."""
-    systems = bearer(tokens)
+def feed_policy(
+    tokens: Sequence[str],
+    secret: str | None,
+    clock: Callable[[], float] = time.time,
+    *,
+    systems: Policy | None = None,
+) -> Policy:
+    """A bearer token (``systems``' policy: by default one of ``tokens``), or a valid
+    ``X-Signature`` (which wins when both are sent). Never a console session."""
+    systems = systems or bearer(tokens)
 
     @web.middleware
     async def policy(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -90,11 +99,15 @@ def bookings_area(store: BookingStore, policy: Policy) -> web.Application:
 
 def opportunity_routes(store: BookingStore, admins: Collection[str] | None) -> tuple[web.RouteDef, ...]:
     """For the calls area (its ``/api/calls`` prefix and policy). ``admins``: the logins a
-    correction may be made by (None: any)."""
+    correction may be made by (None: any). A signed-in admin corrects only the calls they see,
+    and only as themselves."""
+    calls = CallStore(store.db)
 
     async def put_opportunity(request: web.Request) -> web.Response:
         call_id = inputs.path_id(request, "call_id")
+        await require_call(request, calls, call_id)
         chosen = parse(OpportunityIn, await inputs.json_object(request))
+        acting_as(request, chosen.by, "by")
         if admins is not None and chosen.by not in admins:
             raise Invalid("by", "no admin with this login")
         view = await store.choose_opportunity(call_id, chosen.opportunity, chosen.by)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ari_app.api import history_query, inputs
+from ari_app.api.access import audit, require_call, visible_query
 from ari_app.api.auth import Policy, area
 from ari_app.api.errors import Gone, NotFound
 from ari_app.api.export import stream_csv
@@ -45,7 +46,7 @@ def calls_area(
     async def list_calls(request: web.Request) -> web.Response:
         q = request.query
         inputs.known_only(q, (*FILTERS, *PAGING))
-        query = history_query.call_query(q, default_region)
+        query = visible_query(request, history_query.call_query(q, default_region))
         page = await history.page(
             query, limit=inputs.limit(q, 50), cursor=history_query.cursor(q), before=inputs.before(q)
         )
@@ -53,17 +54,22 @@ def calls_area(
 
     async def export_calls(request: web.Request) -> web.StreamResponse:
         inputs.known_only(request.query, FILTERS)
-        query = history_query.call_query(request.query, default_region)
+        query = visible_query(request, history_query.call_query(request.query, default_region))
+        await audit(request, "export", detail={"filters": sorted(request.query)})
         return await stream_csv(request, history.export(query), "calls.csv")
 
     async def _call(request: web.Request) -> CallRecord:
-        call = await store.get_call(inputs.path_id(request, "call_id"))
+        call_id = inputs.path_id(request, "call_id")
+        await require_call(request, store, call_id)
+        call = await store.get_call(call_id)
         if call is None:
             raise NotFound("call_not_found", "no call with that id")
         return call
 
     async def get_call(request: web.Request) -> web.Response:
-        found = await history.detail(inputs.path_id(request, "call_id"))
+        call_id = inputs.path_id(request, "call_id")
+        await require_call(request, store, call_id)
+        found = await history.detail(call_id)
         if found is None:
             raise NotFound("call_not_found", "no call with that id")
         body: dict[str, Any] = asdict(found.call)
@@ -79,6 +85,7 @@ def calls_area(
         path = RecordingArchive(recordings_root).open_path(saved[-1].path or "")
         if not path.is_file():
             raise Gone("recording_missing", "the recording file is no longer in the archive")
+        await audit(request, "recording_opened", subject=call.id, detail={"recording": saved[-1].name})
         return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "no-store"})
 
     return area(

@@ -25,12 +25,14 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ari_app.api import inputs
+from ari_app.api.access import acting_as, require_call
 from ari_app.api.errors import Conflict, Invalid, NotFound
 from ari_app.api.replies import json_reply
 from ari_app.config import Settings
 from ari_app.numbers import Regions
 from ari_app.people.identity import CallerDirectory
 from ari_app.people.schema import UNKNOWN_TOPIC, CommentIn, ManualCallIn
+from ari_app.store import CallStore
 from ari_app.store.comments import CallNotFound, CommentStore, Refused, VersionConflict
 
 log = structlog.get_logger(__name__)
@@ -98,7 +100,9 @@ def comment_routes(
     """The routes, for the calls area (they share its ``/api/calls`` prefix and its policy).
     ``directory``: who a call logged by hand came from, as for the PBX's calls. ``on_saved``:
     told the call's id once its comment (or the call logged by hand) is stored, for what follows
-    from it (the call's booking links and class); its failure is logged, the save stands."""
+    from it (the call's booking links and class); its failure is logged, the save stands.
+    A signed-in admin comments only the calls they see, and only as themselves."""
+    calls = CallStore(store.db)
 
     async def saved(call_id: str) -> None:
         if on_saved is None:
@@ -110,7 +114,9 @@ def comment_routes(
 
     async def put_comment(request: web.Request) -> web.Response:
         call_id = inputs.path_id(request, "call_id")
+        await require_call(request, calls, call_id)
         comment = parse(CommentIn, await inputs.json_object(request))
+        acting_as(request, comment.author, "author")
         rules.check_comment(comment)
         try:
             view = await store.write_comment(call_id, comment, comment.author, clock(), rules.regions)
@@ -124,13 +130,16 @@ def comment_routes(
         return json_reply(asdict(view))
 
     async def get_comment(request: web.Request) -> web.Response:
-        view = await store.get_comment(inputs.path_id(request, "call_id"))
+        call_id = inputs.path_id(request, "call_id")
+        await require_call(request, calls, call_id)
+        view = await store.get_comment(call_id)
         if view is None:
             raise NotFound("comment_not_found", "this call has no comment (or there is no such call)")
         return json_reply(asdict(view))
 
     async def log_manual(request: web.Request) -> web.Response:
         call = parse(ManualCallIn, await inputs.json_object(request))
+        acting_as(request, call.admin, "admin")
         now = clock()
         rules.check_manual(call, now)
         e164 = rules.regions.to_e164(call.number, call.branch)

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ari_app.api import inputs
+from ari_app.api.access import acting_as
 from ari_app.api.auth import Policy, area
 from ari_app.api.errors import ApiError, BadRequest, Conflict, NotFound
 from ari_app.calls.desk import (
@@ -48,6 +49,7 @@ def desk_areas(
 
     async def presence(request: web.Request) -> web.Response:
         login = inputs.path_id(request, "login")
+        acting_as(request, login, "login")
         data = await inputs.json_object(request)
         unknown = sorted(set(data) - {"state", "reason"})
         if unknown:
@@ -64,6 +66,7 @@ def desk_areas(
 
     async def transfer(request: web.Request) -> web.Response:
         login = inputs.path_id(request, "login")
+        acting_as(request, login, "login")
         data = await inputs.json_object(request)
         targets = [(k.removeprefix("to_"), v) for k, v in data.items() if k in ("to_admin", "to_group")]
         if len(targets) != 1 or len(data) != 1 or not isinstance(targets[0][1], str):

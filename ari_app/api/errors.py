@@ -47,11 +47,19 @@ class ApiError(Exception):
 
     status: ClassVar[int] = 500
 
-    def __init__(self, error_id: str, detail: str, *, fields: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        error_id: str,
+        detail: str,
+        *,
+        fields: Sequence[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{error_id}: {detail}")
         self.error_id = error_id
         self.detail = detail
         self.fields = tuple(fields)  # (field, reason) each, answered as "errors" when there are any
+        self.headers = dict(headers or {})  # Retry-After...
 
 
 class BadRequest(ApiError):
@@ -80,6 +88,10 @@ class Gone(ApiError):
 
 class TooLarge(ApiError):
     status = 413
+
+
+class TooManyRequests(ApiError):
+    status = 429
 
 
 class InvalidFields(BadRequest):
@@ -159,7 +171,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.error_id, exc.detail, fields=exc.fields)
+        return error_response(exc.status, exc.error_id, exc.detail, exc.headers or None, exc.fields)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # a redirect is an answer, not an error

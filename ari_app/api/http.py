@@ -10,6 +10,12 @@
 - ``/api/patients``, ``/api/staff``, ``/api/contractors`` (the directories) and ``/api/callers``
   (who a number belongs to): bearer token (``ari_app.api.people``).
 
+With ``accounts`` (the console's people), every area but the bookings feed and ``/metrics`` also
+takes a signed-in session, by role (``ari_app.api.auth.Gate``): calls, callbacks, presence and the
+queue for every role (an admin or assistant sees their branch's calls and those offered to
+them); the directories read-only; reports and ``/api/audit`` for managers. ``/login``,
+``/logout``, ``/set-password`` and ``/auth/session`` are ``ari_app.api.login``'s.
+
 Errors, whatever the area, are JSON ``{"error": "<stable id>", "detail": "..."}``: the one error
 middleware is the root app's, outside every area's policy (``ari_app.api.errors``). Inside it and
 before any policy, the transport middleware reads the scheme and client address (trusted proxies),
@@ -27,7 +33,9 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ari_app.api.auth import Policy, area, bearer
+from ari_app.api.access import AUDIT_LOG, CLOCK
+from ari_app.api.audit import audit_area
+from ari_app.api.auth import Gate, Policy, area
 from ari_app.api.bookings import bookings_area, classification_routes, feed_policy, opportunity_routes
 from ari_app.api.callbacks import callbacks_area
 from ari_app.api.calls import OUTCOMES, calls_area
@@ -35,9 +43,11 @@ from ari_app.api.comments import CommentRules, comment_routes
 from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
 from ari_app.api.hardening import harden, transport_middleware
+from ari_app.api.login import login_routes
 from ari_app.api.people import People, people_areas
 from ari_app.api.reports import reports_area
 from ari_app.api.transport import ALLOWED_ORIGINS, TransportPolicy
+from ari_app.auth.accounts import Accounts
 from ari_app.bookings.store import BookingStore
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
@@ -96,13 +106,18 @@ def build_api(
     bookings: BookingStore | None = None,
     bookings_secret: str | None = None,
     transport: TransportPolicy | None = None,
+    accounts: Accounts | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
     served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
     comments are checked against (without them, no comment routes). ``transport``: TLS, HTTPS
-    required, trusted proxies, allowed origins (default: the settings' ``[http]``, else none)."""
-    systems = bearer(tokens)
+    required, trusted proxies, allowed origins (default: the settings' ``[http]``, else none).
+    ``accounts``: the console's users, sessions, service tokens and audit trail (without them,
+    bearer tokens only)."""
     now = clock or (lambda: datetime.now().astimezone())
+    gate = Gate(tokens, now, accounts.sessions if accounts else None, accounts.services if accounts else None)
+    every_role = ("admin", "assistant", "manager")
+    managers = ("manager",)
 
     async def healthz(_: web.Request) -> web.Response:
         state = health()
@@ -122,8 +137,16 @@ def build_api(
         transport = TransportPolicy.of(settings.http) if settings is not None else TransportPolicy()
     app = root_app(transport, client_max_size=64 * 1024)
     app.router.add_get("/healthz", healthz)
+    app[CLOCK] = now
+    if accounts is not None:
+        app[AUDIT_LOG] = accounts.audit
+        app.add_routes(login_routes(accounts, gate, now))
+        app.add_subapp(
+            "/api/audit", audit_area(accounts.audit, gate.policy("audit", managers, systems=False))
+        )
     if metrics is not False:
-        app.add_subapp("/metrics", metrics_area(registry, systems if metrics is True else metrics))
+        scrape = gate.policy("metrics", ()) if metrics is True else metrics
+        app.add_subapp("/metrics", metrics_area(registry, scrape))
     more: list[web.RouteDef] = []
     if settings is not None:
         more += comment_routes(
@@ -136,17 +159,27 @@ def build_api(
     if bookings is not None:
         admins = None if settings is None else {a.login for a in settings.admins}
         more += opportunity_routes(bookings, admins)
-        app.add_subapp("/api/bookings", bookings_area(bookings, feed_policy(tokens, bookings_secret)))
+        systems = gate.policy("bookings", ())  # systems only: the scheduler's feed
+        feed = feed_policy(tokens, bookings_secret, systems=systems)
+        app.add_subapp("/api/bookings", bookings_area(bookings, feed))
     region = settings.calls.default_region if settings is not None else "US"
-    app.add_subapp("/api/calls", calls_area(store, recordings_root, systems, *more, default_region=region))
+    app.add_subapp(
+        "/api/calls",
+        calls_area(store, recordings_root, gate.policy("calls", every_role), *more, default_region=region),
+    )
     zones = {b.id: b.timezone for b in settings.branches} if settings is not None else {}
     classification = classification_routes(bookings) if bookings is not None else ()
-    app.add_subapp("/api/reports", reports_area(ReportStore(store.db, zones), systems, *classification))
-    app.add_subapp("/api/callbacks", callbacks_area(store, systems))
+    app.add_subapp(
+        "/api/reports",
+        reports_area(ReportStore(store.db, zones), gate.policy("reports", managers), *classification),
+    )
+    app.add_subapp("/api/callbacks", callbacks_area(store, gate.policy("callbacks", every_role)))
     if desk is not None:
-        for prefix, sub in desk_areas(desk, now, systems).items():
+        for prefix, sub in desk_areas(desk, now, gate.policy("desk", every_role)).items():
             app.add_subapp(prefix, sub)
     if people is not None:
-        for prefix, sub in people_areas(people, systems).items():
+        for prefix, sub in people_areas(
+            people, gate.policy("directories", every_role, write_roles=())
+        ).items():
             app.add_subapp(prefix, sub)
     return app

@@ -28,6 +28,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ari_app.api import inputs
+from ari_app.api.access import audit
 from ari_app.api.auth import Policy, area
 from ari_app.api.errors import BadRequest, InvalidFields, NotFound, TooLarge
 from ari_app.api.replies import json_reply
@@ -137,9 +138,12 @@ def _directory_area(kind: _Kind, policy: Policy | None) -> web.Application:
         return json_reply(_card_json(await kind.read(external_id)))
 
     async def get_card(request: web.Request) -> web.Response:
-        view = await kind.read(inputs.path_id(request, "external_id"))
+        external_id = inputs.path_id(request, "external_id")
+        view = await kind.read(external_id)
         if view is None:
             raise NotFound(f"{kind.singular}_not_found", f"no {kind.singular} with that external id")
+        if kind.singular == "patient":  # a patient's card is medical data: who opened it is kept
+            await audit(request, "patient_opened", subject=external_id)
         return json_reply(_card_json(view))
 
     async def bulk(request: web.Request) -> web.Response:

@@ -34,6 +34,12 @@ CLIENT_KEY = web.RequestKey[str | None]("client_address")
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset)
 
 
+def client_address(request: web.Request) -> str | None:
+    """Who sent the request: the client behind a trusted proxy, else the peer (what sign-in
+    throttling and the audit trail record)."""
+    return request.get(CLIENT_KEY, request.remote)
+
+
 @dataclass(frozen=True)
 class TransportPolicy:
     """What ``[http]`` says of the transport: TLS here, HTTPS required, the proxies believed."""

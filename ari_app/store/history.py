@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 from ari_app.people.schema import UNKNOWN_TOPIC
 from ari_app.store.bookings import BookingEvent, CallLink
 from ari_app.store.db import Database
-from ari_app.store.models import Call
+from ari_app.store.models import Call, CallLeg
 from ari_app.store.people import CallComment, CallCommentVersion, Patient
 from ari_app.store.records import UNKNOWN_CALLER, CallRecord, LinkRecord
 from ari_app.store.repository import _note, _plain, _record
@@ -48,6 +48,9 @@ class CallQuery:
     number_e164: str | None = None
     number_suffix: str | None = None  # digits the number ends with, as written or in E.164
     include_staff: bool = False  # staff, contractors and "other" calls (in_statistics false)
+    # (branch, admin login): only the calls of that branch or offered to that admin (an admin's
+    # or assistant's view); None: every call.
+    visible_to: tuple[str | None, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,12 @@ def linked_sql(kind: str | None = None) -> ColumnElement[bool]:
     return exists(found)
 
 
+def visible_sql(branch: str | None, login: str | None) -> ColumnElement[bool]:
+    """The call is ``branch``'s, or ``login`` answered it or had a leg of it (it was offered them)."""
+    offered = exists(select(CallLeg.id).where(CallLeg.call_id == Call.id, CallLeg.admin == login))
+    return or_(Call.branch == branch, Call.admin == login, offered)
+
+
 def conditions(q: CallQuery) -> list[ColumnElement[bool]]:
     """The WHERE of ``q`` over calls outer-joined with their comment."""
     where: list[ColumnElement[bool]] = []
@@ -139,6 +148,8 @@ def conditions(q: CallQuery) -> list[ColumnElement[bool]]:
         where.append(opportunity_sql() == q.opportunity)
     if q.linked is not None:
         where.append(linked_sql() if q.linked else ~linked_sql())
+    if q.visible_to is not None:
+        where.append(visible_sql(*q.visible_to))
     if q.number_e164 is not None:
         where.append(Call.caller_e164 == q.number_e164)
     if q.number_suffix is not None:

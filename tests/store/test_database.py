@@ -114,7 +114,7 @@ async def test_the_migrations_build_the_tables_the_code_maps(clean_database_url:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from ari_app.store import bookings, people  # noqa: F401  (their tables join the metadata)
+    from ari_app.store import accounts, bookings, people  # noqa: F401  (their tables join the metadata)
     from ari_app.store.models import Base
 
     db = Database(clean_database_url)

@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import context
 
-from ari_app.store import bookings, people  # noqa: F401  (their tables join the metadata)
+from ari_app.store import accounts, bookings, people  # noqa: F401  (their tables join the metadata)
 from ari_app.store.models import Base
 
 
