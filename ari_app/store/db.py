@@ -19,6 +19,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x61726961  # PostgreSQL advisory lock key held while migrating ("aria")
 
 
 class StoreUnavailable(RuntimeError):
@@ -145,14 +146,28 @@ class Database:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
+
+        def upgrade(sync_conn: Any) -> None:
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, "head")
+
+        # Two processes may migrate at once (the service starting while ``ari-app users add``
+        # or an import runs): each waits for the other's migration, then finds nothing to do.
         try:
-            async with self.engine.begin() as conn:
-
-                def upgrade(sync_conn: Any) -> None:
-                    cfg.attributes["connection"] = sync_conn
-                    command.upgrade(cfg, "head")
-
-                await conn.run_sync(upgrade)
+            if self.is_sqlite:
+                async with self.engine.connect() as conn:
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, at once
+                    try:
+                        await conn.run_sync(upgrade)
+                    except BaseException:
+                        await conn.exec_driver_sql("ROLLBACK")
+                        raise
+                    await conn.exec_driver_sql("COMMIT")
+            else:
+                async with self.engine.begin() as conn:
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                    await conn.run_sync(upgrade)
         except Exception as exc:
             if _is_connection_error(exc):
                 raise StoreUnavailable(self.display_url, exc) from None

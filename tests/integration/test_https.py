@@ -261,6 +261,16 @@ async def sim() -> AsyncIterator[SimProcess]:
     await process.stop()
 
 
+def app_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ARI_USERNAME": USER,
+        "ARI_PASSWORD": PASSWORD,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'ari-app.db'}",
+        "ARI_APP_API_TOKENS": TOKEN,
+    }
+
+
 async def run_app(
     tmp_path: Path, sim: SimProcess, tls: CertificateFiles
 ) -> tuple[asyncio.subprocess.Process, int]:
@@ -273,17 +283,10 @@ async def run_app(
     )
     config = tmp_path / "clinic.toml"
     config.write_text(text.replace("[http]\n", f'[http]\ntls_cert = "{tls.cert}"\ntls_key = "{tls.key}"\n'))
-    env = {
-        **os.environ,
-        "ARI_USERNAME": USER,
-        "ARI_PASSWORD": PASSWORD,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'ari-app.db'}",
-        "ARI_APP_API_TOKENS": TOKEN,
-    }
     log = (tmp_path / "app.log").open("ab")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ari_app", "run", "--config", str(config), "--log-level", "debug",
-        stdout=log, stderr=log, env=env,
+        stdout=log, stderr=log, env=app_env(tmp_path),
     )  # fmt: skip
     log.close()
     return proc, port
@@ -327,6 +330,55 @@ async def test_run_serves_https_and_logs_no_credential(
     assert '"event": "http_request"' in log and '"path": "/api/calls"' in log  # the access log ran
     for secret in (TOKEN, "COOKIE-VALUE-1", "QUERY-VALUE-2"):
         assert secret not in log
+
+
+async def test_a_manager_added_by_the_cli_signs_in_over_https_with_a_real_cookie_jar(
+    tmp_path: Path, sim: SimProcess, tls: CertificateFiles
+) -> None:
+    """The whole way a person comes in: ``ari-app users add`` prints a link, the password is set
+    through it, the sign-in sets the ``__Host-`` cookie, which a client's jar keeps and sends
+    back only over HTTPS (Secure), and the API answers the session."""
+    proc, port = await run_app(tmp_path, sim, tls)
+    base = f"https://localhost:{port}"  # the certificate's name; a jar keeps no cookie for an IP
+    try:
+        jar = aiohttp.CookieJar()
+        connector = aiohttp.TCPConnector(ssl=client_context(tls.cert))
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=jar) as client:
+
+            async def health() -> int:
+                assert proc.returncode is None, (tmp_path / "app.log").read_text()[-3000:]
+                try:
+                    return (await get(client, f"{base}/healthz"))[0]
+                except aiohttp.ClientConnectionError:
+                    return 0
+
+            await eventually(health, lambda s: s == 200, 20, "the app to answer over HTTPS")
+            added = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ari_app", "users", "add", "maria", "--role", "manager",
+                "--config", str(tmp_path / "clinic.toml"),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=app_env(tmp_path),
+            )  # fmt: skip
+            out, err = await added.communicate()
+            assert added.returncode == 0, err.decode()
+            link = next(w for w in out.decode().split() if "/set-password#code=" in w)
+            code = link.split("#code=", 1)[1]
+            password = "quiet harbour lantern 7"
+            status, _, _ = await get(client, f"{base}/api/calls")
+            assert status == 401  # no session yet
+            async with client.post(f"{base}/set-password", json={"code": code, "password": password}) as r:
+                assert r.status == 200, await r.text()
+            async with client.post(f"{base}/login", json={"login": "maria", "password": password}) as r:
+                assert r.status == 200, await r.text()
+                cookie = r.headers["Set-Cookie"]
+            for flag in ("__Host-session=", "Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
+                assert flag in cookie
+            assert "Domain" not in cookie
+            status, headers, body = await get(client, f"{base}/api/calls")  # the jar sends it back
+            assert (status, headers["Strict-Transport-Security"]) == (200, HSTS) and "calls" in body
+    finally:
+        await stop(proc)
+    log = (tmp_path / "app.log").read_text()
+    assert code not in log and password not in log
 
 
 async def test_run_refuses_a_key_every_user_can_read(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +23,20 @@ def _head() -> str:
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None
     return head
+
+
+async def test_migrations_started_at_once_wait_for_each_other(clean_database_url: str) -> None:
+    """The service starting while ``ari-app users add`` (or an import) migrates the same new
+    database: one migrates, the others wait for it and find nothing to do."""
+    dbs = [Database(clean_database_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(db.migrate() for db in dbs))
+        async with dbs[0].engine.connect() as conn:
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+        assert versions == [_head()]
+    finally:
+        for db in dbs:
+            await db.dispose()
 
 
 async def test_migrate_twice_is_a_no_op(clean_database_url: str) -> None:
