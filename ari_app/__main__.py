@@ -53,15 +53,24 @@ def _database_url(url: str, config_path: Path) -> str:
     return url
 
 
+def _settings_and_database(args: argparse.Namespace) -> tuple[Settings, str] | None:
+    """The configuration and the database URL a command works on; None (said on stderr) when
+    the configuration cannot be read. Each command exits with its own code for that."""
+    try:
+        settings, path = _load(args)
+        return settings, _database_url(database_url(settings), path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from ari_app.store import Database, StoreUnavailable
 
-    try:
-        settings, path = _load(args)
-        url = _database_url(database_url(settings), path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    loaded = _settings_and_database(args)
+    if loaded is None:
         return 2
+    url = loaded[1]
 
     async def go() -> None:
         db = Database(url)
@@ -181,12 +190,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     from ari_app.people.importer import EXIT_FILE, ImportReport, run_import
     from ari_app.store import Database, StoreUnavailable
 
-    try:
-        settings, path = _load(args)
-        url = _database_url(database_url(settings), path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    loaded = _settings_and_database(args)
+    if loaded is None:
         return EXIT_FILE
+    settings, url = loaded
     if args.kind == "bookings":
         from ari_app.bookings.cli import import_file
 
@@ -227,12 +234,10 @@ def cmd_relink(args: argparse.Namespace) -> int:
     """Every booking event's link since a date, then every call's class, with progress."""
     from ari_app.bookings.cli import relink
 
-    try:
-        settings, path = _load(args)
-        url = _database_url(database_url(settings), path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    loaded = _settings_and_database(args)
+    if loaded is None:
         return 1
+    settings, url = loaded
     return relink(args.since, url, settings, args.quiet)
 
 
@@ -240,12 +245,10 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     """``users`` and ``tokens`` (``ari_app.auth.cli``)."""
     from ari_app.auth.cli import run
 
-    try:
-        settings, path = _load(args)
-        url = _database_url(database_url(settings), path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    loaded = _settings_and_database(args)
+    if loaded is None:
         return 2
+    settings, url = loaded
     return run(args.run, args, settings, url)
 
 
