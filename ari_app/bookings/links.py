@@ -62,26 +62,33 @@ class _People:
 
 
 async def _people(conn: AsyncConnection, external_ids: set[str]) -> _People:
-    rows = (
-        await conn.execute(
-            select(Patient.id, Patient.external_id, Patient.guardian_external_id, Patient.family_id).where(
-                Patient.external_id.in_(external_ids)
-            )
+    # The cards and their own numbers in one query (a card with no number: one row of NULLs).
+    cards = (
+        select(
+            Patient.id,
+            Patient.external_id,
+            Patient.guardian_external_id,
+            Patient.family_id,
+            PatientPhone.number_e164,
+            PatientPhone.role,
         )
-    ).all()
-    card = {r.external_id: r.id for r in rows}
+        .outerjoin(PatientPhone, PatientPhone.patient_id == Patient.id)
+        .where(Patient.external_id.in_(external_ids))
+    )
+    card: dict[str, int] = {}
     numbers: dict[int, dict[str, str]] = defaultdict(dict)
+    rows: dict[int, Any] = {}  # a row per card (its guardian and family)
+    for r in await conn.execute(cards):
+        card[r.external_id] = r.id
+        rows[r.id] = r
+        if r.number_e164 is not None:
+            _put(numbers[r.id], r.number_e164, "patient" if r.role == "self" else "family")
     if not rows:
         return _People(card, numbers)
-    own = select(PatientPhone.patient_id, PatientPhone.number_e164, PatientPhone.role).where(
-        PatientPhone.patient_id.in_(card.values())
-    )
-    for phone in await conn.execute(own):
-        _put(numbers[phone.patient_id], phone.number_e164, "patient" if phone.role == "self" else "family")
     # A guardian's card (a child's parent) and the family's cards: their numbers call for them.
     guardians: dict[str, list[int]] = defaultdict(list)
     families: dict[str, list[int]] = defaultdict(list)
-    for r in rows:
+    for r in rows.values():
         if r.guardian_external_id:
             guardians[r.guardian_external_id].append(r.id)
         if r.family_id:
