@@ -174,6 +174,10 @@ async def _link_chunk(
     for event in events:
         patient = people.card.get(event.patient_external_id)
         calls = [] if patient is None else _candidates(patient, people, by_number, by_comment)
+        # The chunk's search reaches back from its earliest event; each event only from its own
+        # time, so that an event is decided the same alone or in any chunk (a stray open call).
+        reach = event.happened_at - after - LONGEST_CALL
+        calls = [span for span in calls if span.started_at >= reach]
         at = EventAt(event.kind, event.happened_at, event.admin)
         decided[event.id] = best_link(at, calls, windows, now)
     await _store(conn, decided, now)
