@@ -2,9 +2,9 @@
 patients, every number each is called from, the calls in the events' time span and the comments
 naming the patients are read once for the set and joined in memory; ``linking.best_link`` picks.
 
-The feed's batch, a call's affected events and ``relink``'s chunks of a year all come this way,
-so one event and a million are decided by the same code. Parameter lists stay under
-``CHUNK`` (SQLite and asyncpg take ~32,000 parameters a statement)."""
+The feed's batch and a call's affected events come this way; ``relink_since`` decides a year's
+events in the database instead (``nearest``), and a table test holds the two to the same links.
+Parameter lists stay under ``CHUNK`` (SQLite and asyncpg take ~32,000 parameters a statement)."""
 
 from __future__ import annotations
 

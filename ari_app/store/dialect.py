@@ -66,3 +66,8 @@ async def plan_for_bulk(conn: AsyncConnection) -> None:
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SET LOCAL jit = off"))
         await conn.execute(text("SET LOCAL random_page_cost = 1.1"))
+        # asyncpg prepares every statement: after five runs PostgreSQL may switch to a generic
+        # plan that ignores the span's bounds.
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    elif conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("PRAGMA mmap_size = 4294967296")
