@@ -72,12 +72,20 @@ def class_of(reason: ColumnElement[Any]) -> ColumnElement[str]:
     return case(*((reason == why, what) for what, why in PROPOSALS), else_=UNKNOWN_IF_VISITED[0])
 
 
-async def reclassify_span(conn: AsyncConnection, lo: datetime, hi: datetime, now: datetime) -> int:
+@dataclass(frozen=True)
+class SpanClasses:
+    calls: int  # calls started in the span
+    ended: int  # of them ended: each has its proposal now
+
+
+async def reclassify_span(conn: AsyncConnection, lo: datetime, hi: datetime, now: datetime) -> SpanClasses:
     """Propose the class of every call started in [lo, hi) that has ended, writing only those
-    whose proposal changed; how many ended calls there are in the span."""
-    started = and_(Call.started_at >= lo, Call.started_at < hi, Call.ended_at.is_not(None))
+    whose proposal changed."""
     await conn.execute(_update(lo, hi, now))
-    return int((await conn.execute(select(func.count()).where(started))).scalar_one())
+    started = and_(Call.started_at >= lo, Call.started_at < hi)
+    counts = select(func.count(), func.count(Call.ended_at)).where(started)
+    calls, ended = (await conn.execute(counts)).one()
+    return SpanClasses(int(calls), int(ended))
 
 
 def _update(lo: datetime, hi: datetime, now: datetime) -> Update:

@@ -64,7 +64,7 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
 
 
 async def _relink_events(store: Relinker, since: datetime, progress: Progress) -> tuple[int, int]:
-    done = linked = 0
+    linked = 0
 
     async def span(conn: AsyncConnection, lo: datetime, hi: datetime) -> int:
         nonlocal linked
@@ -77,10 +77,16 @@ async def _relink_events(store: Relinker, since: datetime, progress: Progress) -
 
 
 async def _classify_calls(store: Relinker, since: datetime, progress: Progress) -> int:
-    async def span(conn: AsyncConnection, lo: datetime, hi: datetime) -> int:
-        return await reclassify_span(conn, lo, hi, store.clock())
+    classified = 0
 
-    return await _by_span(store, Call.started_at, since, "classes", span, progress)
+    async def span(conn: AsyncConnection, lo: datetime, hi: datetime) -> int:
+        nonlocal classified
+        result = await reclassify_span(conn, lo, hi, store.clock())
+        classified += result.ended
+        return result.calls
+
+    await _by_span(store, Call.started_at, since, "classes", span, progress)
+    return classified
 
 
 SpanWork = Callable[[AsyncConnection, datetime, datetime], Awaitable[int]]

@@ -91,8 +91,12 @@ async def test_the_relink_in_sql_decides_as_link_events(db: Database, seed: int,
 async def test_a_relink_again_changes_nothing(db: Database) -> None:
     await load(db, clinic(16, patients=100, calls=400, events=800))
     relinker = Relinker(db.engine.begin, Windows(), lambda: NOW)
-    first = await relink_since(relinker, SINCE)
+    seen: list[tuple[str, int, int]] = []
+    first = await relink_since(relinker, SINCE, lambda *p: seen.append(p))
     links, classes = await _stored_links(db), await _classes(db)
+    # Progress ends at its total in both stages, calls still in progress counted.
+    last = {stage: (done, total) for stage, done, total in seen}
+    assert last["links"][0] == last["links"][1] > 0 and last["classes"][0] == last["classes"][1] > 0
     again = await relink_since(relinker, SINCE)
     assert again == first
     assert (await _stored_links(db), await _classes(db)) == (links, classes)
