@@ -162,9 +162,9 @@ def _span_calls(lo: datetime, hi: datetime, windows: Windows, now: datetime) -> 
 
 def _cards_called(calls: Any) -> Any:
     """The span's calls from a number on a card, with the card (its id, external id and family)
-    and the rule's rank were the call about that card's patient. From the calls' side: a week of
-    calls meets a few cards each, where a week of events' patients and families have many
-    numbers."""
+    and the rule's rank for that card's own patient (patient for a ``self`` number, else family).
+    From the calls' side: a week of calls meets a few cards each, where a week of events'
+    patients and families have many numbers."""
     return (
         select(
             calls,
@@ -204,6 +204,8 @@ def _measured(strongest: Any, windows: Windows) -> Any:
 
 
 def _nearest(m: Any, reach_us: Any, now: datetime) -> Select[Any]:
+    """``best_link`` over the candidates: in the window (the same order of tests as ``distance``),
+    not started beyond ``reach_us`` before the event, the first by its key."""
     distance = case((m.c.at < m.c.start, m.c.start - m.c.at), (m.c.at > m.c.end, m.c.at - m.c.end), else_=0)
     fits = or_(
         and_(m.c.at < m.c.start, m.c.start - m.c.at <= m.c.before),
