@@ -62,7 +62,9 @@ async def plan_for_bulk(conn: AsyncConnection) -> None:
     PostgreSQL: no JIT (a relink week's statement spent ~10 s compiling for ~1 s of work), and
     random page reads priced as the cached reads they are here (``random_page_cost`` 1.1
     instead of 4), so that the week's rows probe the indexes instead of hashing whole tables
-    of patients and numbers. SQLite plans with its indexes already."""
+    of patients and numbers. SQLite: the file read through mmap, a page without a read() call
+    each (one week's statement at 1 M: 1.4-1.5 s without, 0.7 s with; it stays on the pooled
+    connection, as harmless there)."""
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SET LOCAL jit = off"))
         await conn.execute(text("SET LOCAL random_page_cost = 1.1"))
