@@ -12,8 +12,8 @@ from typing import Literal
 
 Opportunity = Literal["new", "current", "none"]
 
-_BUSINESS_KINDS = frozenset({"staff", "contractor"})
-_BUSINESS_TYPES = frozenset({"employee", "contractor"})
+BUSINESS_KINDS = frozenset({"staff", "contractor"})
+BUSINESS_TYPES = frozenset({"employee", "contractor"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def classify(facts: CallFacts) -> tuple[Opportunity, str]:
         return "none", "not_reached"
     # Business calls stay out even when a booking happens to be linked (a staff member's
     # number booking for a patient is still the staff line).
-    if facts.caller_kind in _BUSINESS_KINDS or facts.comment_type in _BUSINESS_TYPES:
+    if facts.caller_kind in BUSINESS_KINDS or facts.comment_type in BUSINESS_TYPES:
         return "none", "business"
     if facts.comment_type == "other":
         return "none", "other"

@@ -2,9 +2,9 @@
 patients, every number each is called from, the calls in the events' time span and the comments
 naming the patients are read once for the set and joined in memory; ``linking.best_link`` picks.
 
-The feed's batch, a call's affected events and ``relink``'s chunks of a year all come this way,
-so one event and a million are decided by the same code. Parameter lists stay under
-``CHUNK`` (SQLite and asyncpg take ~32,000 parameters a statement)."""
+The feed's batch and a call's affected events come this way; ``relink_since`` decides a year's
+events in the database instead (``nearest``), and a table test holds the two to the same links.
+Parameter lists stay under ``CHUNK`` (SQLite and asyncpg take ~32,000 parameters a statement)."""
 
 from __future__ import annotations
 
@@ -187,6 +187,10 @@ async def _link_chunk(
     for event in events:
         patient = people.card.get(event.patient_external_id)
         calls = [] if patient is None else _candidates(patient, people, by_number, by_comment)
+        # The chunk's search reaches back from its earliest event; each event only from its own
+        # time, so that an event is decided the same alone or in any chunk (a stray open call).
+        reach = event.happened_at - after - LONGEST_CALL
+        calls = [span for span in calls if span.started_at >= reach]
         at = EventAt(event.kind, event.happened_at, event.admin)
         decided[event.id] = best_link(at, calls, windows, now)
     await _store(conn, decided, now, fresh)
