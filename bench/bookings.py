@@ -187,6 +187,12 @@ def generate_activity(d: Directory, calls: int, events: int, seed: int) -> Activ
             n + 1, f"e{n:08d}", kind, booking, external, at, at + timedelta(days=rng.randrange(1, 30)),
             "Dr. House", rng.choice(TOPICS), rng.choice(BRANCHES), admin, at,
         ))  # fmt: skip
+    # Stored as a live system stores them: calls in the order they came, comments as they were
+    # written, events in the order they happened (their ids follow), so that a week's rows lie
+    # together in the tables as they do in production, not scattered over the whole file.
+    out.calls.sort(key=lambda c: c[8])
+    out.comments.sort(key=lambda c: c[6])
+    out.events = [(i + 1, *e[1:]) for i, e in enumerate(sorted(out.events, key=lambda e: e[5]))]
     return out
 
 
@@ -205,7 +211,7 @@ async def open_db(kind: str, args: argparse.Namespace) -> Database:
 
 
 def mark_of(args: argparse.Namespace) -> str:
-    return f"seed={args.seed} patients={args.patients} calls={args.calls} events={args.events} v2"
+    return f"seed={args.seed} patients={args.patients} calls={args.calls} events={args.events} v3"
 
 
 async def loaded(db: Database, mark: str) -> bool:
