@@ -292,6 +292,21 @@ async def run_app(
     return proc, port
 
 
+async def answering(
+    proc: asyncio.subprocess.Process, client: aiohttp.ClientSession, base: str, tmp_path: Path
+) -> None:
+    """Until the app started by ``run_app`` answers its health check over HTTPS."""
+
+    async def health() -> int:
+        assert proc.returncode is None, (tmp_path / "app.log").read_text()[-3000:]
+        try:
+            return (await get(client, f"{base}/healthz"))[0]
+        except aiohttp.ClientConnectionError:
+            return 0
+
+    await eventually(health, lambda s: s == 200, 20, "the app to answer over HTTPS")
+
+
 async def stop(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is None:
         proc.terminate()
@@ -305,15 +320,7 @@ async def test_run_serves_https_and_logs_no_credential(
     base = f"https://127.0.0.1:{port}"
     try:
         async with session(tls) as client:
-
-            async def health() -> int:
-                assert proc.returncode is None, (tmp_path / "app.log").read_text()[-3000:]
-                try:
-                    return (await get(client, f"{base}/healthz"))[0]
-                except aiohttp.ClientConnectionError:
-                    return 0
-
-            await eventually(health, lambda s: s == 200, 20, "the app to answer over HTTPS")
+            await answering(proc, client, base, tmp_path)
             status, headers, _ = await get(
                 client, f"{base}/api/calls", {**AUTH, "Cookie": "sid=COOKIE-VALUE-1"}
             )
@@ -344,15 +351,7 @@ async def test_a_manager_added_by_the_cli_signs_in_over_https_with_a_real_cookie
         jar = aiohttp.CookieJar()
         connector = aiohttp.TCPConnector(ssl=client_context(tls.cert))
         async with aiohttp.ClientSession(connector=connector, cookie_jar=jar) as client:
-
-            async def health() -> int:
-                assert proc.returncode is None, (tmp_path / "app.log").read_text()[-3000:]
-                try:
-                    return (await get(client, f"{base}/healthz"))[0]
-                except aiohttp.ClientConnectionError:
-                    return 0
-
-            await eventually(health, lambda s: s == 200, 20, "the app to answer over HTTPS")
+            await answering(proc, client, base, tmp_path)
             added = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ari_app", "users", "add", "maria", "--role", "manager",
                 "--config", str(tmp_path / "clinic.toml"),

@@ -1,4 +1,4 @@
-"""Store fixtures shared by the directories' tests."""
+"""Store fixtures shared by the store's tests: an empty, migrated database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from ari_app.store.directory import DirectoryStore
 
 
 @pytest.fixture
-async def directory(clean_database_url: str) -> AsyncIterator[DirectoryStore]:
-    """The directories on an empty, migrated database (SQLite and PostgreSQL)."""
-    db = Database(clean_database_url)
-    await db.migrate()
+async def db(clean_database_url: str) -> AsyncIterator[Database]:
+    database = Database(clean_database_url)
+    await database.migrate()
     try:
-        yield DirectoryStore(db)
+        yield database
     finally:
-        await db.dispose()
+        await database.dispose()
+
+
+@pytest.fixture
+def directory(db: Database) -> DirectoryStore:
+    """The directories on that database."""
+    return DirectoryStore(db)

@@ -3,7 +3,6 @@ the audit trail refuses UPDATE and DELETE on both."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,16 +16,6 @@ from ari_app.store import Database
 
 T0 = datetime(2026, 12, 14, 9, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
-
-
-@pytest.fixture
-async def db(clean_database_url: str) -> AsyncIterator[Database]:
-    database = Database(clean_database_url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def test_a_password_link_works_once_and_a_reset_ends_what_came_before(db: Database) -> None:

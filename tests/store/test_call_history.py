@@ -17,7 +17,6 @@ The seeded calls (UTC; downtown is New York, kyiv is Kyiv):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,16 +25,6 @@ from ari_app.store import Database
 from ari_app.store.history import CallQuery, Cursor, HistoryStore
 from ari_app.store.reports import ReportStore
 from tests.store.history_seed import ZONES, Seeder, at, call_row
-
-
-@pytest.fixture
-async def db(clean_database_url: str) -> AsyncIterator[Database]:
-    db = Database(clean_database_url)
-    await db.migrate()
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture

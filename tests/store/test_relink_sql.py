@@ -7,7 +7,6 @@ combination of the facts."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,16 +32,6 @@ WIDE = Windows(
     change_before=timedelta(minutes=10),
     change_after=timedelta(minutes=20),
 )
-
-
-@pytest.fixture
-async def db(clean_database_url: str) -> AsyncIterator[Database]:
-    db = Database(clean_database_url)
-    await db.migrate()
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def _stored_links(db: Database) -> dict[int, tuple[str, str, float]]:
