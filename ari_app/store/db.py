@@ -247,8 +247,10 @@ def _private_sqlite(path: Path) -> None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    # The wait first: switching a new file to WAL takes a lock another connection may hold (two
+    # processes opening a new database at once), and without a busy timeout that fails at once.
     cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
