@@ -116,12 +116,15 @@ class Console:
         self._closing = asyncio.get_running_loop().create_task(self._close(), name="console-close")
 
     async def _close(self) -> None:
-        try:
-            async with asyncio.timeout(CLOSE_WAIT):
-                await self.ws.close(code=SLOW_CLOSE, message=SLOW_REASON)
-        except Exception:  # its buffers are full (or it is gone): cut the connection
-            if self._cut is not None:
-                self._cut()
+        """The close frame (code and reason) waits behind what the browser left unread; a
+        browser still reading gets it within ``CLOSE_WAIT``, then the connection is cut (a
+        graceful close waits for ever on a browser that reads nothing, and does not give way to
+        a timeout's cancellation: it is waited for beside, not inside, this task)."""
+        closing = asyncio.ensure_future(self.ws.close(code=SLOW_CLOSE, message=SLOW_REASON))
+        closing.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: never logged
+        await asyncio.wait({closing}, timeout=CLOSE_WAIT)
+        if self._cut is not None:
+            self._cut()
 
     async def _write(self) -> None:
         while True:
