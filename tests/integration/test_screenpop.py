@@ -23,7 +23,7 @@ from ari_app.pbxsim.server import PbxSim
 from ari_app.screenpop.board import card_read
 from ari_app.screenpop.console import SLOW_CLOSE
 from ari_app.simctl import SimControl
-from tests.integration.conftest import PASSWORD, USER, in_process_app, until
+from tests.integration.conftest import PASSWORD, QUICK_QUEUE, USER, in_process_app, until
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,8 @@ class Site:
 async def site(clean_database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     sim = PbxSim(username=USER, password=PASSWORD)
     await sim.start()
-    app = in_process_app(sim.ari_url, clean_database_url, tmp_path / "data", tokens=(TOKEN,))
+    data = tmp_path / "data"
+    app = in_process_app(sim.ari_url, clean_database_url, data, tokens=(TOKEN,), extra=QUICK_QUEUE)
     await app.start()
     base = f"http://127.0.0.1:{app.http_port}"
     try:
@@ -152,6 +153,25 @@ async def test_the_pop_before_the_phone_rings_then_taken_and_ended(site: Site) -
     seqs = [m["seq"] for _, m in anna.got[1:]]
     assert seqs == list(range(1, len(seqs) + 1))  # no gap
     assert [m["event"] for m in boss.events(call_id)] == [m["event"] for m in anna.events(call_id)]
+
+
+async def test_a_caller_waits_in_the_queue_then_gives_up(site: Site) -> None:
+    app, ctl = site.app, SimControl(site.sim.control_url)
+    await site.sign_in("anna", "admin", "anna", "downtown")
+    calls: list[str] = []
+    app.fanout.subscribe(CallStarted, lambda f: calls.append(f.call_id))
+    anna = Reader(await site.console("anna")).start()
+    assert await app.wait_ari(10)
+    for phone in ("admin101", "admin102", "admin103"):
+        await ctl.set_phone(phone, "busy")
+    placed = await ctl.place_call("+12025550177", "5551234")
+    await until(lambda: bool(calls) and anna.first(calls[0], "queued") is not None)
+    await ctl.caller_hangup(placed["call_id"])  # tired of waiting
+    await until(lambda: anna.first(calls[0], "ended") is not None)
+    assert any(m["call"]["queue_position"] == 1 for m in anna.events(calls[0]) if m["event"] == "queued")
+    ended = anna.first(calls[0], "ended")
+    assert ended is not None and ended[1]["call"]["outcome"] == "abandoned"  # the caller gave up
+    assert ended[1]["call"]["caller"]["kind"] == "unknown"  # a new caller
 
 
 async def test_a_console_that_stops_reading_is_dropped_and_the_others_go_on(site: Site) -> None:
