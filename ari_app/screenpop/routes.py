@@ -10,12 +10,16 @@ socket whose browser stops answering.
 
 from __future__ import annotations
 
+import math
+import time
+
 import structlog
 from aiohttp import WSMsgType, web
 
 from ari_app.api.auth import Gate
 from ari_app.api.errors import Forbidden
 from ari_app.api.hardening import origin_checked
+from ari_app.auth.sessions import TOUCH_EVERY
 from ari_app.auth.sockets import SessionSockets
 from ari_app.screenpop.console import Console, Heartbeat, parse_message
 from ari_app.screenpop.hub import ScreenPop
@@ -46,6 +50,7 @@ def console_routes(
         console = Console(ws, who, limit=queue_limit, cut=transport.abort if transport else None)
         sockets.register(session.id_hash, ws)
         hub.join(console)
+        touched = -math.inf
         try:
             async for message in ws:
                 if message.type is not WSMsgType.TEXT:
@@ -55,7 +60,10 @@ def console_routes(
                 if isinstance(said, str):
                     console.error("bad_message", said)
                 elif isinstance(said, Heartbeat):
-                    if said.visible:  # a hidden tab does not keep the session alive
+                    # A hidden tab does not keep the session alive; a visible one writes its
+                    # activity at most every TOUCH_EVERY, however often it beats.
+                    if said.visible and time.monotonic() - touched >= TOUCH_EVERY.total_seconds():
+                        touched = time.monotonic()
                         await _activity(sockets, session.id_hash)
                 else:
                     hub.resend(console)

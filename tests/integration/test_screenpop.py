@@ -48,6 +48,7 @@ class Site:
     base: str
     http: aiohttp.ClientSession
     cookies: dict[str, str] = field(default_factory=dict)
+    csrf: dict[str, str] = field(default_factory=dict)
 
     async def sign_in(self, login: str, role: str, admin: str | None, branch: str | None) -> None:
         users, now = self.app.accounts.users, datetime.now(UTC)
@@ -58,6 +59,7 @@ class Site:
         async with self.http.post(f"{self.base}/login", json={"login": login, "password": PASSWORD}) as r:
             assert r.status == 200, await r.text()
             self.cookies[login] = r.cookies["__Host-session"].value
+            self.csrf[login] = (await r.json())["csrf_token"]
 
     async def console(self, login: str) -> aiohttp.ClientWebSocketResponse:
         headers = {"Cookie": f"__Host-session={self.cookies[login]}", "Origin": self.base}
@@ -220,7 +222,12 @@ async def test_reconnect_snapshot_and_bad_messages(site: Site) -> None:
     await ws.close()
     ws = await site.console("anna")  # a new socket: its own sequence, from the snapshot
     assert (await ws.receive_json(timeout=5))["seq"] == 0
-    await ws.close()
+    # Signing out closes the session's console at once.
+    headers = {"Cookie": f"__Host-session={site.cookies['anna']}", "X-CSRF-Token": site.csrf["anna"]}
+    async with site.http.post(f"{site.base}/logout", headers=headers) as r:
+        assert r.status in (200, 204, 303)
+    message = await ws.receive(timeout=5)
+    assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1008)  # policy: the session ended
 
 
 async def test_refused_before_the_upgrade(site: Site) -> None:
