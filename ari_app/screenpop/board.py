@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ari_app.auth.principal import Principal
@@ -30,6 +30,9 @@ from ari_app.numbers import Regions, display
 
 # What a delta says happened; "offered" is the pop (the wave decided, before the phone rings).
 EVENTS = ("started", "caller", "card", "offered", "offer_over", "queued", "taken", "transferred", "ended")
+# A call on the board this long has lost its end (swept after a restart of Asterisk, say): it
+# leaves the board as the next call arrives, so the board never grows without bound.
+STALE = timedelta(hours=6)
 # What the caller's card is: read when the caller is one patient; "none" otherwise.
 CARD_STATES = ("none", "loading", "ready", "unavailable")
 
@@ -162,6 +165,8 @@ def apply(board: Board, fact: Fact, names: Names) -> list[Delta]:
 def _started(board: Board, fact: CallStarted, names: Names) -> list[Delta]:
     if fact.handled_by != "app" or fact.call_id in board.calls:
         return []  # the dialplan's calls, imported afterwards, were never in progress here
+    for stale in [c for c in board.calls.values() if fact.at - c.started_at > STALE]:
+        del board.calls[stale.call_id]  # consoles drop it at their next snapshot
     region = names.regions.of(fact.branch)
     call = LiveCall(fact.call_id, fact.at, display(fact.caller_number, region), fact.branch, fact.ad_channel)
     board.calls[fact.call_id] = call

@@ -194,3 +194,9 @@ def test_started_at_is_the_calls_own_time() -> None:
     board, _ = run(started(), later)
     assert [c["call_id"] for c in snapshot(board, ANNA, NAMES)] == ["c1", "c9"]
     assert snapshot(board, ANNA, NAMES)[1]["number"] == "anonymous"
+
+
+def test_a_call_that_lost_its_end_leaves_the_board_as_another_arrives() -> None:
+    late = CallStarted("c2", "ch", "+12025550143", "", "5551234", "downtown", None, T0 + timedelta(hours=7))
+    board, _ = run(started(), late)
+    assert list(board.calls) == ["c2"]
