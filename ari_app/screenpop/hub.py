@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 
 import structlog
 
@@ -78,12 +78,12 @@ class ScreenPop:
     # ------------------------------------------------------------------ facts in
     def on_fact(self, fact: Fact) -> None:
         deltas = apply(self.board, fact, self.names)
-        if isinstance(fact, CallerIdentified):
-            self._read_card(fact.call_id)
         if self._places is not None and isinstance(fact, QUEUE_MOVES):
             places = {call_id: self._places(call_id) for call_id in waiting(self.board)}
             deltas += reposition(self.board, places, self.names)
         self.send(deltas)
+        if isinstance(fact, CallerIdentified):  # after the "caller" delta: the card follows it
+            self._read_card(fact.call_id)
 
     def send(self, deltas: list[Delta]) -> None:
         for d in deltas:
@@ -111,16 +111,13 @@ class ScreenPop:
         try:
             async with asyncio.timeout(self._card_timeout):
                 found = await self._cards(external_id, now)
-            card = card_of(found, self._today(now)) if found is not None else None
+            # The age as of today in UTC: a day early or late only around midnight.
+            card = card_of(found, now.date()) if found is not None else None
         except TimeoutError:
             log.warning("screenpop_card_slow", timeout=self._card_timeout)
         except Exception as exc:  # only the type: a database error's text may quote the card
             log.warning("screenpop_card_failed", error=type(exc).__name__)
         self.send(card_read(self.board, call_id, card, self.names))
-
-    @staticmethod
-    def _today(now: datetime) -> date:
-        return now.date()
 
     # ------------------------------------------------------------------ consoles
     def join(self, console: Console) -> None:
