@@ -46,6 +46,8 @@ from ari_app.people.identity import CallerDirectory
 from ari_app.presence import PhonePresence
 from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
+from ari_app.screenpop.board import Names
+from ari_app.screenpop.hub import ScreenPop
 from ari_app.store import CallStore, Database, until_available
 from ari_app.store.directory import DirectoryStore
 from ari_app.store.outage import OutageLog
@@ -147,6 +149,15 @@ class CallCenterApp:
             backoff_max=2.0,  # back within seconds of Asterisk's restart: calls wait on us
         )
         self.call_metrics.subscribe(self.fanout)
+        # The admins' consoles: each change of a call pushed as it happens (after the desk, so
+        # a waiting call's place is the desk's new count).
+        self.screenpop = ScreenPop(
+            Names(settings.regions, {a.login: a.name for a in settings.admins}),
+            clock,
+            cards=self.directories.get_patient,
+            places=self.desk.dispatcher.position,
+        )
+        self.screenpop.subscribe(self.fanout)
         # Calls that became appointments: once a call's end (or who called) is in the database,
         # the booking events in its windows are linked again and the call is classified.
         self.bookings = BookingStore(self.db, windows_from(settings.bookings), clock)
@@ -256,6 +267,7 @@ class CallCenterApp:
             bookings=self.bookings,
             bookings_secret=self.secrets.bookings_secret,
             accounts=self.accounts,
+            screenpop=self.screenpop,
         )
         # The access log speaks at debug level only (``--log-level debug``), without query strings.
         access = logging.getLogger("ari_app.access")
@@ -282,6 +294,7 @@ class CallCenterApp:
         for task in (*self._tasks, *self._follow_ups):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._follow_ups, return_exceptions=True)
+        await self.screenpop.close()
         await self.accounts.sockets.close_all()
         for runner in (self._runner, self._metrics_runner):
             if runner is not None:

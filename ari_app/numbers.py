@@ -35,6 +35,20 @@ def to_e164(number: str, region: str | None, *, complete: bool = False) -> str |
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display(number: str, region: str) -> str:
+    """The number as a person at the branch reads it: national form for the branch's own
+    country ("(202) 555-0142"), dialable international form otherwise; as given if unreadable."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_possible_number(parsed):
+        return number
+    if phonenumbers.region_code_for_number(parsed) == region:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_out_of_country_calling_number(parsed, region)
+
+
 def mask(number: object) -> str:
     """For logs: every character but the last three hidden ("*******234")."""
     text = str(number) if number is not None else ""

@@ -51,6 +51,8 @@ from ari_app.auth.accounts import Accounts
 from ari_app.bookings.store import BookingStore
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
+from ari_app.screenpop.hub import ScreenPop
+from ari_app.screenpop.routes import console_routes
 from ari_app.store import CallStore
 from ari_app.store.comments import CommentStore
 from ari_app.store.reports import ReportStore
@@ -107,13 +109,15 @@ def build_api(
     bookings_secret: str | None = None,
     transport: TransportPolicy | None = None,
     accounts: Accounts | None = None,
+    screenpop: ScreenPop | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
     served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
     comments are checked against (without them, no comment routes). ``transport``: TLS, HTTPS
     required, trusted proxies, allowed origins (default: the settings' ``[http]``, else none).
     ``accounts``: the console's users, sessions, service tokens and audit trail (without them,
-    bearer tokens only)."""
+    bearer tokens only). ``screenpop``: the console's push hub, served at ``/console/ws`` to
+    signed-in people (needs ``accounts``)."""
     now = clock or (lambda: datetime.now().astimezone())
     gate = Gate(tokens, now, accounts.sessions if accounts else None, accounts.services if accounts else None)
     every_role = ("admin", "assistant", "manager")
@@ -144,6 +148,8 @@ def build_api(
         app.add_subapp(
             "/api/audit", audit_area(accounts.audit, gate.policy("audit", managers, systems=False))
         )
+        if screenpop is not None:
+            app.add_routes(console_routes(screenpop, gate, accounts.sockets))
     if metrics is not False:
         scrape = gate.policy("metrics", ()) if metrics is True else metrics
         app.add_subapp("/metrics", metrics_area(registry, scrape))

@@ -73,8 +73,18 @@ class Offering(CallState):
         if self.identity is not None:
             return  # one answer per call
         who = self.identity = known.identity
+        card = who.cards[0].external_id if who.patient_id is not None else None
         step.facts.append(
-            CallerIdentified(self.call_id, who.kind, who.patient_id, len(who.cards), who.in_statistics, now)
+            CallerIdentified(
+                self.call_id,
+                who.kind,
+                who.patient_id,
+                len(who.cards),
+                who.in_statistics,
+                now,
+                name=who.display_name,
+                patient_external_id=card,
+            )
         )
         if not self.caller_settled:
             step.commands.append(c.CancelTimer("caller_lookup"))

@@ -142,7 +142,9 @@ class CallerIdentified:
     ``kind``: patient | staff | contractor | unknown (a directory that failed or was too slow
     says unknown); ``patient_id``: the one card the number is on, if exactly one;
     ``patient_cards``: how many cards it is on; ``in_statistics``: False for staff and
-    contractors, whose calls stay out of the admins' and the clinic's statistics.
+    contractors, whose calls stay out of the admins' and the clinic's statistics; ``name``: the
+    name to greet (``CallerIdentity.display_name``) and ``patient_external_id`` the one card's id,
+    for the screen-pop, which reads that card (facts spooled before they existed: empty).
     """
 
     call_id: str
@@ -151,6 +153,8 @@ class CallerIdentified:
     patient_cards: int
     in_statistics: bool
     at: datetime
+    name: str = ""
+    patient_external_id: str | None = None
 
 
 Fact = (

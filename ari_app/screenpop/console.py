@@ -1,0 +1,145 @@
+"""One browser's socket: a bounded queue and one writer task, so a browser that stops reading
+is dropped and never delays the others.
+
+The hub only ever puts messages in the queue (``push``, never waiting); the writer task sends
+them in order. A queue that fills means the browser (or its network) stopped taking frames: it
+is closed with ``SLOW_CLOSE`` and a reason, and its user's console reconnects for a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from ari_app.auth.principal import Principal
+
+log = structlog.get_logger(__name__)
+
+SLOW_CLOSE = 4008  # an application close code: "you fell behind; reconnect for a snapshot"
+SLOW_REASON = b"too slow: messages were not read; reconnect for a snapshot"
+CLOSE_WAIT = 1.0  # seconds a dropped browser's close frame may take before the connection is cut
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    visible: bool
+
+
+@dataclass(frozen=True)
+class SnapshotAsked:
+    pass
+
+
+ClientMessage = Heartbeat | SnapshotAsked
+
+MESSAGES = '{"type": "heartbeat", "visible": true|false} or {"type": "snapshot"}'
+
+
+def parse_message(text: str) -> ClientMessage | str:
+    """What the console sent, or what is wrong with it (a sentence for the error frame)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return f"not JSON: send {MESSAGES}"
+    if not isinstance(body, dict):
+        return f"not a JSON object: send {MESSAGES}"
+    kind = body.get("type")
+    if kind == "snapshot":
+        return SnapshotAsked()
+    if kind == "heartbeat":
+        visible = body.get("visible", False)
+        if not isinstance(visible, bool):
+            return "heartbeat: visible must be true or false"
+        return Heartbeat(visible)
+    return f"unknown type {str(kind)[:40]!r}: send {MESSAGES}"
+
+
+class Console:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        who: Principal,
+        *,
+        limit: int,
+        cut: Callable[[], None] | None = None,
+    ) -> None:
+        """``limit``: messages queued before the browser counts as not reading; ``cut``: aborts
+        the connection when even the close frame cannot be written."""
+        self.ws = ws
+        self.who = who
+        self.seq = 0  # deltas pushed to this socket; a snapshot names the one it is current to
+        self.dropped = False
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(limit)
+        self._cut = cut
+        self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write(), name="console-writer")
+
+    def push(self, message: dict[str, Any]) -> None:
+        """A delta: numbered in this socket's sequence and queued (dropping a full browser)."""
+        if self.dropped:
+            return
+        self.seq += 1
+        self._put({**message, "seq": self.seq})
+
+    def snapshot(self, calls: list[dict[str, Any]]) -> None:
+        self._put({"type": "snapshot", "seq": self.seq, "calls": calls})
+
+    def error(self, error: str, detail: str) -> None:
+        self._put({"type": "error", "error": error, "detail": detail})
+
+    def _put(self, message: dict[str, Any]) -> None:
+        if self.dropped:
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.drop()
+
+    def drop(self) -> None:
+        """Stop writing to this browser and close its socket, off the hub's path."""
+        if self.dropped:
+            return
+        self.dropped = True
+        log.info("console_dropped", user=self.who.name, queued=self._queue.qsize())
+        if self._writer is not None:
+            self._writer.cancel()
+        self._closing = asyncio.get_running_loop().create_task(self._close(), name="console-close")
+
+    async def _close(self) -> None:
+        """The close frame (code and reason) waits behind what the browser left unread; a
+        browser still reading gets it within ``CLOSE_WAIT``, then the connection is cut (a
+        graceful close waits for ever on a browser that reads nothing, and does not give way to
+        a timeout's cancellation: it is waited for beside, not inside, this task)."""
+        closing = asyncio.ensure_future(self.ws.close(code=SLOW_CLOSE, message=SLOW_REASON))
+        closing.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: never logged
+        await asyncio.wait({closing}, timeout=CLOSE_WAIT)
+        if self._cut is not None:
+            self._cut()
+
+    async def _write(self) -> None:
+        while True:
+            message = await self._queue.get()
+            try:
+                await self.ws.send_str(json.dumps(message))
+            except (ConnectionError, RuntimeError):  # the browser went away: its handler ends
+                return
+
+    async def stop(self) -> None:
+        """The socket is over: the writer (and a close under way) end with it."""
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+        if self._closing is not None:  # bounded by CLOSE_WAIT
+            with contextlib.suppress(Exception):
+                await self._closing

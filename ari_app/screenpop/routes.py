@@ -1,0 +1,83 @@
+"""``GET /console/ws``: the admins' console socket.
+
+Before the upgrade: the Origin must be the app's own page (``origin_checked``), and the request
+must carry a signed-in person's session cookie; a service token is refused (the console shows
+callers' cards to people, each by their role). Refusals are JSON answers, never a socket.
+After it: the socket is registered with its session (logout or a disabled user closes it), the
+snapshot goes first, then the deltas; aiohttp pings every ``ping_every`` seconds and closes a
+socket whose browser stops answering.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from ari_app.api.auth import Gate
+from ari_app.api.errors import Forbidden
+from ari_app.api.hardening import origin_checked
+from ari_app.auth.sessions import TOUCH_EVERY
+from ari_app.auth.sockets import SessionSockets
+from ari_app.screenpop.console import Console, Heartbeat, parse_message
+from ari_app.screenpop.hub import ScreenPop
+from ari_app.store import StoreUnavailable
+
+log = structlog.get_logger(__name__)
+
+PING_EVERY = 20.0  # seconds between the server's pings
+QUEUE_LIMIT = 256  # messages a browser may have unread before it is dropped
+MAX_MESSAGE = 4096  # bytes: the console sends heartbeats and snapshot requests, nothing larger
+
+
+def console_routes(
+    hub: ScreenPop,
+    gate: Gate,
+    sockets: SessionSockets,
+    *,
+    ping_every: float = PING_EVERY,
+    queue_limit: int = QUEUE_LIMIT,
+) -> list[web.RouteDef]:
+    async def console_socket(request: web.Request) -> web.StreamResponse:
+        who, session = await gate.identify(request)
+        if session is None or not who.is_user:
+            raise Forbidden("forbidden", "people only: sign in at /login (tokens do not open the console)")
+        ws = web.WebSocketResponse(heartbeat=ping_every, max_msg_size=MAX_MESSAGE)
+        await ws.prepare(request)
+        transport = request.transport
+        console = Console(ws, who, limit=queue_limit, cut=transport.abort if transport else None)
+        sockets.register(session.id_hash, ws)
+        hub.join(console)
+        touched = -math.inf
+        try:
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    console.error("bad_message", "send text frames holding JSON")
+                    continue
+                said = parse_message(message.data)
+                if isinstance(said, str):
+                    console.error("bad_message", said)
+                elif isinstance(said, Heartbeat):
+                    # A hidden tab does not keep the session alive; a visible one writes its
+                    # activity at most every TOUCH_EVERY, however often it beats.
+                    if said.visible and time.monotonic() - touched >= TOUCH_EVERY.total_seconds():
+                        touched = time.monotonic()
+                        await _activity(sockets, session.id_hash)
+                else:
+                    hub.resend(console)
+        finally:
+            hub.leave(console)
+            sockets.unregister(session.id_hash, ws)
+            await console.stop()
+        return ws
+
+    return [web.get("/console/ws", origin_checked(console_socket))]
+
+
+async def _activity(sockets: SessionSockets, session_hash: str) -> None:
+    try:
+        await sockets.activity(session_hash)
+    except StoreUnavailable as exc:  # the next heartbeat tries again; the socket stays open
+        log.warning("console_activity_failed", reason=exc.reason)
