@@ -15,7 +15,8 @@ With ``accounts`` (the console's people), every area but the bookings feed and `
 takes a signed-in session, by role (``ari_app.api.auth.Gate``): calls, callbacks, presence and the
 queue for every role (an admin or assistant sees their branch's calls and those offered to
 them); the directories read-only; reports and ``/api/audit`` for managers. ``/login``,
-``/logout``, ``/set-password`` and ``/auth/session`` are ``ari_app.api.login``'s.
+``/logout``, ``/set-password`` and ``/auth/session`` are ``ari_app.api.login``'s; ``/console``
+(the front desk's page, signed-in people only) and ``/console/ws`` (its socket) ``ari_app.screenpop``'s.
 
 Errors, whatever the area, are JSON ``{"error": "<stable id>", "detail": "..."}``: the one error
 middleware is the root app's, outside every area's policy (``ari_app.api.errors``). Inside it and
@@ -55,6 +56,7 @@ from ari_app.config import Settings
 from ari_app.i18n.assets import asset_routes
 from ari_app.i18n.pages import PAGES, Pages
 from ari_app.screenpop.hub import ScreenPop
+from ari_app.screenpop.page import console_page_routes
 from ari_app.screenpop.routes import console_routes
 from ari_app.store import CallStore
 from ari_app.store.comments import CommentStore
@@ -158,6 +160,7 @@ def build_api(
         )
         if screenpop is not None:
             app.add_routes(console_routes(screenpop, gate, accounts.sockets))
+            app.add_routes(console_page_routes(gate, settings))
     if metrics is not False:
         scrape = gate.policy("metrics", ()) if metrics is True else metrics
         app.add_subapp("/metrics", metrics_area(registry, scrape))

@@ -10,7 +10,8 @@
   Throttled per (login, address) and per address (``ari_app.auth.throttle``): too soon, 429
   ``login_throttled`` with ``Retry-After``. A success starts a new session (a new id whatever
   the browser had), sets ``__Host-session`` (Secure, HttpOnly, SameSite=Strict, Path=/) and
-  answers JSON (with the CSRF token) or, for the form, a redirect to ``/account``.
+  answers JSON (with the CSRF token) or, for the form, a redirect to the form's ``next`` (a page
+  of this site: ``/login?next=/console`` comes back to the console), else to ``/account``.
 - ``POST /logout``: ends the session and closes its websockets; CSRF token in ``X-CSRF-Token``
   or the form's ``csrf`` field.
 - ``GET /auth/session``: who is signed in, and the session's CSRF token (``no-store``).
@@ -28,6 +29,7 @@ from __future__ import annotations
 import gettext
 import hmac
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -53,6 +55,8 @@ from ari_app.i18n.pages import Pages
 
 LOGIN_COOKIE = "__Host-login"
 NO_STORE = {"Cache-Control": "no-store"}
+ACCOUNT_PAGE = "/account"  # where a sign-in goes unless the form names a page of this site
+_LOCAL_PAGE = re.compile(r"^/(?:[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*)?$")
 
 
 def _cookie(response: web.StreamResponse, name: str, value: str) -> None:
@@ -111,18 +115,29 @@ def login_routes(
     """``monotonic``: the throttle's clock (tests inject one)."""
 
     def login_form(
-        request: web.Request, status: int = 200, problem: str = "", login: str = "", **headers: str
+        request: web.Request,
+        status: int = 200,
+        problem: str = "",
+        login: str = "",
+        after: str | None = None,
+        **headers: str,
     ) -> web.Response:
         token = new_secret()
         response = pages.render(
-            request, "auth/login.html", status=status, csrf=token, problem=problem, login=login
+            request,
+            "auth/login.html",
+            status=status,
+            csrf=token,
+            problem=problem,
+            login=login,
+            next=page_after(after),
         )
         response.headers.update(headers)
         _cookie(response, LOGIN_COOKIE, token)
         return response
 
     async def show_login(request: web.Request) -> web.Response:
-        return login_form(request)
+        return login_form(request, after=request.query.get("next"))
 
     async def login(request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/x-www-form-urlencoded":
@@ -132,9 +147,11 @@ def login_routes(
         except ApiError as error:
             where = pages.where(request)
             problem = refusal_text(error, pages.translations(where))
-            login = (await request.post()).get("login")  # read once already: aiohttp keeps it
+            form = await request.post()  # read once already: aiohttp keeps it
+            login, after = form.get("login"), form.get("next")
             again = login[: inputs.MAX_ID] if isinstance(login, str) else ""
-            return login_form(request, error.status, problem, again, **error.headers)
+            after = after if isinstance(after, str) else None
+            return login_form(request, error.status, problem, again, after, **error.headers)
 
     async def sign_in(request: web.Request) -> web.StreamResponse:
         name, password, form = await _credentials(request)
@@ -166,7 +183,8 @@ def login_routes(
         await accounts.audit.record("login", f"user:{user.login}", now, address=address)
         response: web.StreamResponse
         if form:
-            response = _see_other("/account")
+            after = (await request.post()).get("next")
+            response = _see_other(page_after(after if isinstance(after, str) else None))
         else:
             body = _who(user.login, user.role, user.admin_login, user.branch, session.csrf_token)
             response = web.json_response(
@@ -252,6 +270,15 @@ def login_routes(
         web.get("/set-password", show_set_password),
         web.post("/set-password", set_password),
     ]
+
+
+def page_after(asked: str | None) -> str:
+    """Where a sign-in goes next: ``asked`` when it is a page of this site (a plain path, never
+    ``//host`` or a scheme: no one can send a browser elsewhere through the sign-in), else the
+    account page."""
+    if asked is not None and _LOCAL_PAGE.match(asked):
+        return asked
+    return ACCOUNT_PAGE
 
 
 def _see_other(where: str) -> web.Response:
