@@ -17,7 +17,7 @@ import pytest
 
 from ari_app.api.security_headers import CONTENT_SECURITY_POLICY
 from ari_app.app import CallCenterApp
-from tests.integration.conftest import PASSWORD, USER, in_process_app
+from tests.integration.conftest import PASSWORD, in_process_app
 
 pytestmark = pytest.mark.integration
 

@@ -85,7 +85,9 @@ export class Board {
     return "waiting";
   }
 
+  /** The calls in progress and those just over (shown a while: "the caller hung up"). */
   rows() {
-    return [...this.calls.values()].sort((a, b) => (a.started_at < b.started_at ? -1 : 1));
+    const over = [...this.over.values()].map((o) => o.row);
+    return [...this.calls.values(), ...over].sort((a, b) => (a.started_at < b.started_at ? -1 : 1));
   }
 }

@@ -14,6 +14,17 @@ const PHASES = {
   ended: () => t("The call has ended"),
 };
 
+// The same, short, for a table cell.
+const SHORT = {
+  ringing: () => t("Ringing you"),
+  queued: (r) => t("In the queue: {n}", { n: fmt.number(r.queue_position) }),
+  waiting: () => t("Ringing"),
+  yours: () => t("You took it"),
+  taken: (r) => t("Taken: {name}", { name: r.taken_by_name || r.taken_by }),
+  gave_up: () => t("Hung up"),
+  ended: () => t("Ended"),
+};
+
 export function phaseText(board, row) {
   return PHASES[board.phase(row)](row);
 }
@@ -44,7 +55,7 @@ export class CallsView {
       on: { click: () => this.onPick(r.call_id), keydown: (e) => e.key === "Enter" && this.onPick(r.call_id) },
     },
       h("td", { className: "key" }, i < 9 ? h("kbd", { title: t("Alt+{n} picks this call", { n: i + 1 }) }, String(i + 1)) : ""),
-      h("td", {}, data(fmt.time(r.started_at), "time")),
+      h("td", { className: "time" }, data(fmt.time(r.started_at), "time")),
       h("td", { className: "number" }, numberEl(r.number)),
       h("td", {}, callerLine(r.caller), this.names.branches[r.branch] ? h("small", { className: "muted" }, " · ", data(this.names.branches[r.branch])) : null),
       h("td", { className: "status" }, statusEl(this.board, r)));
@@ -114,8 +125,7 @@ function numberEl(number) {
 
 function statusEl(board, r) {
   const phase = board.phase(r);
-  const text = PHASES[phase](r);
-  const el = h("span", { className: `status-${phase}` }, text);
+  const el = h("span", { className: `status-${phase}`, title: PHASES[phase](r) }, SHORT[phase](r));
   if (phase === "taken" || phase === "yours") el.dataset.testid = "taken-by";
   return el;
 }

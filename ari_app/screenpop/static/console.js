@@ -104,7 +104,8 @@ class ConsolePage {
     }
     const row = this.selected && this.board.row(this.selected);
     if (!row) {
-      if (!this.historyCall) replace(this.card, h("p", { className: "card-note muted" }, t("Pick a call to see who is calling.")));
+      // A call that left the board keeps its card on screen while the admin writes its comment.
+      if (!this.selected && !this.historyCall) replace(this.card, h("p", { className: "card-note muted" }, t("Pick a call to see who is calling.")));
       return;
     }
     this.card.dataset.callId = row.call_id;

@@ -1,6 +1,6 @@
 // The call history: its filters (the API's own), pages by cursor, the CSV of the same
 // selection, a call's recording, and the way to comment a call after it ended.
-import { fmt, t } from "/assets/i18n/i18n.js";
+import { fmt, t, tn } from "/assets/i18n/i18n.js";
 import { enc, get, query } from "./api.js";
 import { CALLER_TYPES, errorText } from "./comment.js";
 import { data, h, replace } from "./dom.js";
@@ -18,6 +18,7 @@ const PAGE = 50;
 export class History {
   constructor({ root, me, topics, names, onComment }) {
     Object.assign(this, { root, me, names, onComment });
+    this.topics = Object.fromEntries(topics.map((tp) => [tp.id, tp.name]));
     this.form = root.querySelector("form");
     this.body = root.querySelector("tbody");
     this.more = root.querySelector("[data-testid=history-more]");
@@ -77,19 +78,22 @@ export class History {
     else replace(this.body, rows);
     this.more.hidden = !this.cursor;
     const shown = this.body.querySelectorAll("tr").length;
-    this.status.textContent = shown ? t("{n} calls shown", { n: fmt.number(shown) }) : t("No calls match these filters.");
+    this.status.textContent = shown
+      ? tn("{n} call shown", "{n} calls shown", shown, { n: fmt.number(shown) })
+      : t("No calls match these filters.");
   }
 
   rowEl(c) {
     const note = c.comment;
     const saved = (c.recordings || []).some((r) => r.status === "saved");
     return h("tr", { dataset: { testid: "history-row", callId: c.id } },
-      h("td", {}, data(fmt.dateTime(c.started_at), "time")),
+      h("td", { className: "time" }, data(fmt.dateTime(c.started_at), "time")),
       h("td", { className: "number" }, data(c.caller_number)),
-      h("td", {}, data(c.caller_name || ""), c.branch ? h("small", { className: "muted" }, " · ", data(this.names.branches[c.branch] || c.branch)) : null),
+      h("td", {}, data(c.caller_name || ""), c.branch ? h("small", { className: "muted" }, c.caller_name ? " · " : "", data(this.names.branches[c.branch] || c.branch)) : null),
       h("td", {}, data(c.admin ? this.names.admins[c.admin] || c.admin : "")),
-      h("td", {}, OUTCOMES[c.outcome] ? OUTCOMES[c.outcome]() : data(c.outcome || ""), c.talk_seconds ? h("small", { className: "muted" }, " ", data(fmt.duration(c.talk_seconds))) : null),
-      h("td", {}, CALLER_TYPES[c.caller_type] ? CALLER_TYPES[c.caller_type]() : t("not known"), " · ", data(c.report_topic || "")),
+      h("td", {}, c.outcome === null ? t("in progress") : OUTCOMES[c.outcome] ? OUTCOMES[c.outcome]() : data(c.outcome), c.talk_seconds ? h("small", { className: "muted" }, " ", data(fmt.duration(c.talk_seconds))) : null),
+      h("td", {}, CALLER_TYPES[c.caller_type] ? CALLER_TYPES[c.caller_type]() : t("not known"),
+        c.report_topic && c.report_topic !== "unknown" ? [" · ", data(this.topics[c.report_topic] || c.report_topic)] : null),
       h("td", { className: "note" }, note ? data(note.text) : h("span", { className: "muted" }, t("no comment"))),
       h("td", { className: "actions" },
         h("button", { type: "button", dataset: { testid: "history-comment" }, on: { click: () => this.onComment(c) } }, note ? t("Edit comment") : t("Comment")),
