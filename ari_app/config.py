@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from ari_app.bookings.scheduler import PLACEHOLDERS, template_problem
 from ari_app.i18n.locales import currency_problem, locale_problem
 from ari_app.numbers import Regions, is_region
 from ari_app.routing.hours import Interval, Schedule
@@ -44,6 +45,9 @@ _INTERVAL = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Media = Annotated[str, Field(pattern=_MEDIA.pattern)]
+
+
+PAUSE_REASON_MAX = 200  # characters; the API refuses a longer reason
 
 
 class ConfigError(ValueError):
@@ -122,6 +126,33 @@ class BookingSettings(_Section):
     change_before_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
     change_after_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
     secret_env: str = "ARI_APP_BOOKINGS_SECRET"
+
+
+class SchedulerSettings(_Section):
+    """The console's links into the clinic's scheduler (``ari_app.bookings.scheduler``): URL
+    templates with ``{patient_id}``, ``{call_id}`` and (cancel, move) ``{booking_id}``; a link
+    left out is not offered."""
+
+    book_url: str | None = None
+    cancel_url: str | None = None
+    move_url: str | None = None
+
+    @field_validator("book_url")
+    @classmethod
+    def _book(cls, v: str | None) -> str | None:
+        return _link(v, PLACEHOLDERS - {"booking_id"})
+
+    @field_validator("cancel_url", "move_url")
+    @classmethod
+    def _change(cls, v: str | None) -> str | None:
+        return _link(v, PLACEHOLDERS)
+
+
+def _link(v: str | None, allowed: frozenset[str]) -> str | None:
+    problem = template_problem(v, allowed) if v is not None else None
+    if problem is not None:
+        raise ValueError(problem)
+    return v
 
 
 class DatabaseSettings(_Section):
@@ -306,6 +337,10 @@ class CallSettings(_Section):
     caller_lookup_timeout: Annotated[float, Field(gt=0, le=5)] = 0.5
     # Staff and contractors' calls in the outcome, wait and talk figures too (default: apart).
     count_staff_calls: bool = False
+    # The reasons an admin may pause for (the console offers them); empty: any short text.
+    pause_reasons: list[Annotated[str, Field(min_length=1, max_length=PAUSE_REASON_MAX)]] = Field(
+        default_factory=list
+    )
 
     @field_validator("missed_media", "failed_media")
     @classmethod
@@ -524,6 +559,7 @@ class Settings(_Section):
     bookings: BookingSettings = Field(default_factory=BookingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     i18n: I18nSettings = Field(default_factory=I18nSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     branches: list[Branch] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     topics: list[Topic] = Field(default_factory=list)

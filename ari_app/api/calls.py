@@ -5,8 +5,9 @@
 ``report_topic`` (the comment's topic unless unknown, else the phone menu's), ``caller_type``
 (the comment's, else what the directories imply), its opportunity class and its booking links.
 
-Recordings are served only to authenticated clients, from inside the archive, never from a
-public path, and never cached.
+Recordings are served only to authenticated clients who may see the call, from inside the
+archive, never from a public path, and never cached; with HTTP Range (a player seeks), and
+audited once per play: a request from the first byte, not each Range request after it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ from ari_app.store.history import HistoryStore
 from ari_app.store.recordings import RecordingArchive
 
 __all__ = ["OUTCOMES", "calls_area"]
+
+
+AUDIO_TYPES = {".wav": "audio/wav", ".gsm": "audio/x-gsm", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}
+
+
+def starts_a_play(request: web.Request) -> bool:
+    """A request for the recording from its first byte: a player starting it (audited), not one
+    of the Range requests it seeks or buffers with (each would fill the audit trail)."""
+    try:
+        start = request.http_range.start
+    except ValueError:  # a Range header that cannot be read is answered whole: a play
+        return True
+    return start is None or start == 0
 
 
 def calls_area(
@@ -79,14 +93,19 @@ def calls_area(
 
     async def get_recording(request: web.Request) -> web.StreamResponse:
         call = await _call(request)
-        saved = [r for r in call.recordings if r.status == "saved" and r.path]
+        saved = [r for r in call.recordings if r.status in ("saved", "repaired") and r.path]
         if not saved:
             raise NotFound("recording_not_found", "this call has no saved recording")
         path = RecordingArchive(recordings_root).open_path(saved[-1].path or "")
         if not path.is_file():
             raise Gone("recording_missing", "the recording file is no longer in the archive")
-        await audit(request, "recording_opened", subject=call.id, detail={"recording": saved[-1].name})
-        return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "no-store"})
+        if starts_a_play(request):
+            await audit(request, "recording_opened", subject=call.id, detail={"recording": saved[-1].name})
+        content_type = AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        # FileResponse answers Range (206, 416) and If-Range itself: an <audio> element seeks.
+        return web.FileResponse(
+            path, headers={"Content-Type": content_type, "Cache-Control": "no-store, private"}
+        )
 
     return area(
         policy,

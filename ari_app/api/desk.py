@@ -1,8 +1,12 @@
 """HTTP API of the front desk: admins' presence, transfers, and the queue (bearer token, as the rest).
 
-``PUT /api/admins/{login}/presence`` with ``{"state": "paused", "reason": "lunch"}`` or
-``{"state": "available"}``; ``POST /api/admins/{login}/transfer`` with ``{"to_admin": "ben"}``
-or ``{"to_group": "call-center"}`` hands the caller that admin is talking with on.
+- ``PUT /api/admins/{login}/presence`` with ``{"state": "paused", "reason": "lunch"}`` or
+  ``{"state": "available"}``; with ``[calls] pause_reasons`` configured, a pause's reason is one
+  of them (400 ``bad_reason`` otherwise).
+- ``GET /api/admins/me``: the signed-in admin or assistant (login, name, branch, presence) and
+  the pause reasons to offer; 404 ``admin_not_found`` for a manager or a token.
+- ``POST /api/admins/{login}/transfer`` with ``{"to_admin": "ben"}`` or ``{"to_group":
+  "call-center"}`` hands the caller that admin is talking with on.
 """
 
 from __future__ import annotations
@@ -15,16 +19,16 @@ from aiohttp import web
 
 from ari_app.api import inputs
 from ari_app.api.access import acting_as
-from ari_app.api.auth import Policy, area
+from ari_app.api.auth import Policy, area, principal_of
 from ari_app.api.errors import ApiError, BadRequest, Conflict, NotFound
 from ari_app.calls.desk import (
-    PAUSE_REASON_MAX,
     FrontDesk,
     NotOnCall,
     PresenceError,
     UnknownAdmin,
     UnknownTarget,
 )
+from ari_app.config import PAUSE_REASON_MAX
 
 
 def _refusal(exc: PresenceError, refused_id: str) -> ApiError:
@@ -59,10 +63,35 @@ def desk_areas(
             raise BadRequest("bad_state", "state must be 'available' or 'paused'; reason a string")
         if reason is not None:
             inputs.text("reason", reason, PAUSE_REASON_MAX)
+        reasons = desk.settings.calls.pause_reasons
+        if state == "paused" and reasons and reason not in reasons:
+            raise BadRequest("bad_reason", f"reason: one of {', '.join(reasons)}")
         try:
             return web.json_response(desk.set_presence(login, state, reason))
         except PresenceError as exc:
             raise _refusal(exc, "bad_state") from exc
+
+    async def me(request: web.Request) -> web.Response:
+        """The signed-in admin or assistant: who they are, their presence, the pause reasons."""
+        who = principal_of(request)
+        admin = desk.settings.admin(who.admin_login) if who is not None and who.admin_login else None
+        if who is None or admin is None:
+            raise NotFound("admin_not_found", "you are not signed in as an admin or assistant")
+        try:
+            presence = desk.presence_of(admin.login)
+        except KeyError:  # configured but not at the desk (no endpoint known to it)
+            presence = None
+        return web.json_response(
+            {
+                "user": who.name,
+                "role": who.role,
+                "login": admin.login,
+                "name": admin.name,
+                "branch": admin.branch,
+                "presence": presence,
+                "pause_reasons": list(desk.settings.calls.pause_reasons),
+            }
+        )
 
     async def transfer(request: web.Request) -> web.Response:
         login = inputs.path_id(request, "login")
@@ -99,6 +128,7 @@ def desk_areas(
         "/api/admins": area(
             policy,
             web.get("", admins),
+            web.get("/me", me),
             web.put("/{login}/presence", presence),
             web.post("/{login}/transfer", transfer),
         ),

@@ -46,8 +46,10 @@ from ari_app.api.desk import desk_areas
 from ari_app.api.errors import error_middleware
 from ari_app.api.hardening import harden, transport_middleware
 from ari_app.api.login import login_routes
+from ari_app.api.patients import patient_routes
 from ari_app.api.people import People, people_areas
 from ari_app.api.reports import reports_area
+from ari_app.api.scheduler import scheduler_routes
 from ari_app.api.transport import ALLOWED_ORIGINS, TransportPolicy
 from ari_app.auth.accounts import Accounts
 from ari_app.bookings.store import BookingStore
@@ -173,6 +175,8 @@ def build_api(
             people.directory if people else None,
             on_saved=bookings.relink_call if bookings is not None else None,
         )
+    if settings is not None and people is not None:
+        more += scheduler_routes(store, people.directory, settings.scheduler, now)
     if bookings is not None:
         admins = None if settings is None else {a.login for a in settings.admins}
         more += opportunity_routes(bookings, admins)
@@ -195,8 +199,13 @@ def build_api(
         for prefix, sub in desk_areas(desk, now, gate.policy("desk", every_role)).items():
             app.add_subapp(prefix, sub)
     if people is not None:
+        # People read the directories; admins and assistants also search and add a number.
+        console = gate.policy("directories", every_role, write_roles=("admin", "assistant"))
         for prefix, sub in people_areas(
-            people, gate.policy("directories", every_role, write_roles=())
+            people,
+            gate.policy("directories", every_role, write_roles=()),
+            *patient_routes(people),
+            patients_policy=console,
         ).items():
             app.add_subapp(prefix, sub)
     return app

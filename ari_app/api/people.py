@@ -29,8 +29,8 @@ from pydantic import BaseModel, ValidationError
 
 from ari_app.api import inputs
 from ari_app.api.access import audit
-from ari_app.api.auth import Policy, area
-from ari_app.api.errors import BadRequest, InvalidFields, NotFound, TooLarge
+from ari_app.api.auth import Policy, area, principal_of
+from ari_app.api.errors import BadRequest, Forbidden, InvalidFields, NotFound, TooLarge
 from ari_app.api.replies import json_reply
 from ari_app.numbers import Regions
 from ari_app.people.errors import RowError, field_errors
@@ -123,8 +123,17 @@ async def _bulk_items(request: web.Request, key: str) -> list[Any]:
     return items
 
 
-def _directory_area(kind: _Kind, policy: Policy | None) -> web.Application:
+def _systems_only(request: web.Request) -> None:
+    """The cards are the scheduler's: people change them only through the console's narrow
+    writes (``ari_app.api.patients``), never whole."""
+    who = principal_of(request)
+    if who is not None and who.is_user:
+        raise Forbidden("forbidden", "your role may not do this")
+
+
+def _directory_area(kind: _Kind, policy: Policy | None, *more: web.RouteDef) -> web.Application:
     async def put_card(request: web.Request) -> web.Response:
+        _systems_only(request)
         external_id = inputs.path_id(request, "external_id")
         body = await inputs.json_object(request)
         if body.setdefault("external_id", external_id) != external_id:
@@ -147,6 +156,7 @@ def _directory_area(kind: _Kind, policy: Policy | None) -> web.Application:
         return json_reply(_card_json(view))
 
     async def bulk(request: web.Request) -> web.Response:
+        _systems_only(request)
         checked = [_check(kind, raw, i) for i, raw in enumerate(await _bulk_items(request, kind.key))]
         good = [(i, c) for i, c in enumerate(checked) if not isinstance(c, RowError)]
         rejected = [c for c in checked if isinstance(c, RowError)]
@@ -161,6 +171,7 @@ def _directory_area(kind: _Kind, policy: Policy | None) -> web.Application:
 
     return area(
         policy,
+        *more,
         web.post("/bulk", bulk),
         web.put("/{external_id}", put_card),
         web.get("/{external_id}", get_card),
@@ -182,8 +193,15 @@ def _callers_area(people: People, policy: Policy | None) -> web.Application:
     return area(policy, web.get("/{number}", identify))
 
 
-def people_areas(people: People, policy: Policy | None) -> dict[str, web.Application]:
-    """The directories' sub-apps by their prefix."""
+def people_areas(
+    people: People,
+    policy: Policy | None,
+    *more_patients: web.RouteDef,
+    patients_policy: Policy | None = None,
+) -> dict[str, web.Application]:
+    """The directories' sub-apps by their prefix. ``more_patients``: the console's routes under
+    ``/api/patients`` (search, numbers), behind ``patients_policy`` (default ``policy``): the
+    one that lets admins write, where the whole cards stay the systems' to change."""
     d, regions = people.directory, people.regions
 
     def contacts(kind: ContactKind, key: str) -> _Kind:
@@ -213,7 +231,9 @@ def people_areas(people: People, policy: Policy | None) -> dict[str, web.Applica
         lambda ext: d.get_patient(ext, people.clock()),
     )
     return {
-        "/api/patients": _directory_area(patients, policy),
+        "/api/patients": _directory_area(
+            patients, patients_policy if patients_policy is not None else policy, *more_patients
+        ),
         "/api/staff": _directory_area(contacts("staff", "staff"), policy),
         "/api/contractors": _directory_area(contacts("contractor", "contractors"), policy),
         "/api/callers": _callers_area(people, policy),

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import structlog
 
 from ari_app.calls import commands as c
-from ari_app.config import Settings
+from ari_app.config import PAUSE_REASON_MAX, Settings
 from ari_app.facts.fanout import FactFanout
 from ari_app.facts.types import CallAnswered, LegCreated, LegEnded, LegProgress
 from ari_app.routing.dispatch import Dispatcher
@@ -27,7 +27,6 @@ from ari_app.routing.strategies import Presence
 log = structlog.get_logger(__name__)
 
 LAST_ADMIN_MEMORY = 50_000  # callers remembered with the admin who last talked with them
-PAUSE_REASON_MAX = 200  # characters; the API refuses a longer reason
 
 
 class PresenceError(ValueError):

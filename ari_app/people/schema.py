@@ -70,6 +70,15 @@ class PhoneIn(_Input):
     owner: ShortText | None = None  # whose number, when not the patient's own ("mother: Olga")
 
 
+class CardNumberIn(_Input):
+    """A number an admin learned on a call, for the card the call was about (the console)."""
+
+    call_id: Annotated[str, Field(min_length=1, max_length=64)]
+    number: NumberText | None = None  # default: the number the call came from
+    role: PhoneRole = "self"
+    owner: ShortText | None = None  # whose number, when not the patient's own
+
+
 class PolicyIn(_Input):
     number: Annotated[str, Field(min_length=1, max_length=64)]
     valid_from: date | None = None

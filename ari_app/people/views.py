@@ -90,3 +90,19 @@ class ContactView:
     note: str | None
     phones: tuple[PhoneView, ...]
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """A card as a search lists it: enough to tell people apart and pick the one the call is
+    about (a wife for her husband, a mother for her child), not the whole card."""
+
+    external_id: str
+    full_name: str
+    birth_date: date | None
+    age: int | None  # full years on the clinic's today
+    branch: str | None
+    guardian_external_id: str | None
+    guardian_name: str | None
+    phones: tuple[PhoneView, ...]
+    matched: str  # what found it: external_id, number or name

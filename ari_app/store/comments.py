@@ -26,7 +26,7 @@ from ari_app.people.identity import CallerIdentity
 from ari_app.people.schema import NOT_PATIENTS, CommentIn, ManualCallIn
 from ari_app.store.db import Database
 from ari_app.store.models import Call
-from ari_app.store.people import CallComment, CallCommentVersion, Patient, PatientPhone
+from ari_app.store.people import CONSOLE, CallComment, CallCommentVersion, Patient, PatientPhone
 
 MANUAL = "manual"  # calls.handled_by of a call logged by hand
 
@@ -164,7 +164,8 @@ class CommentStore:
         if e164 is None:
             raise Refused("add_number_to_patient", "the caller's number is withheld or not a phone number")
         stmt = self._insert(PatientPhone).values(
-            patient_id=patient_id, number=row.caller_number, number_e164=e164, role=role, owner=None
+            patient_id=patient_id, number=row.caller_number, number_e164=e164, role=role, owner=None,
+            source=CONSOLE,
         )
         inserted = await conn.execute(stmt.on_conflict_do_nothing())
         return bool(inserted.rowcount)

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -38,7 +38,8 @@ from ari_app.numbers import Regions
 from ari_app.people.errors import RowError
 from ari_app.people.identity import CallerIdentity, CardMatch, decide
 from ari_app.people.schema import ContactIn, ContactKind, PatientIn, PhoneRole
-from ari_app.people.views import ContactView, PatientView, PhoneView
+from ari_app.people.search import SearchQuery, name_words
+from ari_app.people.views import ContactView, PatientSummary, PatientView, PhoneView
 from ari_app.store.bookings import BookingEvent
 from ari_app.store.db import Database, StoreUnavailable, _is_connection_error
 from ari_app.store.directory_rows import (
@@ -52,7 +53,16 @@ from ari_app.store.directory_rows import (
     read_numbers,
     unreadable,
 )
-from ari_app.store.people import Contact, ContactPhone, Patient, PatientPhone
+from ari_app.store.patient_search import search_patients
+from ari_app.store.people import (
+    CONSOLE,
+    DIRECTORY,
+    Contact,
+    ContactPhone,
+    Patient,
+    PatientNameWord,
+    PatientPhone,
+)
 
 Writer = Callable[[AsyncConnection, list[Card]], Awaitable[None]]
 
@@ -191,14 +201,23 @@ class DirectoryStore:
             await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
     async def _write_patients(self, conn: AsyncConnection, cards: list[Card]) -> None:
-        await self._write_cards(conn, cards, _PATIENTS)
+        ids = await self._write_cards(conn, cards, _PATIENTS)
+        await conn.execute(delete(PatientNameWord).where(PatientNameWord.patient_id.in_(list(ids.values()))))
+        named = ((ids[c.external_id], name_words(c.row["full_name"])) for c in cards)
+        words = [{"word": w, "patient_id": card} for card, found in named for w in sorted(found)]
+        if words:
+            await conn.execute(insert(PatientNameWord), words)
 
     async def _write_contacts(self, conn: AsyncConnection, cards: list[Card]) -> None:
         await self._write_cards(conn, cards, _CONTACTS)
 
-    async def _write_cards(self, conn: AsyncConnection, cards: list[Card], kind: _CardTables) -> None:
+    async def _write_cards(
+        self, conn: AsyncConnection, cards: list[Card], kind: _CardTables
+    ) -> dict[str, int]:
         """Upsert the cards by their key, then replace their numbers: a card sent again holds
-        exactly the numbers it was sent with."""
+        exactly the numbers it was sent with, and the numbers admins added to it from calls
+        (``source`` "console"); a number both name becomes the card's own (the directory's
+        role and owner). The cards' ids by external id."""
         await self._plan_each(conn)
         ins = self._insert(conn, kind.table)
         stmt = ins.on_conflict_do_update(
@@ -207,16 +226,28 @@ class DirectoryStore:
         ).returning(kind.table.id, kind.table.external_id)
         ids = {r.external_id: r.id for r in await conn.execute(stmt, [c.row for c in cards])}
         owner = getattr(kind.phones, kind.owner)
-        await conn.execute(delete(kind.phones).where(owner.in_(list(ids.values()))))
+        replaced = delete(kind.phones).where(owner.in_(list(ids.values())))
+        if kind.phones is PatientPhone:
+            replaced = replaced.where(PatientPhone.source == DIRECTORY)
+        await conn.execute(replaced)
         phones = [{**p, kind.owner: ids[c.external_id]} for c in cards for p in c.phones]
-        if phones:
+        if phones and kind.phones is PatientPhone:
+            add = self._insert(conn, PatientPhone)
+            taken = add.on_conflict_do_update(
+                index_elements=[PatientPhone.patient_id, PatientPhone.number_e164],
+                set_={k: add.excluded[k] for k in ("number", "role", "owner", "source")},
+            )
+            await conn.execute(taken, [{**p, "source": DIRECTORY} for p in phones])
+        elif phones:
             await conn.execute(insert(kind.phones), phones)
+        return ids
 
-    async def add_phone(
+    async def learn_number(
         self, external_id: str, number: str, role: PhoneRole, owner: str | None, regions: Regions
-    ) -> PhoneView:
-        """Put ``number`` on the card (read in the card's branch's region); a number already on
-        it takes the new role and owner. NoSuchCard, UnreadableNumber: nothing written."""
+    ) -> tuple[PhoneView, bool]:
+        """Put ``number`` on the card (read in the card's branch's region) as an admin's
+        (``source`` "console": a later import of the card keeps it). A number already on the
+        card stays as it is: the number and False. NoSuchCard, UnreadableNumber: nothing written."""
         async with self._session() as s, s.begin():
             card = (
                 await s.execute(select(Patient.id, Patient.branch).where(Patient.external_id == external_id))
@@ -226,18 +257,21 @@ class DirectoryStore:
             e164 = regions.to_e164(number, card.branch, complete=True)
             if e164 is None:
                 raise UnreadableNumber(unreadable(regions.of(card.branch)))
-            phone = await s.scalar(
-                select(PatientPhone).where(
-                    PatientPhone.patient_id == card.id, PatientPhone.number_e164 == e164
-                )
+            row = {"number": number, "number_e164": e164, "role": role, "owner": owner, "source": CONSOLE}
+            conn = await s.connection()
+            added = await conn.execute(
+                self._insert(conn, PatientPhone).values(patient_id=card.id, **row).on_conflict_do_nothing()
             )
-            if phone is None:
-                s.add(
-                    PatientPhone(patient_id=card.id, number=number, number_e164=e164, role=role, owner=owner)
+            if added.rowcount:
+                return PhoneView(number, e164, role, owner), True
+            kept = (
+                await s.execute(
+                    select(PatientPhone.number, PatientPhone.role, PatientPhone.owner).where(
+                        PatientPhone.patient_id == card.id, PatientPhone.number_e164 == e164
+                    )
                 )
-            else:
-                phone.number, phone.role, phone.owner = number, role, owner
-        return PhoneView(number, e164, role, owner)
+            ).one()
+        return PhoneView(kept.number, e164, kept.role, kept.owner), False
 
     # ------------------------------------------------------------------------------- reads
     async def get_patient(self, external_id: str, now: datetime | None = None) -> PatientView | None:
@@ -255,6 +289,11 @@ class DirectoryStore:
             ).all()
         ahead = future_appointments(events, now or datetime.now(UTC))
         return dataclasses.replace(patient_view(found), future_appointments=ahead)
+
+    async def search(self, query: SearchQuery, limit: int, today: date) -> list[PatientSummary]:
+        """The console's search (``ari_app.store.patient_search``); ``today``: ages are on it."""
+        async with self._session() as s:
+            return await search_patients(s, query, limit, today)
 
     async def get_contact(self, kind: Literal["staff", "contractor"], external_id: str) -> ContactView | None:
         async with self._session() as s:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ari_app.store.models import Base, UtcDateTime
 
 MONEY = Numeric(14, 2)
+DIRECTORY, CONSOLE = "directory", "console"  # where a patient's number came from
 
 
 class Patient(Base):
@@ -75,12 +76,30 @@ class PatientPhone(Base):
     number_e164: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(16))  # self parent guardian spouse child relative other
     owner: Mapped[str | None] = mapped_column(String(200))  # whose number, when not the patient's
+    # Who put it there: "directory" (the scheduler's card: its import replaces these) or
+    # "console" (an admin, from a call: kept when the card is imported again).
+    source: Mapped[str] = mapped_column(String(16), default=DIRECTORY, server_default=DIRECTORY)
 
     patient: Mapped[Patient] = relationship(back_populates="phones")
 
     __table_args__ = (
         UniqueConstraint("patient_id", "number_e164", name="uq_patient_phones_patient_number"),
         Index("ix_patient_phones_e164", "number_e164"),
+    )
+
+
+class PatientNameWord(Base):
+    """A word of a card's name, case-folded (``ari_app.people.search``): a name is searched for by
+    word prefixes, each a range of this table's primary key. PostgreSQL compares the words in
+    codepoint order ("C"), as SQLite does, so a prefix's range is exact whatever the locale."""
+
+    __tablename__ = "patient_name_words"
+
+    word: Mapped[str] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql"), primary_key=True
+    )
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
 

@@ -135,18 +135,47 @@ async def test_staff_wins_over_a_patient_card_and_contractors_are_known(director
 
 async def test_adding_a_number_to_a_card(directory: DirectoryStore) -> None:
     await directory.upsert_patients([patient("p1", "A", phone("0671234567"))], KYIV, NOW)
-    added = await directory.add_phone("p1", "050 111 22 33", "spouse", "Taras", KYIV)
-    assert added.e164 == "+380501112233"
-    again = await directory.add_phone("p1", "+380501112233", "relative", None, KYIV)
-    assert again.role == "relative"
+    added, new = await directory.learn_number("p1", "050 111 22 33", "spouse", "Taras", KYIV)
+    assert added.e164 == "+380501112233" and new
+    again, new = await directory.learn_number("p1", "+380501112233", "relative", None, KYIV)
+    assert (again.role, again.owner, new) == ("spouse", "Taras", False)  # idempotent: left as it was
     view = await directory.get_patient("p1")
     assert view is not None and [(p.e164, p.role) for p in view.phones] == [
-        ("+380671234567", "self"), ("+380501112233", "relative"),
+        ("+380671234567", "self"), ("+380501112233", "spouse"),
     ]  # fmt: skip
     with pytest.raises(NoSuchCard):
-        await directory.add_phone("nobody", "0671234567", "self", None, KYIV)
+        await directory.learn_number("nobody", "0671234567", "self", None, KYIV)
     with pytest.raises(UnreadableNumber):
-        await directory.add_phone("p1", "12", "self", None, KYIV)
+        await directory.learn_number("p1", "12", "self", None, KYIV)
+
+
+@pytest.mark.parametrize(
+    ("imported", "after"),
+    [
+        # The card sent again without the admin's number: it stays, with the admin's role.
+        ([phone("0671234567")], [("+380501112233", "spouse", "console"), ("+380671234567", "self", "directory")]),
+        # The card now names it: it is the directory's, with the directory's role.
+        ([phone("0501112233", "relative")], [("+380501112233", "relative", "directory")]),
+        # Another card names it as its own: a number may be on several cards; it stays here too.
+        ([], [("+380501112233", "spouse", "console")]),
+    ],
+)  # fmt: skip
+async def test_an_import_keeps_the_numbers_admins_added(
+    directory: DirectoryStore, imported: list[dict[str, Any]], after: list[tuple[str, str, str]]
+) -> None:
+    await directory.upsert_patients([patient("p1", "A", phone("0671234567"))], KYIV, NOW)
+    await directory.learn_number("p1", "050 111 22 33", "spouse", "Taras", KYIV)
+    again = [patient("p1", "A", *imported), patient("p2", "Taras", phone("0501112233"))]
+    assert await directory.upsert_patients(again, KYIV, NOW) == [None, None]
+    async with directory.db.session() as s:
+        rows = (
+            await s.execute(
+                select(PatientPhone.number_e164, PatientPhone.role, PatientPhone.source)
+                .join(Patient, Patient.id == PatientPhone.patient_id)
+                .where(Patient.external_id == "p1")
+            )
+        ).all()
+    assert sorted(tuple(r) for r in rows) == after
 
 
 async def test_the_lookup_uses_the_number_indexes(directory: DirectoryStore) -> None:
