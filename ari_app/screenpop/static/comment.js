@@ -1,7 +1,7 @@
 // The call comment: caller type, topic, the patient the call is about (found by search, the
 // caller's number optionally added to that card), free text; "Save" and "Save and book".
-import { fmt, t } from "/assets/i18n/i18n.js";
-import { ApiError, enc, get, put, query } from "./api.js";
+import { fmt, t, tn } from "/assets/i18n/i18n.js";
+import { ApiError, enc, get, post, put, query } from "./api.js";
 import { data, day, h, replace } from "./dom.js";
 
 export const CALLER_TYPES = {
@@ -42,6 +42,7 @@ export class CommentForm {
     this.searchBox.addEventListener("input", () => this.searchSoon());
     this.searchBox.addEventListener("keydown", (e) => this.searchKey(e));
     form.querySelector("[data-testid=patient-clear]").addEventListener("click", () => this.pick(null));
+    form.querySelector("[data-testid=patient-add-number]").addEventListener("click", () => this.addNumber());
     this.enable(false);
   }
 
@@ -59,7 +60,6 @@ export class CommentForm {
     this.f.caller_type.value = { staff: "employee", contractor: "contractor" }[callerKind] || "";
     this.f.topic.value = "unknown";
     this.f.text.value = "";
-    this.f.add_number.checked = false;
     this.version = 0;
     this.pick(patient || null, false);
     this.say("");
@@ -90,7 +90,7 @@ export class CommentForm {
     this.patient = patient;
     const shown = this.form.querySelector("[data-testid=comment-patient]");
     replace(shown, patient ? data(patient.name || patient.external_id, "strong") : h("span", { className: "muted" }, t("no patient picked")));
-    this.f.add_number.disabled = !patient;
+    this.form.querySelector("[data-testid=patient-add-number]").disabled = !patient;
     this.f.number_role.disabled = !patient;
     replace(this.results);
     this.results.hidden = true;
@@ -127,7 +127,7 @@ export class CommentForm {
       dataset: { testid: "patient-result", externalId: p.external_id },
       on: { click: () => this.pick({ external_id: p.external_id, name: p.name || p.full_name }) },
     }, data(p.name || p.full_name, "strong"), " ",
-      p.age !== undefined && p.age !== null ? h("span", { className: "muted" }, data(fmt.number(p.age))) : null, " ",
+      p.age !== undefined && p.age !== null ? h("span", { className: "muted" }, tn("{n} year", "{n} years", p.age, { n: fmt.number(p.age) })) : null, " ",
       p.birth_date ? data(day(p.birth_date), "small") : null, " ",
       p.guardian_name ? h("small", {}, t("parent or guardian:"), " ", data(p.guardian_name)) : null, " ",
       h("small", { className: "muted" }, data(p.external_id))));
@@ -158,7 +158,6 @@ export class CommentForm {
     const f = this.f;
     const body = { caller_type: f.caller_type.value, topic: f.topic.value, text: f.text.value, author: this.author, expected_version: this.version };
     if (this.patient) body.patient_external_id = this.patient.external_id;
-    if (this.patient && f.add_number.checked) body.add_number_to_patient = f.number_role.value;
     return body;
   }
 
@@ -178,8 +177,7 @@ export class CommentForm {
     try {
       const saved = await put(`/api/calls/${enc(callId)}/comment`, this.body());
       this.version = saved.version;
-      this.f.add_number.checked = false;
-      this.say(saved.number_added ? t("Saved; the number was added to the card.") : t("Saved."));
+      this.say(t("Saved."));
       this.onSaved(callId);
       if (book) this.onBook(callId, this.patient && this.patient.external_id);
     } catch (e) {
@@ -189,6 +187,17 @@ export class CommentForm {
         await this.open(callId, { callerKind: null, patient, author: this.author });
         return;
       }
+      this.say(errorText(e), true);
+    }
+  }
+
+  /** The number this call came from, on the picked card (the patient's or a relative's). */
+  async addNumber() {
+    if (!this.callId || !this.patient) return;
+    try {
+      const done = await post(`/api/patients/${enc(this.patient.external_id)}/numbers`, { call_id: this.callId, role: this.f.number_role.value });
+      this.say(done.added ? t("The caller's number is now on this card.") : t("This card already has the caller's number."));
+    } catch (e) {
       this.say(errorText(e), true);
     }
   }

@@ -40,7 +40,9 @@ class ConsolePage {
       this.presence = new Presence({ root: byTestId("presence"), login: me.admin_login });
       this.presence.read();
     } else {
+      // A manager is offered no calls: no presence, no pop; the table shows every call.
       byTestId("presence").hidden = true;
+      byId("pop-slot").hidden = true;
     }
     this.socket = new LiveSocket({
       onSnapshot: (rows) => this.changed(this.board.snapshot(rows, Date.now()), true),

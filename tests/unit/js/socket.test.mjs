@@ -1,0 +1,52 @@
+// The console socket's reading of the server's numbering (ari_app/screenpop/static/socket.js):
+// deltas in order pass, a gap asks for a snapshot and drops what comes until it.
+import assert from "node:assert/strict";
+import test from "node:test";
+
+globalThis.document = { visibilityState: "visible", addEventListener() {} };
+globalThis.WebSocket = class { static OPEN = 1; };
+const { LiveSocket } = await import("../../../ari_app/screenpop/static/socket.js");
+
+function socket() {
+  const seen = { snapshots: [], deltas: [], sent: [], states: [] };
+  const s = new LiveSocket({
+    onSnapshot: (calls) => seen.snapshots.push(calls),
+    onDelta: (m) => seen.deltas.push(m.seq),
+    onState: (st) => seen.states.push(st),
+    onSignedOut() {},
+    onLost() {},
+  });
+  s.ws = { readyState: 1, send: (text) => seen.sent.push(JSON.parse(text)) };
+  return { s, seen };
+}
+const call = (seq) => JSON.stringify({ type: "call", seq, event: "started", admin: null, call: { call_id: "c" } });
+
+test("deltas after the snapshot pass in order", () => {
+  const { s, seen } = socket();
+  s.receive(call(1)); // before any snapshot: the snapshot will carry it
+  s.receive(JSON.stringify({ type: "snapshot", seq: 3, calls: [] }));
+  s.receive(call(4));
+  s.receive(call(5));
+  assert.deepEqual(seen.deltas, [4, 5]);
+  assert.deepEqual(seen.states, ["live"]);
+});
+
+test("a gap asks for a snapshot and drops the deltas until it comes", () => {
+  const { s, seen } = socket();
+  s.receive(JSON.stringify({ type: "snapshot", seq: 0, calls: [] }));
+  s.receive(call(1));
+  s.receive(call(3)); // 2 went missing
+  s.receive(call(4));
+  assert.deepEqual(seen.deltas, [1]);
+  assert.deepEqual(seen.sent, [{ type: "snapshot" }]);
+  s.receive(JSON.stringify({ type: "snapshot", seq: 4, calls: [{ call_id: "c" }] }));
+  s.receive(call(5));
+  assert.deepEqual(seen.deltas, [1, 5]);
+  assert.equal(seen.snapshots.length, 2);
+});
+
+test("what is not JSON is ignored", () => {
+  const { s, seen } = socket();
+  s.receive("not json");
+  assert.deepEqual([seen.deltas, seen.snapshots], [[], []]);
+});
