@@ -101,11 +101,15 @@ export class CallsView {
           r.ad_channel ? h("span", { className: "badge ad", dataset: { testid: "pop-ad-channel" } }, t("ad:"), " ", data(r.ad_channel)) : null),
         phase === "taken" ? h("p", { className: "pop-taken", dataset: { testid: "taken-by" } }, t("Taken by {name}", { name: r.taken_by_name || r.taken_by })) : null),
       h("div", { className: "pop-side" }, summary(r), h("button", { type: "button", className: "primary", on: { click: () => onPick(id) } }, t("Open the card"))));
+    const focused = this.slot.contains(document.activeElement);
     replace(this.slot, el);
+    if (focused) el.querySelector("button").focus(); // a keyboard user keeps their place
     if (first) this.announce(r);
+    else if (phase !== this.phase) this.live.textContent = phaseText(this.board, r);
+    this.phase = phase;
   }
 
-  /** The polite words a screen reader says when a call pops (the pop itself is not re-read). */
+  /** What a screen reader says when a call pops; then each change of what the pop says. */
   announce(r) {
     const who = r.caller.name || (r.caller.kind === "unknown" ? t("new caller") : "");
     this.live.textContent = t("Incoming call from {number} {who}", { number: r.number, who });
