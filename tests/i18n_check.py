@@ -78,3 +78,20 @@ def untranslated(html: str) -> list[str]:
     joined = _MARKED.sub("", _BREAK.join(reader.texts))
     texts = [" ".join(piece.split()) for piece in joined.split(_BREAK)]
     return [t for t in texts if _LETTER.search(t)] + [a for a in reader.attributes if _unmarked(a)]
+
+
+def marked(text: str) -> bool:
+    """The whole text is a pseudo translation (a message sent to a page's script)."""
+    return text.startswith(OPEN) and text.endswith(CLOSE)
+
+
+def compile_pseudo() -> None:
+    """The pseudo locale's catalog compiled from the committed template, as the install step
+    does (``python -m ari_app.i18n compile``), unless it is newer than the template already."""
+    from ari_app.i18n.__main__ import main
+    from ari_app.i18n.catalogs import LOCALE_DIR, mo_path
+    from ari_app.i18n.locales import PSEUDO
+
+    mo, pot = mo_path(PSEUDO), LOCALE_DIR / "messages.pot"
+    if not mo.is_file() or mo.stat().st_mtime < pot.stat().st_mtime:
+        assert main(["compile"]) == 0

@@ -82,7 +82,7 @@ def test_the_pseudo_locale_marks_the_text_and_keeps_placeholders_and_html(text: 
         ("<p>12:05 — 3 / 4 …</p>", []),
         ("<p data-no-translate>Olga Petrova <b>+1 555</b></p><p>⟦x⟧</p>", []),
         ('<input placeholder="Search"><img alt="⟦Ļóĝó⟧">', ["Search"]),
-        ('<button title="Close" aria-label="⟦Çļóšé⟧">×</button>', ["Close"]),
+        ('<button title="Close" aria-label="⟦Çļóšé⟧">&times;</button>', ["Close"]),
         ('<input type="submit" value="Send"><input type="hidden" value="abc">', ["Send"]),
         ("<script>const x = 'English';</script><style>p::after{content:'x'}</style>", []),
         ('<script type="application/json" id="page-data">{"a": "text"}</script>', []),
