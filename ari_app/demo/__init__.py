@@ -43,6 +43,8 @@ from ari_app.demo.summary import (
     write_report,
 )
 from ari_app.fallback.cdr import FILE_NAME
+from ari_app.i18n.catalogs import CatalogMissing
+from ari_app.i18n.pages import Pages
 from ari_app.logging import setup_logging
 from ari_app.private_files import private_dir
 from ari_app.simctl import SimControl, SimProcess
@@ -67,8 +69,9 @@ class DemoRun:
 def run_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     try:
-        demo_settings(args, NO_PBX)  # a bad file fails before anything starts
-    except ConfigError as exc:
+        # A bad file, or a locale whose catalog is not compiled, fails before anything starts.
+        Pages(demo_settings(args, NO_PBX))
+    except (ConfigError, CatalogMissing) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir).resolve()

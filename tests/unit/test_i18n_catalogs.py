@@ -178,3 +178,20 @@ def test_locales_and_currencies_at_load(
 )
 def test_pages_name_the_locale_the_bcp47_way(locale: str, tag: str) -> None:
     assert bcp47(locale) == tag
+
+
+def test_run_stops_at_start_naming_the_command_when_a_locale_is_not_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ari_app.__main__ import main
+    from tests.unit.test_config import EXAMPLE
+
+    config = tmp_path / "clinic.toml"
+    # Western Frisian: a CLDR locale no catalog of ours will ever hold.
+    config.write_text(EXAMPLE.read_text().replace('locale = "en_US"', 'locale = "fy_NL"', 1))
+    for name, value in {"ARI_USERNAME": "u", "ARI_PASSWORD": "p", "ARI_APP_API_TOKENS": "t" * 20}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'calls.db'}")
+    assert main(["run", "--config", str(config)]) == 3
+    err = capsys.readouterr().err
+    assert "'fy_NL'" in err and COMPILE_COMMAND in err
