@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
             return 2
         pybabel(["init", "-i", pot, "-d", folder, "-D", DOMAIN, "-l", rest[0]])
     elif command == "update" and not rest:
-        pybabel(["update", "-i", pot, "-d", folder, "-D", DOMAIN, "--previous"])
+        pybabel(["update", "-i", pot, "-d", folder, "-D", DOMAIN, "--previous", "--ignore-pot-creation-date"])
     elif command == "pseudo" and not rest:
         write_pseudo()
     elif command == "compile" and not rest:
