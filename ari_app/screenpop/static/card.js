@@ -9,9 +9,13 @@ const LOW_COMPLETION = 0.7; // below this share of visits kept, the admin is war
 export function normal(c) {
   const policy = c.policy || null;
   const balance = c.balance ?? "0";
+  const visits = c.visits || {};
   return {
     ...c,
     name: c.name || c.full_name || "",
+    age: c.age ?? ageOn(c.birth_date, new Date()),
+    completed_share: c.completed_share ?? visits.completed_share ?? null,
+    last_visit: c.last_visit ?? visits.last ?? null,
     guardian: c.guardian ?? c.guardian_name ?? null,
     debt: c.debt ?? (String(balance).startsWith("-") ? String(balance).slice(1) : null),
     policy,
@@ -19,6 +23,15 @@ export function normal(c) {
     open_tasks: c.open_tasks || [],
     waiting_list: c.waiting_list || [],
   };
+}
+
+/** Full years on ``today`` of a birth date ("2018-06-10"); null without one. */
+export function ageOn(birth, today) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birth || "");
+  if (!m) return null;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const before = today.getMonth() + 1 < mo || (today.getMonth() + 1 === mo && today.getDate() < d);
+  return today.getFullYear() - y - (before ? 1 : 0);
 }
 
 function figure(label, value, props = {}) {
@@ -80,7 +93,7 @@ export function patientCard(raw, actions = () => null) {
   const comment = c.card_comment
     ? h("section", { className: "card-comment", dataset: { testid: "card-comment" } }, h("h4", {}, t("Card comments")), data(c.card_comment, "p"))
     : null;
-  return h("article", { className: "patient-card", attrs: { "aria-label": t("Patient card") } },
+  return h("article", { className: "patient-card", dataset: { testid: "patient-card", externalId: c.external_id || "" }, attrs: { "aria-label": t("Patient card") } },
     head, figures, comment,
     list(t("Future appointments"), c.future_appointments, (a) => [
       data(fmt.dateTime(a.at), "time", { className: "when" }), " ", data(a.doctor || ""), a.topic ? [" · ", data(a.topic)] : null,
