@@ -93,7 +93,7 @@ export class CallsView {
       attrs: { "aria-labelledby": "pop-title" },
     },
       h("div", { className: "pop-main" },
-        h("p", { className: "pop-phase", id: "pop-title", dataset: { testid: "pop-phase" } }, phaseText(this.board, r)),
+        h("p", { className: "pop-phase", id: "pop-title", dataset: { testid: "pop-phase" } }, phase === "taken" ? t("A colleague answered this call") : phaseText(this.board, r)),
         h("p", { className: "pop-number" }, numberEl(r.number), " ", h("span", { className: "pop-caller", dataset: { testid: "pop-caller" } }, callerLine(r.caller))),
         h("p", { className: "pop-meta" },
           h("span", {}, t("at {time}", { time: fmt.time(r.started_at) })),
@@ -129,9 +129,9 @@ function numberEl(number) {
 
 function statusEl(board, r) {
   const phase = board.phase(r);
-  const el = h("span", { className: `status-${phase}`, title: PHASES[phase](r) }, SHORT[phase](r));
-  if (phase === "taken" || phase === "yours") el.dataset.testid = "taken-by";
-  return el;
+  // "taken-by" is the pop's alone (one on the page); a row says it in its status.
+  const dataset = { testid: "call-status", phase, takenBy: r.taken_by || "" };
+  return h("span", { className: `status-${phase}`, title: PHASES[phase](r), dataset }, SHORT[phase](r));
 }
 
 function summary(r) {
