@@ -44,8 +44,19 @@ def test_name_words_and_prefix_ranges() -> None:
         "анна-марія", "анна", "марія", f"o{apostrophe}brien", "o", "brien",
     }  # fmt: skip
     low, high = prefix_range("ков")
+    assert high is not None
     assert all(low <= w < high for w in ("ков", "коваль", "ковяя"))
     assert not any(low <= w < high for w in ("ко", "кож", "kov"))
+
+
+@pytest.mark.parametrize(
+    ("prefix", "high"),
+    [("ab", "ac"), ("a\ud7ff", "a\ue000"), ("a\U0010ffff", "b"), ("\U0010ffff", None)],
+)
+def test_the_range_after_a_prefix_is_encodable(prefix: str, high: str | None) -> None:
+    assert prefix_range(prefix) == (prefix, high)
+    if high is not None:
+        high.encode("utf-8")  # no surrogate: the database can be sent it
 
 
 @pytest.mark.parametrize(
