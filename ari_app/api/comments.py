@@ -25,7 +25,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ari_app.api import inputs
-from ari_app.api.access import acting_as, require_call
+from ari_app.api.access import acting_as, audit, require_call
 from ari_app.api.errors import Conflict, Invalid, NotFound
 from ari_app.api.replies import json_reply
 from ari_app.config import Settings
@@ -96,11 +96,15 @@ def comment_routes(
     clock: Callable[[], datetime],
     directory: CallerDirectory | None = None,
     on_saved: CallChanged | None = None,
+    on_number_added: Callable[[list[str]], Awaitable[object]] | None = None,
 ) -> tuple[web.RouteDef, ...]:
     """The routes, for the calls area (they share its ``/api/calls`` prefix and its policy).
     ``directory``: who a call logged by hand came from, as for the PBX's calls. ``on_saved``:
     told the call's id once its comment (or the call logged by hand) is stored, for what follows
     from it (the call's booking links and class); its failure is logged, the save stands.
+    ``on_number_added``: told the card's external id when the comment put the caller's number on
+    it (the patient's booking links), as ``POST /api/patients/{id}/numbers`` does; that is
+    audited too (``patient_number_added``).
     A signed-in admin comments only the calls they see, and only as themselves."""
     calls = CallStore(store.db)
 
@@ -111,6 +115,16 @@ def comment_routes(
             await on_saved(call_id)
         except Exception:  # the comment is stored: what follows from it can be redone (relink)
             log.exception("comment_follow_up_failed", call_id=call_id)
+
+    async def number_added(request: web.Request, call_id: str, patient: str, role: str | None) -> None:
+        detail = {"call_id": call_id, "added": True, "role": role}
+        await audit(request, "patient_number_added", subject=patient, detail=detail)
+        if on_number_added is None:
+            return
+        try:
+            await on_number_added([patient])
+        except Exception:  # the number is stored: its links can be redone (ari-app relink)
+            log.exception("relinking after an added number failed", patient=patient)
 
     async def put_comment(request: web.Request) -> web.Response:
         call_id = inputs.path_id(request, "call_id")
@@ -127,6 +141,8 @@ def comment_routes(
         except VersionConflict as exc:
             raise Conflict("version_conflict", str(exc)) from exc
         await saved(call_id)
+        if view.number_added and comment.patient_external_id is not None:
+            await number_added(request, call_id, comment.patient_external_id, comment.add_number_to_patient)
         return json_reply(asdict(view))
 
     async def get_comment(request: web.Request) -> web.Response:

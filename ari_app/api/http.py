@@ -174,6 +174,7 @@ def build_api(
             now,
             people.directory if people else None,
             on_saved=bookings.relink_call if bookings is not None else None,
+            on_number_added=people.on_patients_saved if people else None,
         )
     if settings is not None and people is not None:
         more += scheduler_routes(store, people.directory, settings.scheduler, now)

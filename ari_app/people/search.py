@@ -34,9 +34,16 @@ def name_words(full_name: str) -> set[str]:
     return words
 
 
-def prefix_range(prefix: str) -> tuple[str, str]:
-    """The words starting with ``prefix`` are those in [low, high): an index range, no LIKE."""
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def prefix_range(prefix: str) -> tuple[str, str | None]:
+    """The words starting with ``prefix`` are those in [low, high) (high None: no bound), in
+    codepoint order: an index range, no LIKE. The next codepoint skips the surrogates, which
+    no stored text holds (and UTF-8 cannot encode)."""
+    for cut in range(len(prefix), 0, -1):
+        following = ord(prefix[cut - 1]) + 1
+        following = 0xE000 if 0xD800 <= following <= 0xDFFF else following
+        if following <= 0x10FFFF:
+            return prefix, prefix[: cut - 1] + chr(following)
+    return prefix, None
 
 
 @dataclass(frozen=True)

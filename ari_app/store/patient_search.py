@@ -27,9 +27,9 @@ def _by_name(terms: Sequence[str], limit: int) -> Select[Any]:
     query = select(Patient.id)
     for term in terms:
         low, high = prefix_range(term)
-        words = select(PatientNameWord.patient_id).where(
-            PatientNameWord.word >= low, PatientNameWord.word < high
-        )
+        words = select(PatientNameWord.patient_id).where(PatientNameWord.word >= low)
+        if high is not None:
+            words = words.where(PatientNameWord.word < high)
         query = query.where(Patient.id.in_(words))
     return query.order_by(Patient.full_name, Patient.id).limit(limit)
 

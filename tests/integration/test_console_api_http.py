@@ -72,7 +72,9 @@ class Site:
     async def audit(self, kind: str) -> list[dict[str, Any]]:
         page = await self.accounts.audit.page(200)
         return [
-            {"actor": e.actor, "subject": e.subject, "detail": e.detail} for e in page.events if e.kind == kind
+            {"actor": e.actor, "subject": e.subject, "detail": e.detail}
+            for e in page.events
+            if e.kind == kind
         ]
 
 
@@ -91,7 +93,8 @@ async def _seed(site: Site) -> None:
         )  # fmt: skip
     cards = {
         "p-1": {"full_name": "Olga Kovalenko", "birth_date": "1990-12-15", "phones": [{"number": WIFE}]},
-        "p-2": {"full_name": "Taras Kovalenko", "birth_date": "1988-03-01", "phones": [{"number": "+15550001111"}]},
+        "p-2": {"full_name": "Taras Kovalenko", "birth_date": "1988-03-01",
+                "phones": [{"number": "+15550001111"}]},
         "p-3": {"full_name": "Петро Іваненко-Шевчук", "guardian_name": "Ганна", "phones": []},
         "p&4": {"full_name": "Ivan O'Brien", "phones": []},
     }  # fmt: skip
@@ -176,7 +179,9 @@ async def test_search_results_are_summaries_bounded_and_audited(site: Site) -> N
     assert olga["age"] == 35 and olga["birth_date"] == "1990-12-15" and olga["matched"] == "name"
     assert olga["phones"] == [{"number": WIFE, "e164": WIFE, "role": "self", "owner": None}]
     assert "balance" not in olga and "card_comment" not in olga  # a summary, not the card
-    assert await site.audit("patients_searched") == [{"actor": "user:dana", "subject": None, "detail": {"results": 1}}]
+    assert await site.audit("patients_searched") == [
+        {"actor": "user:dana", "subject": None, "detail": {"results": 1}}
+    ]
     status, _ = await site.call("GET", "/api/patients", None, params={"q": "kov"})
     assert status == 401
 
@@ -221,7 +226,10 @@ async def test_an_admin_adds_the_callers_number_to_the_card_the_call_is_about(si
     card = {"full_name": "Taras Kovalenko", "phones": [{"number": "+15550001111"}]}
     assert (await site.client.put("/api/patients/p-2", json=card, headers=AUTH)).status == 200
     _, taras = await site.call("GET", "/api/patients/p-2", "anna")
-    assert sorted((p["e164"], p["role"]) for p in taras["phones"]) == [("+15550001111", "self"), (WIFE, "spouse")]
+    assert sorted((p["e164"], p["role"]) for p in taras["phones"]) == [
+        ("+15550001111", "self"),
+        (WIFE, "spouse"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -230,9 +238,11 @@ async def test_an_admin_adds_the_callers_number_to_the_card_the_call_is_about(si
         ("dana", "/api/patients/p-2/numbers", {"call_id": CALL_DOWNTOWN}, 404, "call_not_found"),
         ("boss", "/api/patients/p-2/numbers", {"call_id": CALL_DOWNTOWN}, 403, "forbidden"),
         ("anna", "/api/patients/nobody/numbers", {"call_id": CALL_DOWNTOWN}, 404, "patient_not_found"),
-        ("anna", "/api/patients/p-2/numbers", {"call_id": CALL_DOWNTOWN, "number": "12"}, 400, "invalid_fields"),
+        ("anna", "/api/patients/p-2/numbers", {"call_id": CALL_DOWNTOWN, "number": "12"}, 400,
+         "invalid_fields"),
         ("anna", "/api/patients/p-2/numbers", {"number": WIFE}, 400, "invalid_fields"),
-        ("anna", "/api/patients/p-2/numbers", {"call_id": CALL_DOWNTOWN, "role": "boss"}, 400, "invalid_fields"),
+        ("anna", "/api/patients/p-2/numbers", {"call_id": CALL_DOWNTOWN, "role": "boss"}, 400,
+         "invalid_fields"),
         ("anna", "/api/patients/p-2", {"full_name": "X", "phones": []}, 403, "forbidden"),
         ("anna", "/api/patients/bulk", {"patients": []}, 403, "forbidden"),
     ],
@@ -256,7 +266,8 @@ async def test_a_number_needs_the_csrf_token(site: Site) -> None:
 async def test_the_scheduler_links_for_a_call_and_patient(site: Site) -> None:
     event = {
         "event_id": "e1", "kind": "created", "booking_id": "b 1/x", "patient_external_id": "p&4",
-        "happened_at": (T0 - timedelta(days=3)).isoformat(), "appointment_at": (T0 + timedelta(days=2)).isoformat(),
+        "happened_at": (T0 - timedelta(days=3)).isoformat(),
+        "appointment_at": (T0 + timedelta(days=2)).isoformat(),
         "doctor": "Dr Who",
     }  # fmt: skip
     r = await site.client.post("/api/bookings/events", json={"events": [event]}, headers=AUTH)
@@ -289,9 +300,13 @@ async def test_the_admin_sees_and_sets_their_own_presence(site: Site) -> None:
     assert (me["login"], me["branch"], me["role"]) == ("anna", "downtown", "admin")
     assert me["pause_reasons"] == ["lunch", "training"] and me["presence"]["login"] == "anna"
     assert me["name"]
-    status, body = await site.call("PUT", "/api/admins/anna/presence", "anna", json={"state": "paused", "reason": "nap"})
+    status, body = await site.call(
+        "PUT", "/api/admins/anna/presence", "anna", json={"state": "paused", "reason": "nap"}
+    )
     assert status == 400 and body["error"] == "bad_reason" and "lunch" in body["detail"]
-    status, body = await site.call("PUT", "/api/admins/anna/presence", "anna", json={"state": "paused", "reason": "lunch"})
+    status, body = await site.call(
+        "PUT", "/api/admins/anna/presence", "anna", json={"state": "paused", "reason": "lunch"}
+    )
     assert status == 200 and body["state"] == "paused" and body["pause_reason"] == "lunch"
     _, me = await site.call("GET", "/api/admins/me", "anna")
     assert me["presence"]["state"] == "paused"
@@ -336,11 +351,19 @@ async def test_a_recording_streams_with_range_and_is_audited_once_per_play(site:
 
 
 async def test_comments_after_the_call_and_the_history_from_the_console(site: Site) -> None:
-    comment = {"caller_type": "patient_to_book", "topic": "booking", "text": "asked for Friday", "author": "anna"}
+    comment = {
+        "caller_type": "patient_to_book",
+        "topic": "booking",
+        "text": "asked for Friday",
+        "author": "anna",
+    }
     status, body = await site.call("PUT", f"/api/calls/{CALL_DOWNTOWN}/comment", "anna", json=comment)
     assert status == 200 and body["version"] == 1, body
     status, body = await site.call(
-        "PUT", f"/api/calls/{CALL_DOWNTOWN}/comment", "anna", json={**comment, "text": "Friday 10:00", "expected_version": 1}
+        "PUT",
+        f"/api/calls/{CALL_DOWNTOWN}/comment",
+        "anna",
+        json={**comment, "text": "Friday 10:00", "expected_version": 1},
     )
     assert status == 200 and body["version"] == 2
     status, body = await site.call("GET", f"/api/calls/{CALL_DOWNTOWN}/comment", "anna")
@@ -352,5 +375,24 @@ async def test_comments_after_the_call_and_the_history_from_the_console(site: Si
     status, text = await site.call("GET", "/api/calls/export.csv", "dana")
     assert status == 200 and CALL_RIVERSIDE in text and CALL_DOWNTOWN not in text
     assert [e["actor"] for e in await site.audit("export")] == ["user:dana", "user:anna"]
-    status, body = await site.call("PUT", f"/api/calls/{CALL_DOWNTOWN}/comment", "dana", json={**comment, "author": "dana"})
+    status, body = await site.call(
+        "PUT", f"/api/calls/{CALL_DOWNTOWN}/comment", "dana", json={**comment, "author": "dana"}
+    )
     assert status == 404 and body["error"] == "call_not_found"
+
+
+async def test_a_comment_that_adds_the_number_relinks_the_patient_and_is_audited(site: Site) -> None:
+    comment = {
+        "caller_type": "patient_booked", "patient_external_id": "p-2", "add_number_to_patient": "spouse",
+        "author": "anna",
+    }  # fmt: skip
+    status, body = await site.call("PUT", f"/api/calls/{CALL_DOWNTOWN}/comment", "anna", json=comment)
+    assert status == 200 and body["number_added"], body
+    assert site.relinked == [["p-2"]]
+    [added] = await site.audit("patient_number_added")
+    assert added == {
+        "actor": "user:anna", "subject": "p-2",
+        "detail": {"call_id": CALL_DOWNTOWN, "added": True, "role": "spouse"},
+    }  # fmt: skip
+    status, body = await site.call("PUT", f"/api/calls/{CALL_DOWNTOWN}/comment", "anna", json=comment)
+    assert status == 200 and not body["number_added"] and site.relinked == [["p-2"]]

@@ -153,7 +153,8 @@ async def test_adding_a_number_to_a_card(directory: DirectoryStore) -> None:
     ("imported", "after"),
     [
         # The card sent again without the admin's number: it stays, with the admin's role.
-        ([phone("0671234567")], [("+380501112233", "spouse", "console"), ("+380671234567", "self", "directory")]),
+        ([phone("0671234567")],
+         [("+380501112233", "spouse", "console"), ("+380671234567", "self", "directory")]),
         # The card now names it: it is the directory's, with the directory's role.
         ([phone("0501112233", "relative")], [("+380501112233", "relative", "directory")]),
         # Another card names it as its own: a number may be on several cards; it stays here too.

@@ -130,8 +130,8 @@ async def test_the_migration_fills_in_the_words_of_existing_cards(clean_database
                 text(
                     "INSERT INTO patients (external_id, full_name, balance, treatment_sum, family_sum,"
                     " insurance_sum, policy_active, visits_completed, visits_no_show, visits_cancelled,"
-                    " open_tasks, waiting_list, created_at, updated_at) VALUES ('old', 'Ганна Стара', 0, 0, 0,"
-                    " 0, false, 0, 0, 0, '[]', '[]', :t, :t)"
+                    " open_tasks, waiting_list, created_at, updated_at)"
+                    " VALUES ('old', 'Ганна Стара', 0, 0, 0, 0, false, 0, 0, 0, '[]', '[]', :t, :t)"
                 ),
                 {"t": NOW},
             )
