@@ -34,6 +34,7 @@ from pydantic import (
 from ari_app.numbers import Regions, is_region
 from ari_app.routing.hours import Interval, Schedule
 from ari_app.routing.strategies import Strategy
+from ari_app.service_level import DEFAULT_SECONDS
 
 SCHEMA_VERSION = 1
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -266,6 +267,9 @@ class CallSettings(_Section):
     caller_lookup_timeout: Annotated[float, Field(gt=0, le=5)] = 0.5
     # Staff and contractors' calls in the outcome, wait and talk figures too (default: apart).
     count_staff_calls: bool = False
+    # The service level's threshold: answered within this many seconds over answered
+    # (ari_app.service_level), on the wallboard and in the reports.
+    service_level_seconds: Annotated[int, Field(gt=0, le=3600)] = DEFAULT_SECONDS
 
     @field_validator("missed_media", "failed_media")
     @classmethod

@@ -53,6 +53,8 @@ from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
 from ari_app.screenpop.hub import ScreenPop
 from ari_app.screenpop.routes import console_routes
+from ari_app.screenpop.wallhub import WallboardHub
+from ari_app.screenpop.wallroutes import wallboard_area, wallboard_socket_routes
 from ari_app.store import CallStore
 from ari_app.store.comments import CommentStore
 from ari_app.store.reports import ReportStore
@@ -110,6 +112,7 @@ def build_api(
     transport: TransportPolicy | None = None,
     accounts: Accounts | None = None,
     screenpop: ScreenPop | None = None,
+    wallboard: WallboardHub | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
     served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
@@ -117,7 +120,8 @@ def build_api(
     required, trusted proxies, allowed origins (default: the settings' ``[http]``, else none).
     ``accounts``: the console's users, sessions, service tokens and audit trail (without them,
     bearer tokens only). ``screenpop``: the console's push hub, served at ``/console/ws`` to
-    signed-in people (needs ``accounts``)."""
+    signed-in people (needs ``accounts``). ``wallboard``: the manager's wallboard, its socket
+    ``/wallboard/ws`` for signed-in people (needs ``accounts``), ``/api/wallboard`` as the desk."""
     now = clock or (lambda: datetime.now().astimezone())
     gate = Gate(tokens, now, accounts.sessions if accounts else None, accounts.services if accounts else None)
     every_role = ("admin", "assistant", "manager")
@@ -180,6 +184,10 @@ def build_api(
         reports_area(ReportStore(store.db, zones), gate.policy("reports", managers), *classification),
     )
     app.add_subapp("/api/callbacks", callbacks_area(store, gate.policy("callbacks", every_role)))
+    if wallboard is not None:
+        app.add_subapp("/api/wallboard", wallboard_area(wallboard, gate.policy("desk", every_role)))
+        if accounts is not None:
+            app.add_routes(wallboard_socket_routes(wallboard, gate, accounts.sockets))
     if desk is not None:
         for prefix, sub in desk_areas(desk, now, gate.policy("desk", every_role)).items():
             app.add_subapp(prefix, sub)
