@@ -3,7 +3,7 @@ WORKDIR /srv
 COPY pyproject.toml README.md ./
 COPY ari_app ./ari_app
 # uid/gid 10001: Asterisk's write-secrets.sh gives this group its call records (CDR_READER_GID).
-RUN pip install --no-cache-dir . && groupadd --system --gid 10001 ariapp \
+RUN pip install --no-cache-dir . && python -m ari_app.i18n compile && groupadd --system --gid 10001 ariapp \
     && useradd --system --uid 10001 --gid 10001 --home /srv ariapp && mkdir -p /data && chown ariapp /data \
     && chmod 0700 /data
 USER ariapp

@@ -97,6 +97,7 @@ def _install_stop(stop: asyncio.Event) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ari_app.app import CallCenterApp, serve_forever
     from ari_app.facts.spool import SpoolError
+    from ari_app.i18n.catalogs import CatalogMissing
     from ari_app.store import StoreUnavailable
 
     try:
@@ -124,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
-    except (StoreUnavailable, SpoolError) as exc:
+    except (StoreUnavailable, SpoolError, CatalogMissing) as exc:
         print(f"ari-app: {exc}", file=sys.stderr)
         return 3
     except OSError as exc:  # e.g. the HTTP port is taken

@@ -41,6 +41,7 @@ from ari_app.facts.spool import FactSpool
 from ari_app.facts.types import CallEnded, CallerIdentified, Fact
 from ari_app.facts.writer import FactWriter
 from ari_app.fallback.importer import FallbackImporter
+from ari_app.i18n.pages import Pages
 from ari_app.metrics import CallMetrics, Metrics
 from ari_app.people.identity import CallerDirectory
 from ari_app.presence import PhonePresence
@@ -89,6 +90,9 @@ class CallCenterApp:
         self.directories = DirectoryStore(self.db)
         # The console's people: users, sessions, service tokens, the audit trail.
         self.accounts = Accounts.create(self.db, settings.auth, clock)
+        # The pages' templates and every configured locale's catalog: a catalog not compiled
+        # stops the start here (CatalogMissing), before anything listens.
+        self.pages = Pages(settings)
         self.directory: CallerDirectory = directory if directory is not None else self.directories
         self.caller_lookup = CallerLookup(
             self.directory, settings.regions, timeout=settings.calls.caller_lookup_timeout
@@ -273,6 +277,7 @@ class CallCenterApp:
             bookings_secret=self.secrets.bookings_secret,
             accounts=self.accounts,
             screenpop=self.screenpop,
+            pages=self.pages,
             wallboard=self.wallboard,
         )
         # The access log speaks at debug level only (``--log-level debug``), without query strings.

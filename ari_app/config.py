@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from ari_app.i18n.locales import currency_problem, locale_problem
 from ari_app.numbers import Regions, is_region
 from ari_app.routing.hours import Interval, Schedule
 from ari_app.routing.strategies import Strategy
@@ -241,6 +242,45 @@ class AuthSettings(_Section):
     public_url: str | None = None
 
 
+class I18nSettings(_Section):
+    """The language, formats and money of every page, where a branch names none of its own."""
+
+    locale: str = "en_US"  # a CLDR locale (en_US, ru_RU, uk_UA, es_ES, zh_Hans_CN; en_XA: pseudo)
+    currency: str = "USD"  # ISO 4217
+    # The zone of pages tied to no branch (a manager's); None: the branches' zone where they all
+    # share one, else UTC.
+    timezone: str | None = None
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        return _checked(locale_problem(v), v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return v if v is None else _zone_name(v)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return _checked(currency_problem(v), v)
+
+
+def _zone_name(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}; an IANA name such as Europe/Berlin") from None
+    return v
+
+
+def _checked(problem: str | None, value: str) -> str:
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 class StorageSettings(_Section):
     data_dir: str = "data"
     max_recording_mb: Annotated[int, Field(gt=0, le=2048)] = 200
@@ -376,6 +416,9 @@ class Branch(_Section):
     timezone: str = "UTC"
     # Where its callers' national numbers are read (ISO 3166 code); default: calls.default_region.
     region: str | None = None
+    # The language and money of pages about this branch; default: [i18n] locale and currency.
+    locale: str | None = None
+    currency: str | None = None
     record: bool = True
     # Played to the caller (after answering) before the call is offered, where the branch records.
     # false: recorded without a notice, where the carrier or an earlier IVR already announces it.
@@ -396,14 +439,20 @@ class Branch(_Section):
             raise ValueError(f"unknown phone region {v!r}; a two-letter country code such as UA or DE")
         return v
 
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, v: str | None) -> str | None:
+        return v if v is None else _checked(locale_problem(v), v)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str | None) -> str | None:
+        return v if v is None else _checked(currency_problem(v), v)
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; an IANA name such as Europe/Berlin") from None
-        return v
+        return _zone_name(v)
 
     @cached_property
     def schedule(self) -> Schedule | None:
@@ -478,6 +527,7 @@ class Settings(_Section):
     calls: CallSettings = Field(default_factory=CallSettings)
     bookings: BookingSettings = Field(default_factory=BookingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    i18n: I18nSettings = Field(default_factory=I18nSettings)
     branches: list[Branch] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     topics: list[Topic] = Field(default_factory=list)

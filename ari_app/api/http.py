@@ -1,6 +1,7 @@
 """The HTTP API: one sub-app per area, each behind its own policy (``ari_app.api.auth``).
 
 - ``/healthz``: open (a load balancer's probe);
+- ``/assets/{area}/{name}``: open, the pages' scripts, styles and pictures (``ari_app.i18n.assets``);
 - ``/metrics``: bearer token, or none where ``[http] metrics_auth = "none"``; it can also be
   served on an address of its own (``metrics_port``), for a Prometheus on a private network;
 - ``/api/calls`` (history and its CSV export, recordings, call comments, calls logged by hand),
@@ -51,6 +52,8 @@ from ari_app.auth.accounts import Accounts
 from ari_app.bookings.store import BookingStore
 from ari_app.calls.desk import FrontDesk
 from ari_app.config import Settings
+from ari_app.i18n.assets import asset_routes
+from ari_app.i18n.pages import PAGES, Pages
 from ari_app.screenpop.hub import ScreenPop
 from ari_app.screenpop.routes import console_routes
 from ari_app.screenpop.wallhub import WallboardHub
@@ -112,6 +115,7 @@ def build_api(
     transport: TransportPolicy | None = None,
     accounts: Accounts | None = None,
     screenpop: ScreenPop | None = None,
+    pages: Pages | None = None,
     wallboard: WallboardHub | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
@@ -120,8 +124,11 @@ def build_api(
     required, trusted proxies, allowed origins (default: the settings' ``[http]``, else none).
     ``accounts``: the console's users, sessions, service tokens and audit trail (without them,
     bearer tokens only). ``screenpop``: the console's push hub, served at ``/console/ws`` to
-    signed-in people (needs ``accounts``). ``wallboard``: the manager's wallboard, its socket
-    ``/wallboard/ws`` for signed-in people (needs ``accounts``), ``/api/wallboard`` as the desk."""
+    signed-in people (needs ``accounts``). ``pages``: the pages' templates and translations
+    (default: built from ``settings``, which fails for a locale whose catalog is not compiled);
+    any area's handler finds it at ``request.config_dict[PAGES]``. ``wallboard``: the manager's
+    wallboard, its socket ``/wallboard/ws`` and page ``/wallboard`` for signed-in people (needs
+    ``accounts``), ``/api/wallboard`` as the desk."""
     now = clock or (lambda: datetime.now().astimezone())
     gate = Gate(tokens, now, accounts.sessions if accounts else None, accounts.services if accounts else None)
     every_role = ("admin", "assistant", "manager")
@@ -146,9 +153,11 @@ def build_api(
     app = root_app(transport, client_max_size=64 * 1024)
     app.router.add_get("/healthz", healthz)
     app[CLOCK] = now
+    app[PAGES] = pages = pages if pages is not None else Pages(settings)
+    app.add_routes(asset_routes())
     if accounts is not None:
         app[AUDIT_LOG] = accounts.audit
-        app.add_routes(login_routes(accounts, gate, now))
+        app.add_routes(login_routes(accounts, gate, now, pages))
         app.add_subapp(
             "/api/audit", audit_area(accounts.audit, gate.policy("audit", managers, systems=False))
         )

@@ -1,8 +1,10 @@
 """Signing in and out of the console, and setting a password from a one-time link.
 
-- ``GET /login``: the sign-in form (static HTML, no inline script or style). It carries a
-  pre-session CSRF token that must come back with the form, as the ``__Host-login`` cookie
-  does (a site elsewhere cannot read the token, so it cannot sign a browser in as someone else).
+- ``GET /login``: the sign-in form (``auth/login.html``, in the default locale; no inline script
+  or style). It carries a pre-session CSRF token that must come back with the form, as the
+  ``__Host-login`` cookie does (a site elsewhere cannot read the token, so it cannot sign a
+  browser in as someone else). A form refused (wrong password, throttled, CSRF) comes back as the
+  form again, with the reason in the person's language and the refusal's status.
 - ``POST /login``: a form (``login``, ``password``, ``csrf``) or JSON (``{"login", "password"}``,
   ``Content-Type: application/json``, which no page elsewhere can send without our consent).
   Throttled per (login, address) and per address (``ari_app.auth.throttle``): too soon, 429
@@ -12,40 +14,45 @@
 - ``POST /logout``: ends the session and closes its websockets; CSRF token in ``X-CSRF-Token``
   or the form's ``csrf`` field.
 - ``GET /auth/session``: who is signed in, and the session's CSRF token (``no-store``).
+- ``GET /account``: who is signed in (its script asks ``/auth/session``), in their branch's locale.
 - ``GET /set-password``: the page a password link opens; the code travels in the link's
   fragment (never sent to a server), the page's script moves it into the form and out of the
-  address bar. ``POST /set-password``: ``code`` and ``password`` in the body.
+  address bar. ``POST /set-password``: ``code`` and ``password`` in the body; the page's script
+  shows a refusal by its stable id, in the page's language.
 
 No session id, code or password ever travels in a URL, and none is logged.
 """
 
 from __future__ import annotations
 
+import gettext
 import hmac
 import math
 import time
 from collections.abc import Callable
 from datetime import datetime
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
 from ari_app.api import inputs
 from ari_app.api.auth import CSRF_HEADER, SESSION_COOKIE, Gate, check_csrf
-from ari_app.api.errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthenticated
+from ari_app.api.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from ari_app.api.transport import client_address
 from ari_app.auth.accounts import Accounts
 from ari_app.auth.passwords import password_problem
 from ari_app.auth.secret_ids import new_secret
+from ari_app.i18n.pages import Pages
 
 LOGIN_COOKIE = "__Host-login"
-ASSETS = {"auth.css": "text/css", "set-password.js": "text/javascript", "account.js": "text/javascript"}
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _page(name: str) -> str:
-    return resources.files("ari_app.auth").joinpath("static", name).read_text("utf-8")
 
 
 def _cookie(response: web.StreamResponse, name: str, value: str) -> None:
@@ -76,28 +83,60 @@ async def _credentials(request: web.Request) -> tuple[str, str, bool]:
     return inputs.text("login", login, inputs.MAX_ID), password[:1024], form
 
 
+def refusal_text(error: ApiError, translations: gettext.NullTranslations) -> str:
+    """What a refused sign-in form tells the person, in their language."""
+    _, ngettext = translations.gettext, translations.ngettext
+    if error.error_id == "login_throttled":
+        seconds = int(error.headers.get("Retry-After", "60"))
+        return ngettext(
+            "Too many wrong passwords: try again in %(num)s second.",
+            "Too many wrong passwords: try again in %(num)s seconds.",
+            seconds,
+        ) % {"num": seconds}
+    texts = {
+        "login_failed": _("Wrong login or password."),
+        "csrf_refused": _("The sign-in form had expired: try again."),
+        "bad_credentials": _("Enter your login and password."),
+    }
+    return texts.get(error.error_id) or _("Signing in failed: try again.")
+
+
 def login_routes(
     accounts: Accounts,
     gate: Gate,
     clock: Callable[[], datetime],
+    pages: Pages,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[web.RouteDef]:
     """``monotonic``: the throttle's clock (tests inject one)."""
-    login_page, set_page, account_page = (
-        _page("login.html"),
-        _page("set-password.html"),
-        _page("account.html"),
-    )
 
-    async def show_login(_: web.Request) -> web.Response:
+    def login_form(
+        request: web.Request, status: int = 200, problem: str = "", login: str = "", **headers: str
+    ) -> web.Response:
         token = new_secret()
-        response = web.Response(
-            text=login_page.replace("{{csrf}}", token), content_type="text/html", headers=NO_STORE
+        response = pages.render(
+            request, "auth/login.html", status=status, csrf=token, problem=problem, login=login
         )
+        response.headers.update(headers)
         _cookie(response, LOGIN_COOKIE, token)
         return response
 
+    async def show_login(request: web.Request) -> web.Response:
+        return login_form(request)
+
     async def login(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/x-www-form-urlencoded":
+            return await sign_in(request)
+        try:
+            return await sign_in(request)
+        except ApiError as error:
+            where = pages.where(request)
+            problem = refusal_text(error, pages.translations(where))
+            login = (await request.post()).get("login")  # read once already: aiohttp keeps it
+            again = login[: inputs.MAX_ID] if isinstance(login, str) else ""
+            return login_form(request, error.status, problem, again, **error.headers)
+
+    async def sign_in(request: web.Request) -> web.StreamResponse:
         name, password, form = await _credentials(request)
         address = client_address(request) or ""
         wait = accounts.throttle.wait(name, address, monotonic())
@@ -166,9 +205,18 @@ def login_routes(
         )
         return web.json_response({**body, "expires_at": session.expires_at.isoformat()}, headers=NO_STORE)
 
-    async def show_page(request: web.Request) -> web.Response:
-        page = set_page if request.path == "/set-password" else account_page
-        return web.Response(text=page, content_type="text/html", headers=NO_STORE)
+    async def show_account(request: web.Request) -> web.Response:
+        branch = None
+        if request.cookies.get(SESSION_COOKIE):  # their branch's language; the script asks who
+            try:
+                branch = (await gate.identify(request))[0].branch
+            except ApiError:
+                return _see_other("/login")
+        return pages.render(request, "auth/account.html", branch=branch)
+
+    async def show_set_password(request: web.Request) -> web.Response:
+        min_length = accounts.settings.min_password_length
+        return pages.render(request, "auth/set-password.html", min_length=min_length)
 
     async def set_password(request: web.Request) -> web.StreamResponse:
         if request.content_type == "application/json":
@@ -195,21 +243,14 @@ def login_routes(
             return web.json_response({"login": done.login, "password_set": True})
         return _see_other("/login")
 
-    async def asset(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if name not in ASSETS:
-            raise NotFound("not_found", "no such endpoint")
-        return web.Response(text=_page(name), content_type=ASSETS[name])
-
     return [
         web.get("/login", show_login),
         web.post("/login", login),
         web.post("/logout", logout),
-        web.get("/account", show_page),
+        web.get("/account", show_account),
         web.get("/auth/session", whoami),
-        web.get("/set-password", show_page),
+        web.get("/set-password", show_set_password),
         web.post("/set-password", set_password),
-        web.get("/auth/assets/{name}", asset),
     ]
 
 
