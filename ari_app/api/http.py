@@ -57,7 +57,7 @@ from ari_app.i18n.pages import PAGES, Pages
 from ari_app.screenpop.hub import ScreenPop
 from ari_app.screenpop.routes import console_routes
 from ari_app.screenpop.wallhub import WallboardHub
-from ari_app.screenpop.wallroutes import wallboard_area, wallboard_socket_routes
+from ari_app.screenpop.wallroutes import wallboard_area, wallboard_page_routes, wallboard_socket_routes
 from ari_app.store import CallStore
 from ari_app.store.comments import CommentStore
 from ari_app.store.reports import ReportStore
@@ -197,6 +197,7 @@ def build_api(
         app.add_subapp("/api/wallboard", wallboard_area(wallboard, gate.policy("desk", every_role)))
         if accounts is not None:
             app.add_routes(wallboard_socket_routes(wallboard, gate, accounts.sockets))
+            app.add_routes(wallboard_page_routes(wallboard, gate))
     if desk is not None:
         for prefix, sub in desk_areas(desk, now, gate.policy("desk", every_role)).items():
             app.add_subapp(prefix, sub)

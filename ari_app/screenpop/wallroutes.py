@@ -1,4 +1,6 @@
-"""The wallboard over HTTP: ``GET /wallboard/ws?branch=<id>`` (the live frames),
+"""The wallboard over HTTP: ``GET /wallboard?branch=<id>`` (the page; without a branch, a
+manager picks one, an admin or assistant sees their own), ``GET /wallboard/ws?branch=<id>``
+(the live frames),
 ``GET /api/wallboard`` (the branches one may watch) and ``GET /api/wallboard/{branch}`` (a
 branch's frame as JSON, for tools and tests).
 
@@ -19,11 +21,12 @@ from aiohttp import WSMsgType, web
 
 from ari_app.api import inputs
 from ari_app.api.auth import Gate, Policy, area, principal_of
-from ari_app.api.errors import BadRequest, Forbidden, NotFound
+from ari_app.api.errors import ApiError, BadRequest, Forbidden, NotFound
 from ari_app.api.hardening import origin_checked
 from ari_app.auth.principal import Principal
 from ari_app.auth.sessions import TOUCH_EVERY
 from ari_app.auth.sockets import SessionSockets
+from ari_app.i18n.pages import pages_of
 from ari_app.screenpop.console import Console, Heartbeat, parse_message
 from ari_app.screenpop.routes import MAX_MESSAGE, PING_EVERY
 from ari_app.screenpop.wallhub import WallboardHub
@@ -127,3 +130,33 @@ async def _activity(sockets: SessionSockets, session_hash: str) -> None:
         await sockets.activity(session_hash)
     except StoreUnavailable as exc:  # the next heartbeat tries again; the socket stays open
         log.warning("wallboard_activity_failed", reason=exc.reason)
+
+
+def wallboard_page_routes(hub: WallboardHub, gate: Gate) -> list[web.RouteDef]:
+    async def page(request: web.Request) -> web.StreamResponse:
+        try:
+            who, session = await gate.identify(request)
+        except ApiError:  # not signed in, or the session ended: sign in first
+            return web.Response(status=303, headers={"Location": "/login", "Cache-Control": "no-store"})
+        if session is None or not who.is_user:
+            raise Forbidden("forbidden", "people only: sign in at /login")
+        raw = request.query.get("branch")
+        if raw is None and who.role != "manager" and who.branch in hub.board.branches:
+            raw = who.branch  # their own: the only one they may watch
+        branches = watchable(hub, who)
+        if raw is None:  # a manager: which branch?
+            return pages_of(request).render(
+                request, "screenpop/wallboard.html", branches=branches, board=None
+            )
+        branch = branch_asked(hub, who, raw)
+        frame = hub.state(branch)
+        return pages_of(request).render(
+            request,
+            "screenpop/wallboard.html",
+            branch=branch,
+            data={"branch": branch, "frame": frame},
+            branches=branches,
+            board=frame["branch"],
+        )
+
+    return [web.get("/wallboard", page)]

@@ -255,3 +255,28 @@ async def test_a_restart_starts_from_the_days_calls(clean_database_url: str, tmp
     assert {k: after["counts"][k] for k in expected} == expected
     assert after["counts"] == before["counts"] and after["service_level"] == 0.5
     assert after["average_answer_seconds"] == 20.0
+
+
+async def test_the_page(site: Site) -> None:
+    await site.sign_in("anna", "admin", "anna", "downtown")
+    await site.sign_in("boss", "manager", None, None)
+    # An admin's own branch, without asking; its frame in the page's data for the first draw.
+    async with site.http.get(f"{site.base}/wallboard", headers=site.cookie("anna")) as r:
+        assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+        html = await r.text()
+    data = json.loads(html.split('<script type="application/json" id="page-data">')[1].split("</script>")[0])
+    assert data["branch"] == "downtown" and data["frame"]["type"] == "wallboard" and data["timezone"] == "UTC"
+    assert '<span class="branch" data-no-translate>Downtown</span>' in html
+    assert '<script type="module" src="/assets/screenpop/wallboard.js"></script>' in html
+    assert "<script>" not in html and "style=" not in html  # nothing inline: the CSP holds
+    # A manager picks; an admin may not look at another branch; nobody signed in: to /login.
+    async with site.http.get(f"{site.base}/wallboard", headers=site.cookie("boss")) as r:
+        picker = await r.text()
+    assert r.status == 200 and 'href="/wallboard?branch=empty"' in picker and "wallboard.js" not in picker
+    async with site.http.get(f"{site.base}/wallboard?branch=empty", headers=site.cookie("anna")) as r:
+        assert (r.status, (await r.json())["error"]) == (403, "forbidden")
+    async with site.http.get(f"{site.base}/wallboard?branch=downtown", allow_redirects=False) as r:
+        assert (r.status, r.headers["Location"]) == (303, "/login")
+    for asset, kind in (("wallboard.js", "text/javascript"), ("wallboard.css", "text/css")):
+        async with site.http.get(f"{site.base}/assets/screenpop/{asset}") as r:
+            assert r.status == 200 and r.content_type == kind
