@@ -125,8 +125,10 @@ async def test_an_answered_call_counts_within_the_threshold(site: Site) -> None:
     await ctl.set_phone("admin101", "no_answer")
     await ctl.set_phone("admin102", "answer", answer_after=0.4)
     await ctl.set_phone("admin103", "no_answer")
+    # Every phone free, as the wallboard shows it (a phone the PBX did not know yet is watched on
+    # a retry): the call is answered, not queued until the caller is sent to a callback.
+    await until(lambda: sum(a["state"] == "available" for a in screen.last["admins"]) == 3, timeout=20)
     await ctl.place_call("+12025550111", "5551234", hangup_after=1.5)
-    await until(lambda: any(f.get("waiting") for _, f in screen.got), timeout=10)  # the caller, waiting
     await until(lambda: screen.count("answered") == 1, timeout=20)
     assert screen.count("answered_within") == 1 and screen.last["service_level"] == 1.0
     assert any(a["state"] == "on_call" and a["login"] == "ben" for _, f in screen.got for a in f["admins"])
