@@ -144,6 +144,11 @@ class SimControl:
         data = await self._req("GET", "/control/events")
         return list(data["events"])
 
+    async def phones(self) -> list[dict[str, Any]]:
+        """Each phone: its name, behaviour, registration and the INVITEs that reached it."""
+        result: dict[str, Any] = await self._req("GET", "/control/phones")
+        return list(result["phones"])
+
     async def calls(self) -> list[dict[str, Any]]:
         data = await self._req("GET", "/control/calls")
         return list(data["calls"] if isinstance(data, dict) else data)

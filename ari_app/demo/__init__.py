@@ -28,6 +28,7 @@ from ari_app.app import CallCenterApp, sqlite_url
 from ari_app.asterisk_config import render as render_asterisk
 from ari_app.config import ConfigError, Secrets, Settings, load_settings
 from ari_app.demo.api_access import ApiAccess
+from ari_app.demo.console_users import demo_logins
 from ari_app.demo.floor import Floor
 from ari_app.demo.mix import CallMix
 from ari_app.demo.people import DemoPeople, demo_people
@@ -43,6 +44,8 @@ from ari_app.demo.summary import (
     write_report,
 )
 from ari_app.fallback.cdr import FILE_NAME
+from ari_app.i18n.catalogs import CatalogMissing
+from ari_app.i18n.pages import Pages
 from ari_app.logging import setup_logging
 from ari_app.private_files import private_dir
 from ari_app.simctl import SimControl, SimProcess
@@ -67,8 +70,9 @@ class DemoRun:
 def run_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     try:
-        demo_settings(args, NO_PBX)  # a bad file fails before anything starts
-    except ConfigError as exc:
+        # A bad file, or a locale whose catalog is not compiled, fails before anything starts.
+        Pages(demo_settings(args, NO_PBX))
+    except (ConfigError, CatalogMissing) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir).resolve()
@@ -228,6 +232,10 @@ async def _with_app(
     print(f"demo: simulated PBX {sim.ari_url}")
     print(f"demo: API {access.url} (bearer token {token}); FastAGI 127.0.0.1:{app.fastagi_port}")
     print(f"demo: the API's certificate (self-signed, made for this run): {access.ca_file}")
+    logins = await demo_logins(app.accounts, settings, datetime.now(UTC))
+    print(f"demo: console {access.url}/console (accept the self-signed certificate); sign in as")
+    for who in logins:
+        print(f"demo:   {who.login} / {who.password}  ({who.sees})")
     print(f"demo: data in {app.data_dir} (kept between runs); Ctrl-C stops")
     placed: list[PlacedCall] = []
     settled = False

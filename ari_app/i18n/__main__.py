@@ -2,7 +2,7 @@
 
 - ``extract``: every message of the Python code, the templates (``ari_app/*/templates``) and
   the scripts (``t()``/``tn()`` in ``ari_app/*/static/*.js``) into ``ari_app/locale/messages.pot``
-  (committed; a test fails while it is out of date);
+  (committed; a test fails while it is out of date); ``--output FILE``: elsewhere;
 - ``init LOCALE``: a new language's ``ari_app/locale/LOCALE/LC_MESSAGES/messages.po`` to translate;
 - ``update``: every language's ``.po`` brought up to the template (new messages empty, changed
   ones fuzzy);
@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from ari_app.i18n.pseudo import pseudo_catalog
 MAPPING = Path(__file__).resolve().parent / "babel.cfg"
 SOURCE_ROOT = LOCALE_DIR.parent.parent  # the folder holding ari_app/
 KEYWORDS = ["t", "tn:1,2"]
-USAGE = "usage: python -m ari_app.i18n extract | init LOCALE | update | compile | pseudo"
+USAGE = "usage: python -m ari_app.i18n extract [--output FILE] | init LOCALE | update | compile | pseudo"
 
 
 def template_path(directory: Path = LOCALE_DIR) -> Path:
@@ -69,11 +70,10 @@ def write_pseudo(directory: Path = LOCALE_DIR) -> Path:
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     pot, folder = str(template_path()), str(LOCALE_DIR)
-    if command == "extract" and not rest:
-        import os
-
-        os.chdir(SOURCE_ROOT)  # locations relative to it: ari_app/auth/...
-        pybabel(extract_args(template_path()))
+    if command == "extract" and (not rest or (len(rest) == 2 and rest[0] == "--output")):
+        output = Path(rest[1]).resolve() if rest else template_path()
+        with contextlib.chdir(SOURCE_ROOT):  # locations relative to it: ari_app/auth/...
+            pybabel(extract_args(output))
     elif command == "init" and len(rest) == 1:
         problem = locale_problem(rest[0])
         if problem is not None or rest[0] == PSEUDO:
@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
             return 2
         pybabel(["init", "-i", pot, "-d", folder, "-D", DOMAIN, "-l", rest[0]])
     elif command == "update" and not rest:
-        pybabel(["update", "-i", pot, "-d", folder, "-D", DOMAIN, "--previous"])
+        pybabel(["update", "-i", pot, "-d", folder, "-D", DOMAIN, "--previous", "--ignore-pot-creation-date"])
     elif command == "pseudo" and not rest:
         write_pseudo()
     elif command == "compile" and not rest:

@@ -32,7 +32,10 @@ class Formats:
         return aware.astimezone(self._zone)
 
     def date_time(self, when: datetime) -> str:
-        return babel_dates.format_datetime(self._local(when), "medium", locale=self.locale)
+        """The medium date and the short time (no seconds), joined the locale's way."""
+        local = self._local(when)
+        pattern = str(self.locale.datetime_formats["medium"])
+        return pattern.replace("{1}", self.date(local)).replace("{0}", self.time(local))
 
     def date(self, day: date | datetime) -> str:
         local = self._local(day) if isinstance(day, datetime) else day
@@ -46,7 +49,9 @@ class Formats:
         return babel_numbers.format_decimal(n, locale=self.locale)
 
     def percent(self, ratio: float | Decimal) -> str:
-        return babel_numbers.format_percent(ratio, locale=self.locale)
+        """``0.125`` → ``12.5%``: one decimal at most, as ``fmt.percent``."""
+        rounded = round(Decimal(str(ratio)) * 100, 1) / 100
+        return babel_numbers.format_percent(rounded, locale=self.locale, decimal_quantization=False)
 
     def money(self, amount: Decimal | str, currency: str | None = None) -> str:
         """``Decimal("-120.50")`` or ``"-120.50"``: never through a float."""

@@ -9,6 +9,7 @@ leg when its ``caller`` leaves.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from ari_app.ari import models as m
@@ -125,6 +126,7 @@ class Pbx(Transfers):
         phone.invites.append({
             "channel_id": ch.id, "from_name": name,
             "from_user": number or DEFAULT_FROM_USER, "pai": None,
+            "at": time.time(),  # when the phone rang (wall clock: a browser's pop is compared)
         })  # fmt: skip
 
     def _phone_answers(self, ch: SimChannel, stasis_args: list[str] | None) -> None:

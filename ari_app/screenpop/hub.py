@@ -72,6 +72,11 @@ class ScreenPop:
         self._card_timeout = card_timeout
         self._reads: set[asyncio.Task[None]] = set()
 
+    @property
+    def card_reads(self) -> int:
+        """Card reads under way (each bounded by the card timeout)."""
+        return len(self._reads)
+
     def subscribe(self, fanout: FactFanout) -> None:
         fanout.subscribe(FACTS, self.on_fact)  # as published: the pop must beat the ring
 

@@ -12,6 +12,8 @@ import wave
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 
 from tests.integration.conftest import free_port
 
@@ -27,6 +29,21 @@ def demo(data: Path, *args: str, timeout: float = 240) -> subprocess.CompletedPr
 
 def table(out: str) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r"^(\w[\w ]*?)\s+(\d+)(?:\s+\(.*\))?$", out, re.M)}
+
+
+def logins(out: str) -> dict[str, str]:
+    """The console's sign-ins the demo printed: login -> password."""
+    assert re.search(r"^demo: console https://127\.0\.0\.1:\d+/console ", out, re.M), out[:2000]
+    return dict(re.findall(r"^demo:   (\S+) / (\S+)  \(", out, re.M))
+
+
+def works(data: Path, login: str, password: str) -> bool:
+    with sqlite3.connect(data / "ari-app.db") as db:
+        (stored,) = db.execute("SELECT password_hash FROM users WHERE login = ?", (login,)).fetchone()
+    try:
+        return bool(PasswordHasher().verify(stored, password))
+    except VerifyMismatchError:
+        return False
 
 
 def test_demo_places_calls_stores_them_and_prints_a_summary(tmp_path: Path) -> None:
@@ -57,9 +74,15 @@ def test_demo_places_calls_stores_them_and_prints_a_summary(tmp_path: Path) -> N
     assert rows and all(n == (0 if branch == "riverside" else 1) for branch, n in rows)
     assert sum(n for _, n in rows) == counts["recorded"]
 
+    first = logins(proc.stdout)
+    assert set(first) == {"manager", "anna"} and all(works(data, k, v) for k, v in first.items())
+
     # A second run on the same folder counts its own calls only, though the folder keeps both.
     again = demo(data, "--calls", "3", "--rate", "3", "--seed", "5", "--http-port", "0")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    # New passwords each run: the printed ones work, the last run's do not.
+    second = logins(again.stdout)
+    assert all(works(data, k, v) and not works(data, k, first[k]) for k, v in second.items())
     counts = table(again.stdout)
     assert (counts["placed"], counts["total"]) == (3, 3)
     with sqlite3.connect(data / "ari-app.db") as db:
