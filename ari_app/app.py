@@ -338,6 +338,7 @@ class CallCenterApp:
         gauges.tracked_objects.labels("desk_legs").set_function(lambda: self.desk.legs_followed)
         gauges.tracked_objects.labels("screenpop_calls").set_function(lambda: len(self.screenpop.board.calls))
         gauges.tracked_objects.labels("screenpop_reads").set_function(lambda: self.screenpop.card_reads)
+        gauges.tracked_objects.labels("wallboard_calls").set_function(lambda: len(self.wallboard.board.where))
         gauges.tracked_objects.labels("spool_segments").set_function(
             lambda: len(self.spool.closed_segments) + 1
         )

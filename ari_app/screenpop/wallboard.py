@@ -213,7 +213,7 @@ def _started(wb: Wallboard, fact: CallStarted) -> set[str]:
     b = wb.branches.get(fact.branch or "")
     if b is None or fact.call_id in wb.where:
         return set()
-    for stale in [c for c in b.calls.values() if fact.at - c.started_at > STALE and c.live]:
+    for stale in [c for c in b.calls.values() if fact.at - c.started_at > STALE]:
         _forget(wb, b, stale.call_id)
     b.calls[fact.call_id] = OpenCall(fact.call_id, fact.at, live=fact.handled_by == "app")
     wb.where[fact.call_id] = b.id
