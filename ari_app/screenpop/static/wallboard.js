@@ -62,13 +62,11 @@ function drawWaiting(f) {
   const list = $("waiting");
   list.replaceChildren(...f.waiting.map((w, i) => {
     const item = el("li", w.ringing ? "ringing" : "held");
-    item.append(
-      el("span", "place", fmt.number(i + 1)),
-      el("span", "how", w.ringing ? t("Ringing an admin") : t("On hold")),
-      el("span", "timer", ""),
-    );
-    item.lastChild.dataset.since = w.since;
-    item.lastChild.setAttribute("data-no-translate", "");
+    const place = el("span", "place", fmt.number(i + 1));
+    const timer = el("span", "timer", "");
+    timer.dataset.since = w.since;
+    for (const value of [place, timer]) value.setAttribute("data-no-translate", "");
+    item.append(place, el("span", "how", w.ringing ? t("Ringing an admin") : t("On hold")), timer);
     return item;
   }));
   $("nobody").hidden = f.waiting.length > 0;
