@@ -3,7 +3,8 @@ locale (``ari_app.i18n.pseudo``): there every translated text is wrapped in ⟦ 
 
 ``untranslated(html)`` lists what a person would read unmarked: text nodes (the title too), and
 the ``placeholder``, ``title``, ``aria-label`` and ``alt`` of any element and the ``value`` of
-buttons. Left out: whitespace, text with no letter (digits, punctuation, "…"), scripts and
+button inputs (``<input type="submit|button|reset">``; a ``<button>``'s value is never shown, its
+content is). Left out: whitespace, text with no letter (digits, punctuation, "…"), scripts and
 styles, and whatever sits inside an element marked ``data-no-translate`` (names, numbers, codes:
 data, not words of the app). A marked text may hold unmarked tags (``⟦Read <b>this</b>⟧``):
 the marks are matched over the page's text as a whole, not node by node.
@@ -47,7 +48,7 @@ class _Reader(HTMLParser):
         skipped = self.skipping or tag in HIDDEN or "data-no-translate" in found
         if not skipped:
             names = [*ATTRIBUTES]
-            if tag == "button" or (tag == "input" and found.get("type") in BUTTON_INPUTS):
+            if tag == "input" and found.get("type") in BUTTON_INPUTS:
                 names.append("value")
             self.attributes += [found[n] or "" for n in names if found.get(n)]
         if tag not in VOID:

@@ -84,6 +84,7 @@ def test_the_pseudo_locale_marks_the_text_and_keeps_placeholders_and_html(text: 
         ('<input placeholder="Search"><img alt="⟦Ļóĝó⟧">', ["Search"]),
         ('<button title="Close" aria-label="⟦Çļóšé⟧">&times;</button>', ["Close"]),
         ('<input type="submit" value="Send"><input type="hidden" value="abc">', ["Send"]),
+        ('<button name="action" value="save">⟦Šáṽé⟧</button>', []),  # a button's value is not shown
         ("<script>const x = 'English';</script><style>p::after{content:'x'}</style>", []),
         ('<script type="application/json" id="page-data">{"a": "text"}</script>', []),
         ("<ul><li>⟦Óñé⟧<li>Two</ul>", ["Two"]),
