@@ -49,6 +49,7 @@ from ari_app.private_files import private_dir
 from ari_app.recording_collector import RecordingCollector
 from ari_app.screenpop.board import Names
 from ari_app.screenpop.hub import ScreenPop
+from ari_app.screenpop.wallhub import WallboardHub
 from ari_app.store import CallStore, Database, until_available
 from ari_app.store.directory import DirectoryStore
 from ari_app.store.outage import OutageLog
@@ -162,6 +163,9 @@ class CallCenterApp:
             places=self.desk.dispatcher.position,
         )
         self.screenpop.subscribe(self.fanout)
+        # The manager's wallboard: each branch's waiting callers, admins and figures of the day.
+        self.wallboard = WallboardHub(settings, clock, presences=self.desk.presences, db=self.db)
+        self.wallboard.subscribe(self.fanout)
         # Calls that became appointments: once a call's end (or who called) is in the database,
         # the booking events in its windows are linked again and the call is classified.
         self.bookings = BookingStore(self.db, windows_from(settings.bookings), clock)
@@ -232,6 +236,7 @@ class CallCenterApp:
             loop.create_task(self.presence_events.run(), name="ari-presence"),
             loop.create_task(self._watch_database(), name="database-probe"),
             loop.create_task(self._measure_lag(), name="loop-lag"),
+            loop.create_task(self.wallboard.run(), name="wallboard"),
             loop.create_task(self.accounts.sockets.watch(), name="session-sockets"),
             loop.create_task(
                 self.switchboard.sweep_forever(calls.sweep_interval, calls.sweep_idle), name="sweep"
@@ -273,6 +278,7 @@ class CallCenterApp:
             accounts=self.accounts,
             screenpop=self.screenpop,
             pages=self.pages,
+            wallboard=self.wallboard,
         )
         # The access log speaks at debug level only (``--log-level debug``), without query strings.
         access = logging.getLogger("ari_app.access")
@@ -300,6 +306,7 @@ class CallCenterApp:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._follow_ups, return_exceptions=True)
         await self.screenpop.close()
+        self.wallboard.close()
         await self.accounts.sockets.close_all()
         for runner in (self._runner, self._metrics_runner):
             if runner is not None:
@@ -331,6 +338,7 @@ class CallCenterApp:
         gauges.tracked_objects.labels("desk_legs").set_function(lambda: self.desk.legs_followed)
         gauges.tracked_objects.labels("screenpop_calls").set_function(lambda: len(self.screenpop.board.calls))
         gauges.tracked_objects.labels("screenpop_reads").set_function(lambda: self.screenpop.card_reads)
+        gauges.tracked_objects.labels("wallboard_calls").set_function(lambda: len(self.wallboard.board.where))
         gauges.tracked_objects.labels("spool_segments").set_function(
             lambda: len(self.spool.closed_segments) + 1
         )
@@ -435,6 +443,7 @@ class CallCenterApp:
         for state, count in desk.counts().items():
             self.metrics.admins.labels(state).set(count)
         self.metrics.queue_waiting.set(desk.waiting())
+        self.wallboard.desk_changed()
 
     def _health(self) -> HealthState:
         return HealthState(

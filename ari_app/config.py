@@ -36,6 +36,7 @@ from ari_app.i18n.locales import currency_problem, locale_problem
 from ari_app.numbers import Regions, is_region
 from ari_app.routing.hours import Interval, Schedule
 from ari_app.routing.strategies import Strategy
+from ari_app.service_level import DEFAULT_SECONDS
 
 SCHEMA_VERSION = 1
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -341,6 +342,9 @@ class CallSettings(_Section):
     pause_reasons: list[Annotated[str, Field(min_length=1, max_length=PAUSE_REASON_MAX)]] = Field(
         default_factory=list
     )
+    # The service level's threshold: answered within this many seconds over answered
+    # (ari_app.service_level), on the wallboard and in the reports.
+    service_level_seconds: Annotated[int, Field(gt=0, le=3600)] = DEFAULT_SECONDS
 
     @field_validator("missed_media", "failed_media")
     @classmethod

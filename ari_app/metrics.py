@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ari_app.facts.fanout import FactFanout
 from ari_app.facts.types import CallAnswered, CallbackNeeded, CallEnded, CallerIdentified, CallStarted
+from ari_app.service_level import wait_seconds
 
 _FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -201,8 +202,8 @@ class CallMetrics:
             self._m.calls_not_patients.labels(call.not_patient).inc()
             return
         self._m.calls_ended.labels(fact.outcome, call.branch).inc()
-        waited = ((call.answered or fact.at) - call.started).total_seconds()
-        self._m.wait_seconds.labels(fact.outcome).observe(max(0.0, waited))
+        waited = wait_seconds(call.started, call.answered or fact.at)
+        self._m.wait_seconds.labels(fact.outcome).observe(waited)
         if call.answered:
             self._m.talk_seconds.observe(max(0.0, (fact.at - call.answered).total_seconds()))
 

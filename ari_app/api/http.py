@@ -60,6 +60,8 @@ from ari_app.i18n.pages import PAGES, Pages
 from ari_app.screenpop.hub import ScreenPop
 from ari_app.screenpop.page import console_page_routes
 from ari_app.screenpop.routes import console_routes
+from ari_app.screenpop.wallhub import WallboardHub
+from ari_app.screenpop.wallroutes import wallboard_area, wallboard_page_routes, wallboard_socket_routes
 from ari_app.store import CallStore
 from ari_app.store.comments import CommentStore
 from ari_app.store.reports import ReportStore
@@ -118,6 +120,7 @@ def build_api(
     accounts: Accounts | None = None,
     screenpop: ScreenPop | None = None,
     pages: Pages | None = None,
+    wallboard: WallboardHub | None = None,
 ) -> web.Application:
     """``metrics``: True, served here behind the bearer token; a policy (None: open); False,
     served elsewhere (``metrics_app``). ``settings``: the topics, admins and regions call
@@ -127,7 +130,9 @@ def build_api(
     bearer tokens only). ``screenpop``: the console's push hub, served at ``/console/ws`` to
     signed-in people (needs ``accounts``). ``pages``: the pages' templates and translations
     (default: built from ``settings``, which fails for a locale whose catalog is not compiled);
-    any area's handler finds it at ``request.config_dict[PAGES]``."""
+    any area's handler finds it at ``request.config_dict[PAGES]``. ``wallboard``: the manager's
+    wallboard, its socket ``/wallboard/ws`` and page ``/wallboard`` for signed-in people (needs
+    ``accounts``), ``/api/wallboard`` as the desk."""
     now = clock or (lambda: datetime.now().astimezone())
     gate = Gate(tokens, now, accounts.sessions if accounts else None, accounts.services if accounts else None)
     every_role = ("admin", "assistant", "manager")
@@ -196,6 +201,11 @@ def build_api(
         reports_area(ReportStore(store.db, zones), gate.policy("reports", managers), *classification),
     )
     app.add_subapp("/api/callbacks", callbacks_area(store, gate.policy("callbacks", every_role)))
+    if wallboard is not None:
+        app.add_subapp("/api/wallboard", wallboard_area(wallboard, gate.policy("desk", every_role)))
+        if accounts is not None:
+            app.add_routes(wallboard_socket_routes(wallboard, gate, accounts.sockets))
+            app.add_routes(wallboard_page_routes(wallboard, gate))
     if desk is not None:
         for prefix, sub in desk_areas(desk, now, gate.policy("desk", every_role)).items():
             app.add_subapp(prefix, sub)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ari_app.people.schema import report_topic
+from ari_app.service_level import wait_seconds
 from ari_app.store.db import Database
 from ari_app.store.models import (
     Call,
@@ -215,7 +216,7 @@ class CallStore:
         if row is None:
             raise LookupError(f"call {call_id} is not stored yet")
         started, answered = row
-        wait = ((answered or ended_at) - started).total_seconds()
+        wait = wait_seconds(started, answered or ended_at)  # the one definition
         talk = (ended_at - answered).total_seconds() if answered else None
         await self._write(
             update(Call)
@@ -226,7 +227,7 @@ class CallStore:
                 hangup_side=hangup_side,
                 end_cause=end_cause,
                 failure_reason=failure_reason,
-                wait_seconds=max(0.0, wait),
+                wait_seconds=wait,
                 talk_seconds=None if talk is None else max(0.0, talk),
                 updated_at=_now(),
             )

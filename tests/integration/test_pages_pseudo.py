@@ -30,6 +30,7 @@ from ari_app.config import I18nSettings, load_settings
 from ari_app.i18n.locales import PSEUDO
 from ari_app.screenpop.board import Names
 from ari_app.screenpop.hub import ScreenPop
+from ari_app.screenpop.wallhub import WallboardHub
 from ari_app.store import CallStore, Database
 from tests.api_client import EXAMPLE, TOKEN, ApiTestServer, front_desk
 from tests.i18n_check import compile_pseudo, marked, untranslated
@@ -37,7 +38,7 @@ from tests.i18n_check import compile_pseudo, marked, untranslated
 T0 = datetime(2026, 12, 14, 9, 0, tzinfo=UTC)
 PASSWORD = "violet tram kettle 42"
 Client = TestClient[web.Request, web.Application]
-KNOWN_PAGES = {"/login", "/account", "/set-password"}
+KNOWN_PAGES = {"/login", "/account", "/set-password", "/wallboard"}
 USERS = (("anna", "admin", "anna", "downtown"), ("boss", "manager", None, None))
 SIGNING_IN = {"/login", "/set-password"}  # for people not signed in: the default locale and zone
 
@@ -71,6 +72,7 @@ async def client(clean_database_url: str, tmp_path: Path) -> AsyncIterator[tuple
         CallStore(db), lambda: HealthState(True, True, 0, 0), CollectorRegistry(), [TOKEN], tmp_path,
         desk=front_desk(), clock=lambda: T0, settings=settings, accounts=accounts,
         screenpop=ScreenPop(Names(settings.regions), lambda: T0),
+        wallboard=WallboardHub(settings, lambda: T0),
     )  # fmt: skip
     paths = sorted(set(_get_paths(app)))
     async with TestClient(ApiTestServer(app), cookie_jar=aiohttp.DummyCookieJar()) as c:

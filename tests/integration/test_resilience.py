@@ -423,7 +423,8 @@ async def test_soak_memory_stays_flat(world_factory: Any) -> None:
         samples.append(rss_kib(pid))
     final = await eventually(held, lambda m: m["clinic_calls_tracked"] == 0, 60, "all calls done")
     await w.quiet(30)
-    for kind in ("calls", "index", "timers", "desk_legs", "call_facts", "screenpop_calls", "screenpop_reads"):
+    kinds = ("calls", "index", "timers", "desk_legs", "call_facts", "screenpop_calls", "screenpop_reads")
+    for kind in (*kinds, "wallboard_calls"):
         assert final[f'clinic_tracked_objects{{kind="{kind}"}}'] == 0, kind
 
     async def rows() -> tuple[int, int]:
