@@ -113,7 +113,7 @@ class ConsolePage {
   }
 
   showCard() {
-    const actions = (a) => this.appointmentActions(a);
+    const actions = (a, patient) => this.appointmentActions(a, patient);
     if (this.picked) {
       replace(this.card, patientCard(this.picked, actions));
       return;
@@ -145,10 +145,10 @@ class ConsolePage {
     this.showCard();
   }
 
-  appointmentActions(a) {
+  /** Move and cancel for an appointment on the card of ``patient`` (the scheduler's links). */
+  appointmentActions(a, patient) {
     const callId = this.selected || this.historyCall?.id;
     if (!callId || !a.booking_id) return null;
-    const patient = this.comment.patient?.external_id;
     return h("span", { className: "appt-actions" },
       h("button", { type: "button", className: "small", on: { click: () => this.scheduler(callId, patient, "move", a.booking_id) } }, t("Move")),
       h("button", { type: "button", className: "small", on: { click: () => this.scheduler(callId, patient, "cancel", a.booking_id) } }, t("Cancel")));
