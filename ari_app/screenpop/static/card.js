@@ -97,7 +97,7 @@ export function patientCard(raw, actions = () => null) {
     head, figures, comment,
     list(t("Future appointments"), c.future_appointments, (a) => [
       data(fmt.dateTime(a.at), "time", { className: "when" }), " ", data(a.doctor || ""), a.topic ? [" · ", data(a.topic)] : null,
-      actions(a),
+      actions(a, c.external_id),
     ], "card-appointments"),
     list(t("Open tasks"), c.open_tasks, (task) => [data(task.title || ""), task.due ? [" · ", data(day(task.due), "time")] : null], "card-tasks"),
     list(t("Waiting list"), c.waiting_list, (w) => [data(w.what || ""), w.since ? [" · ", t("since"), " ", data(day(w.since), "time")] : null, w.note ? [" · ", data(w.note)] : null], "card-waiting"));

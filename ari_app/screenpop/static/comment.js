@@ -33,6 +33,10 @@ export class CommentForm {
     fill(this.f.caller_type, Object.entries(CALLER_TYPES).map(([v, label]) => [v, label()]), true);
     fill(this.f.topic, [["unknown", t("Unknown")], ...topics.map((tp) => [tp.id, tp.name])], false);
     fill(this.f.number_role, Object.entries(PHONE_ROLES).map(([v, label]) => [v, label()]), false);
+    this.dirty = false; // edits not saved yet: a new pop does not take the form over
+    form.addEventListener("input", (e) => {
+      if (e.target !== this.searchBox) this.dirty = true;
+    });
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.save(e.submitter && e.submitter.value === "book");
@@ -52,8 +56,9 @@ export class CommentForm {
   }
 
   /** A call to comment: its row (live) or history record; the card's patient comes pre-picked. */
-  async open(callId, { callerKind, patient, author }) {
+  async open(callId, { callerKind, patient, author, number, cards }) {
     this.callId = callId;
+    this.dirty = false;
     this.author = this.me.admin_login || author || null;
     this.form.dataset.callId = callId;
     this.enable(true);
@@ -63,6 +68,12 @@ export class CommentForm {
     this.version = 0;
     this.pick(patient || null, false);
     this.say("");
+    this.searchBox.value = "";
+    if (!patient && number && (cards > 1 || callerKind === "patient")) {
+      // The number is on several cards (or the card was not read): they are listed to pick from.
+      this.searchBox.value = number;
+      this.search();
+    }
     try {
       const c = await get(`/api/calls/${enc(callId)}/comment`);
       if (this.callId !== callId) return;
@@ -177,6 +188,7 @@ export class CommentForm {
     try {
       const saved = await put(`/api/calls/${enc(callId)}/comment`, this.body());
       this.version = saved.version;
+      this.dirty = false;
       this.say(t("Saved."));
       this.onSaved(callId);
       if (book) this.onBook(callId, this.patient && this.patient.external_id);

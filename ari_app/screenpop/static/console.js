@@ -60,7 +60,10 @@ class ConsolePage {
   /** After the board changed: the table always; the pop as ``popChange`` says; the card if it is the selected call's. */
   changed(popChange, selectedChanged) {
     if (popChange === "shown" && this.shouldFollow()) this.select(this.board.popId, false);
-    else if (selectedChanged) this.showCard();
+    else if (selectedChanged) {
+      this.lateCaller();
+      this.showCard();
+    }
     this.calls.render(this.selected);
     if (popChange) this.calls.pop(popChange, (id) => this.select(id));
   }
@@ -68,6 +71,7 @@ class ConsolePage {
   /** A new pop takes over the card unless the admin is talking on another call. */
   shouldFollow() {
     const cur = this.selected && this.board.row(this.selected);
+    if (this.comment.dirty) return false; // a comment being written is not thrown away
     return !cur || cur.outcome !== null || cur.taken_by !== this.me.admin_login || !this.me.admin_login;
   }
 
@@ -78,11 +82,21 @@ class ConsolePage {
     this.historyCall = null;
     this.picked = null;
     const card = row.caller.card;
-    const patient = row.caller.card_id ? { external_id: row.caller.card_id, name: row.caller.name } : null;
-    this.comment.open(callId, { callerKind: row.caller.kind, patient: card ? { external_id: card.external_id, name: card.name } : patient, author: row.taken_by });
+    this.comment.open(callId, {
+      callerKind: row.caller.kind, author: row.taken_by, number: row.number, cards: row.caller.cards,
+      patient: card ? { external_id: card.external_id, name: card.name } : null,
+    });
     this.showCard();
     this.calls.render(this.selected);
     if (focus) byTestId("comment-caller-type").focus();
+  }
+
+  /** The caller identified after the call was picked: their card becomes the comment's patient. */
+  lateCaller() {
+    const row = this.board.row(this.selected);
+    const card = row && row.caller.card;
+    if (!card || this.comment.patient || this.comment.dirty || this.comment.callId !== row.call_id) return;
+    this.comment.pick({ external_id: card.external_id, name: card.name }, false);
   }
 
   commentPast(c) {
@@ -99,7 +113,7 @@ class ConsolePage {
   }
 
   showCard() {
-    const actions = (a) => this.appointmentActions(a);
+    const actions = (a, patient) => this.appointmentActions(a, patient);
     if (this.picked) {
       replace(this.card, patientCard(this.picked, actions));
       return;
@@ -131,10 +145,10 @@ class ConsolePage {
     this.showCard();
   }
 
-  appointmentActions(a) {
+  /** Move and cancel for an appointment on the card of ``patient`` (the scheduler's links). */
+  appointmentActions(a, patient) {
     const callId = this.selected || this.historyCall?.id;
     if (!callId || !a.booking_id) return null;
-    const patient = this.comment.patient?.external_id;
     return h("span", { className: "appt-actions" },
       h("button", { type: "button", className: "small", on: { click: () => this.scheduler(callId, patient, "move", a.booking_id) } }, t("Move")),
       h("button", { type: "button", className: "small", on: { click: () => this.scheduler(callId, patient, "cancel", a.booking_id) } }, t("Cancel")));

@@ -14,7 +14,8 @@ export class LiveSocket {
     this.seq = null;
     this.tries = 0;
     this.ws = null;
-    this.timer = null;
+    this.beatTimer = null;
+    this.retryTimer = null;
     document.addEventListener("visibilitychange", () => this.beat());
   }
 
@@ -58,7 +59,7 @@ export class LiveSocket {
     if (ws !== this.ws) return;
     this.ws = null;
     this.seq = null;
-    clearTimeout(this.timer);
+    clearTimeout(this.beatTimer);
     this.onState("offline");
     if (SIGNED_OUT.has(event.code)) {
       this.onSignedOut();
@@ -67,7 +68,7 @@ export class LiveSocket {
     if (this.tries > 0) this.onLost();
     const wait = RETRY_MS[Math.min(this.tries, RETRY_MS.length - 1)];
     this.tries += 1;
-    this.timer = setTimeout(() => this.open(), wait);
+    this.retryTimer = setTimeout(() => this.open(), wait);
   }
 
   send(message) {
@@ -75,8 +76,8 @@ export class LiveSocket {
   }
 
   beat() {
-    clearTimeout(this.timer);
+    clearTimeout(this.beatTimer);
     this.send({ type: "heartbeat", visible: document.visibilityState === "visible" });
-    if (this.ws) this.timer = setTimeout(() => this.beat(), HEARTBEAT_MS);
+    if (this.ws) this.beatTimer = setTimeout(() => this.beat(), HEARTBEAT_MS);
   }
 }

@@ -50,3 +50,22 @@ test("what is not JSON is ignored", () => {
   s.receive("not json");
   assert.deepEqual([seen.deltas, seen.snapshots], [[], []]);
 });
+
+test("a tab shown again while the socket is down does not cancel the reconnect", () => {
+  const timers = new Map();
+  let next = 0;
+  const real = [globalThis.setTimeout, globalThis.clearTimeout];
+  globalThis.setTimeout = (fn) => (timers.set(++next, fn), next);
+  globalThis.clearTimeout = (id) => timers.delete(id);
+  try {
+    const { s } = socket();
+    let opened = 0;
+    s.open = () => (opened += 1);
+    s.closed(s.ws, { code: 1006 });
+    s.beat(); // visibilitychange while offline
+    for (const fn of timers.values()) fn();
+    assert.equal(opened, 1);
+  } finally {
+    [globalThis.setTimeout, globalThis.clearTimeout] = real;
+  }
+});
