@@ -10,24 +10,22 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from ari_app.app import CallCenterApp
 from ari_app.facts.types import CallerIdentified, CallStarted, LegCreated
-from ari_app.pbxsim.server import PbxSim
 from ari_app.screenpop.board import card_read
 from ari_app.screenpop.console import SLOW_CLOSE
 from ari_app.simctl import SimControl
-from tests.integration.conftest import PASSWORD, QUICK_QUEUE, USER, in_process_app, until
+from tests.integration.conftest import until
+from tests.integration.live_site import TOKEN, Site, live_site
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "screenpop-token-0123456789"
 UPGRADE = {  # a browser's websocket handshake
     "Upgrade": "websocket",
     "Connection": "Upgrade",
@@ -41,45 +39,10 @@ CARDS = [
 ]  # fmt: skip
 
 
-@dataclass
-class Site:
-    app: CallCenterApp
-    sim: PbxSim
-    base: str
-    http: aiohttp.ClientSession
-    cookies: dict[str, str] = field(default_factory=dict)
-    csrf: dict[str, str] = field(default_factory=dict)
-
-    async def sign_in(self, login: str, role: str, admin: str | None, branch: str | None) -> None:
-        users, now = self.app.accounts.users, datetime.now(UTC)
-        await users.add(login, role, admin, branch, now)
-        code = await users.new_link(login, now, timedelta(hours=1), reset=False)
-        assert code is not None
-        await users.use_link(code, self.app.accounts.passwords.hash(PASSWORD), now)
-        async with self.http.post(f"{self.base}/login", json={"login": login, "password": PASSWORD}) as r:
-            assert r.status == 200, await r.text()
-            self.cookies[login] = r.cookies["__Host-session"].value
-            self.csrf[login] = (await r.json())["csrf_token"]
-
-    async def console(self, login: str) -> aiohttp.ClientWebSocketResponse:
-        headers = {"Cookie": f"__Host-session={self.cookies[login]}", "Origin": self.base}
-        return await self.http.ws_connect(f"{self.base}/console/ws", headers=headers)
-
-
 @pytest.fixture
 async def site(clean_database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    sim = PbxSim(username=USER, password=PASSWORD)
-    await sim.start()
-    data = tmp_path / "data"
-    app = in_process_app(sim.ari_url, clean_database_url, data, tokens=(TOKEN,), extra=QUICK_QUEUE)
-    await app.start()
-    base = f"http://127.0.0.1:{app.http_port}"
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            yield Site(app, sim, base, http)
-    finally:
-        await app.stop(drain_timeout=2)
-        await sim.stop()
+    async with live_site(clean_database_url, tmp_path) as s:
+        yield s
 
 
 @dataclass

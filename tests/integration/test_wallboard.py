@@ -18,15 +18,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ari_app.app import CallCenterApp
 from ari_app.facts.types import CallAnswered, CallEnded, CallStarted
 from ari_app.pbxsim.server import PbxSim
 from ari_app.simctl import SimControl
-from tests.integration.conftest import PASSWORD, QUICK_QUEUE, USER, in_process_app, until
+from tests.integration.conftest import PASSWORD, USER, until
+from tests.integration.live_site import TOKEN, Site, live_site, started_site
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "wallboard-token-0123456789"
 UPGRADE = {
     "Upgrade": "websocket",
     "Connection": "Upgrade",
@@ -35,55 +34,10 @@ UPGRADE = {
 }
 
 
-@dataclass
-class Site:
-    app: CallCenterApp
-    sim: PbxSim
-    base: str
-    http: aiohttp.ClientSession
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    async def sign_in(self, login: str, role: str, admin: str | None, branch: str | None) -> None:
-        users, now = self.app.accounts.users, datetime.now(UTC)
-        await users.add(login, role, admin, branch, now)
-        code = await users.new_link(login, now, timedelta(hours=1), reset=False)
-        assert code is not None
-        await users.use_link(code, self.app.accounts.passwords.hash(PASSWORD), now)
-        async with self.http.post(f"{self.base}/login", json={"login": login, "password": PASSWORD}) as r:
-            assert r.status == 200, await r.text()
-            self.cookies[login] = r.cookies["__Host-session"].value
-
-    def cookie(self, login: str) -> dict[str, str]:
-        return {"Cookie": f"__Host-session={self.cookies[login]}"}
-
-    async def screen(self, login: str, branch: str) -> aiohttp.ClientWebSocketResponse:
-        headers = {**self.cookie(login), "Origin": self.base}
-        return await self.http.ws_connect(f"{self.base}/wallboard/ws?branch={branch}", headers=headers)
-
-    async def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any]:
-        async with self.http.get(f"{self.base}{path}", headers=headers) as r:
-            return r.status, await r.json()
-
-
-async def started_site(sim: PbxSim, url: str, data: Path, http: aiohttp.ClientSession) -> Site:
-    app = in_process_app(sim.ari_url, url, data, tokens=(TOKEN,), extra=QUICK_QUEUE)
-    await app.start()
-    return Site(app, sim, f"http://127.0.0.1:{app.http_port}", http)
-
-
 @pytest.fixture
 async def site(clean_database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    sim = PbxSim(username=USER, password=PASSWORD)
-    await sim.start()
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            s = await started_site(sim, clean_database_url, tmp_path / "data", http)
-            try:
-                yield s
-            finally:
-                await s.app.stop(drain_timeout=2)
-    finally:
-        await sim.stop()
+    async with live_site(clean_database_url, tmp_path) as s:
+        yield s
 
 
 @dataclass
