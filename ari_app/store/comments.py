@@ -164,7 +164,11 @@ class CommentStore:
         if e164 is None:
             raise Refused("add_number_to_patient", "the caller's number is withheld or not a phone number")
         stmt = self._insert(PatientPhone).values(
-            patient_id=patient_id, number=row.caller_number, number_e164=e164, role=role, owner=None,
+            patient_id=patient_id,
+            number=row.caller_number,
+            number_e164=e164,
+            role=role,
+            owner=None,
             source=CONSOLE,
         )
         inserted = await conn.execute(stmt.on_conflict_do_nothing())

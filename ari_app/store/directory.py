@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -65,6 +66,10 @@ from ari_app.store.people import (
 )
 
 Writer = Callable[[AsyncConnection, list[Card]], Awaitable[None]]
+_WORDS_FROM_ARRAYS = text(
+    "INSERT INTO patient_name_words (word, patient_id)"
+    " SELECT * FROM unnest(CAST(:words AS text[]), CAST(:cards AS integer[]))"
+)
 
 
 class NoSuchCard(LookupError):
@@ -203,10 +208,14 @@ class DirectoryStore:
     async def _write_patients(self, conn: AsyncConnection, cards: list[Card]) -> None:
         ids = await self._write_cards(conn, cards, _PATIENTS)
         await conn.execute(delete(PatientNameWord).where(PatientNameWord.patient_id.in_(list(ids.values()))))
-        named = ((ids[c.external_id], name_words(c.row["full_name"])) for c in cards)
-        words = [{"word": w, "patient_id": card} for card, found in named for w in sorted(found)]
-        if words:
-            await conn.execute(insert(PatientNameWord), words)
+        named = [(ids[c.external_id], w) for c in cards for w in sorted(name_words(c.row["full_name"]))]
+        if not named:
+            return
+        if conn.dialect.name == "postgresql":  # one statement: asyncpg's executemany is a round per row
+            cards_of, words = zip(*named, strict=True)
+            await conn.execute(_WORDS_FROM_ARRAYS, {"words": list(words), "cards": list(cards_of)})
+        else:
+            await conn.execute(insert(PatientNameWord), [{"word": w, "patient_id": p} for p, w in named])
 
     async def _write_contacts(self, conn: AsyncConnection, cards: list[Card]) -> None:
         await self._write_cards(conn, cards, _CONTACTS)
