@@ -88,10 +88,10 @@ async def test_an_admin_gets_the_pop_before_the_ring_answers_and_comments(
     await boss.page.wait_for_selector("#link[data-state=live]", timeout=15_000)
     assert await boss.page.inner_text("#answered") == "0"
 
-    assert await app.wait_ari(10)
     await ctl.set_phone("admin101", "answer", answer_after=1.0)  # Anna's
     await ctl.set_phone("admin102", "no_answer")  # Ben's
     await ctl.set_phone("admin103", "no_answer")
+    await site.phones_ready()
     await ctl.place_call(MOTHER, "5551234", hangup_after=4.0)
     pop = anna.page.locator("[data-testid=pop]")
     await pop.wait_for(timeout=20_000)

@@ -14,7 +14,7 @@ import aiohttp
 
 from ari_app.app import CallCenterApp
 from ari_app.pbxsim.server import PbxSim
-from tests.integration.conftest import PASSWORD, QUICK_QUEUE, USER, in_process_app
+from tests.integration.conftest import PASSWORD, QUICK_QUEUE, USER, in_process_app, until
 
 TOKEN = "live-site-token-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -54,6 +54,12 @@ class Site:
     async def screen(self, login: str, branch: str) -> aiohttp.ClientWebSocketResponse:
         headers = {**self.cookie(login), "Origin": self.base}
         return await self.http.ws_connect(f"{self.base}/wallboard/ws?branch={branch}", headers=headers)
+
+    async def phones_ready(self) -> None:
+        """Every admin's phone registered and free: a call placed now rings them, not the queue."""
+        assert await self.app.wait_ari(10)
+        counts = self.app.desk.counts
+        await until(lambda: counts().get("available") == len(self.app.settings.admins), timeout=30)
 
     async def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any]:
         async with self.http.get(f"{self.base}{path}", headers=headers) as r:
