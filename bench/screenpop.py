@@ -22,6 +22,7 @@ import json
 import math
 import os
 import secrets
+import signal
 import shutil
 import socket
 import sys
@@ -37,7 +38,7 @@ from ari_app.config import load_settings
 from ari_app.simctl import SimControl, SimProcess
 from ari_app.store import Database
 from ari_app.tls import client_context, self_signed
-from latency import pct, rss_mb  # bench/ is on the path when run as a script
+from latency import cpu_seconds, pct, rss_mb  # bench/ is on the path when run as a script
 
 USER, PASSWORD, TOKEN = "bench", "bench-password-1", "bench-token-0123456789"
 CONSOLE_PASSWORD = "pop-bench-Passw0rd-long"
@@ -137,7 +138,7 @@ class Clients:
             proc = await asyncio.create_subprocess_exec(
                 *pin, sys.executable, str(HERE / "screenpop_consoles.py"),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+                limit=1 << 28,  # the figures come back as one JSON line
             )  # fmt: skip
             assert proc.stdin is not None
             proc.stdin.write((json.dumps(mine) + "\n").encode())
@@ -163,6 +164,15 @@ class Clients:
             for k, v in part.items():
                 total[k] = total.get(k, 0 if not isinstance(v, list) else []) + v
         return total
+
+
+async def profile(path: str | None, pid: int) -> asyncio.subprocess.Process | None:
+    """py-spy sampling the app over the calls (collapsed stacks, for flamegraph.pl or reading)."""
+    if path is None:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    cmd = [spy, "record", "-p", str(pid), "-o", path, "--format", "raw", "--rate", "200", "--nonblocking"]
+    return await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL)
 
 
 async def place(ctl: SimControl, n: int, rate: float, branches: int, talk: float) -> None:
@@ -195,7 +205,9 @@ def report(args: argparse.Namespace, got: dict[str, Any], rss: tuple[float, floa
           f"offered->received p50 {cells[0]:.2f} ms p95 {cells[1]:.2f} ms p99 {cells[2]:.2f} ms "
           f"max {cells[3]:.2f} ms (n={len(lat)})", flush=True)  # fmt: skip
     print(f"frames received by reading consoles {got['frames']}; reading consoles dropped "
-          f"{got['dropped']}; paused consoles dropped {got['paused_dropped']} of {got['paused']}")  # fmt: skip
+          f"{got['dropped']}; paused consoles dropped {got['paused_dropped']} of {got['paused']} (close codes {got['close_codes']})")
+    for why in got["closed_why"][:10]:
+        print(f"  closed: {why}")  # fmt: skip
     print(f"app RSS: {before:.1f} MB before connecting, {idle:.1f} MB with {n} consoles idle "
           f"({(idle - before) * 1024 / n:.1f} kB per console), {after:.1f} MB after the run "
           f"({(after - before) * 1024 / n:.1f} kB per console)")  # fmt: skip
@@ -224,10 +236,10 @@ async def main(args: argparse.Namespace) -> None:
     codes = await add_users(cfg, url, admins, secrets.token_hex(3))
     env = {**os.environ, "ARI_USERNAME": USER, "ARI_PASSWORD": PASSWORD, "ARI_APP_API_TOKENS": TOKEN,
            "DATABASE_URL": url}  # fmt: skip
-    cmd = [sys.executable, "-m", "ari_app", "run", "--config", str(cfg), "--log-level", "warning"]
-    app = await asyncio.create_subprocess_exec(
-        *pin_app, *cmd, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
+    cmd = [sys.executable, "-m", "ari_app", "run", "--config", str(cfg), "--log-level", args.app_log_level]
+    log = open(args.app_log, "wb") if args.app_log else None  # noqa: SIM115 (closed with the app)
+    out = log or asyncio.subprocess.DEVNULL
+    app = await asyncio.create_subprocess_exec(*pin_app, *cmd, env=env, stdout=out, stderr=out)
     base = f"https://127.0.0.1:{port}"
     ssl = client_context(tls.cert)
     clients = None
@@ -248,10 +260,19 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{len(cookies)} consoles connected in {time.monotonic() - t0:.1f} s", flush=True)
         await asyncio.sleep(3)
         idle = rss_mb(app.pid)
+        watched = [app.pid, *(p.pid for p in clients.procs)]
+        cpu0 = [cpu_seconds(pid) for pid in watched]
+        spy = await profile(args.profile, app.pid)
         await place(ctl, args.calls, args.rate, args.branches, talk=args.talk)
         await settle(ctl)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+            await spy.wait()
         await asyncio.sleep(1)
         after = rss_mb(app.pid)
+        cpu = [cpu_seconds(pid) - c for pid, c in zip(watched, cpu0, strict=True)]
+        print(f"CPU over the calls: app {cpu[0]:.1f} s, console processes "
+              f"{', '.join(f'{c:.1f}' for c in cpu[1:])} s", flush=True)  # fmt: skip
         got = await clients.stop()
         clients = None
         report(args, got, (before, idle, after))
@@ -262,6 +283,8 @@ async def main(args: argparse.Namespace) -> None:
                     proc.kill()
         app.terminate()
         await app.wait()
+        if log is not None:
+            log.close()
         await ctl.close()
         await sim.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -280,6 +303,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--talk", type=float, default=3.0, help="seconds until the caller hangs up")
     p.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
     p.add_argument("--client-processes", type=int, default=1)
+    p.add_argument("--profile", default=None, help="py-spy the app over the calls into this file")
+    p.add_argument("--app-log", default=None, help="the app's log (stdout and stderr) into this file")
+    p.add_argument("--app-log-level", default="warning")
     p.add_argument("--no-pin", dest="pin", action="store_false", help="no taskset")
     args = p.parse_args(argv)
     if args.calls is None:

@@ -36,6 +36,7 @@ class Console:
     frames: int = 0
     latencies: list[float] = field(default_factory=list)
     closed_code: int | None = None
+    closed_why: str = ""
     snapshot: asyncio.Event = field(default_factory=asyncio.Event)
 
     def pause(self) -> None:
@@ -62,6 +63,7 @@ class Console:
             elif body.get("event") == "offered" and "at" in body:
                 self.latencies.append(now - body["at"])
         self.closed_code = self.ws.close_code if self.ws.close_code is not None else -1
+        self.closed_why = f"{time.strftime('%H:%M:%S')} {self.ws.exception()!r}"[:200]
 
 
 async def connect(
@@ -111,6 +113,7 @@ def figures(consoles: list[Console]) -> dict[str, Any]:
         "frames": sum(c.frames for c in reading),
         "dropped": sum(1 for c in reading if c.closed_code is not None),
         "close_codes": sorted({c.closed_code for c in consoles if c.closed_code is not None}),
+        "closed_why": sorted(c.closed_why for c in consoles if c.closed_why),
         "paused": len(paused),
         "paused_dropped": sum(1 for c in paused if c.closed_code is not None or c.ws.closed),
         "paused_frames": sum(c.frames for c in paused),
