@@ -22,8 +22,8 @@ import json
 import math
 import os
 import secrets
-import signal
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from latency import cpu_seconds, pct, rss_mb  # bench/ is on the path when run as a script
 
 from ari_app.auth.cli import users_command
 from ari_app.config import load_settings
 from ari_app.simctl import SimControl, SimProcess
 from ari_app.store import Database
 from ari_app.tls import client_context, self_signed
-from latency import cpu_seconds, pct, rss_mb  # bench/ is on the path when run as a script
 
 USER, PASSWORD, TOKEN = "bench", "bench-password-1", "bench-token-0123456789"
 CONSOLE_PASSWORD = "pop-bench-Passw0rd-long"
@@ -52,8 +52,10 @@ def config(ari_url: str, port: int, data: Path, branches: int, per_branch: int, 
     for b in range(branches):
         out.append(f'[[branches]]\nid = "b{b}"\nname = "B{b}"\ndids = [{{ number = "557{b:04d}" }}]\n')
         for a in range(per_branch):
+            login = f"a{b}x{a}"
+            endpoint = f"PJSIP/q{b}x{a}"
             out.append(
-                f'[[admins]]\nlogin = "a{b}x{a}"\nname = "A{b}x{a}"\nendpoint = "PJSIP/q{b}x{a}"\nbranch = "b{b}"\n'
+                f'[[admins]]\nlogin = "{login}"\nname = "{login}"\nendpoint = "{endpoint}"\nbranch = "b{b}"\n'
             )
     return "".join(out)
 
@@ -130,7 +132,9 @@ class Clients:
         self.procs = procs
 
     @classmethod
-    async def start(cls, spec: dict[str, Any], cookies: list[str], paused: int, n: int, pin: list[str]) -> Clients:
+    async def start(
+        cls, spec: dict[str, Any], cookies: list[str], paused: int, n: int, pin: list[str]
+    ) -> Clients:
         procs = []
         for i in range(n):
             share = cookies[i::n]
@@ -149,6 +153,7 @@ class Clients:
             line = await asyncio.wait_for(proc.stdout.readline(), 300)
             if not line.startswith(b"connected"):
                 raise RuntimeError(f"a console process did not connect: {line!r}")
+            print(line.decode().strip(), flush=True)
         return cls(procs)
 
     async def stop(self) -> dict[str, Any]:
@@ -196,27 +201,33 @@ async def settle(ctl: SimControl, timeout: float = 120) -> None:
         await asyncio.sleep(0.5)
 
 
+HEAD = ["consoles", "paused", "calls", "offered pops", "p50", "p95", "p99", "max", "frames", "dropped",
+        "RSS/console idle", "after run"]  # fmt: skip
+
+
 def report(args: argparse.Namespace, got: dict[str, Any], rss: tuple[float, float, float]) -> None:
-    lat = got["latencies"]
+    lat, n = got["latencies"], got["consoles"]
     before, idle, after = rss
-    n = got["consoles"]
     cells = [pct(lat, q) * 1000 for q in (0.5, 0.95, 0.99)] + [max(lat, default=math.nan) * 1000]
+    per_idle, per_after = (idle - before) * 1024 / n, (after - before) * 1024 / n
     print(f"consoles {n} ({got['paused']} paused), {args.calls} calls at {args.rate:g}/s: "
           f"offered->received p50 {cells[0]:.2f} ms p95 {cells[1]:.2f} ms p99 {cells[2]:.2f} ms "
           f"max {cells[3]:.2f} ms (n={len(lat)})", flush=True)  # fmt: skip
     print(f"frames received by reading consoles {got['frames']}; reading consoles dropped "
-          f"{got['dropped']}; paused consoles dropped {got['paused_dropped']} of {got['paused']} (close codes {got['close_codes']})")
+          f"{got['dropped']}; paused consoles dropped {got['paused_dropped']} of {got['paused']} "
+          f"(close codes {got['close_codes']}); lost by the client library {got['lost']} "
+          "(not counted)")  # fmt: skip
     for why in got["closed_why"][:10]:
-        print(f"  closed: {why}")  # fmt: skip
+        print(f"  closed: {why}")
     print(f"app RSS: {before:.1f} MB before connecting, {idle:.1f} MB with {n} consoles idle "
-          f"({(idle - before) * 1024 / n:.1f} kB per console), {after:.1f} MB after the run "
-          f"({(after - before) * 1024 / n:.1f} kB per console)")  # fmt: skip
-    print("\n| consoles | paused | calls | offered pops | p50 | p95 | p99 | max | frames | dropped | RSS/console idle | after run |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {n} | {got['paused']} | {args.calls} | {len(lat)} | "
-          + " | ".join(f"{c:.2f} ms" for c in cells)
-          + f" | {got['frames']} | {got['dropped']} (paused: {got['paused_dropped']}) | "
-          f"{(idle - before) * 1024 / n:.1f} kB | {(after - before) * 1024 / n:.1f} kB |")  # fmt: skip
+          f"({per_idle:.1f} kB per console), {after:.1f} MB after the run "
+          f"({per_after:.1f} kB per console)")  # fmt: skip
+    print("\n| " + " | ".join(HEAD) + " |")
+    print("|" + "---|" * len(HEAD))
+    row = [str(n), str(got["paused"]), str(args.calls), str(len(lat)), *(f"{c:.2f} ms" for c in cells),
+           str(got["frames"]), f"{got['dropped']} (paused: {got['paused_dropped']})",
+           f"{per_idle:.1f} kB", f"{per_after:.1f} kB"]  # fmt: skip
+    print("| " + " | ".join(row) + " |")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -237,7 +248,7 @@ async def main(args: argparse.Namespace) -> None:
     env = {**os.environ, "ARI_USERNAME": USER, "ARI_PASSWORD": PASSWORD, "ARI_APP_API_TOKENS": TOKEN,
            "DATABASE_URL": url}  # fmt: skip
     cmd = [sys.executable, "-m", "ari_app", "run", "--config", str(cfg), "--log-level", args.app_log_level]
-    log = open(args.app_log, "wb") if args.app_log else None  # noqa: SIM115 (closed with the app)
+    log = open(args.app_log, "wb") if args.app_log else None  # noqa: ASYNC230 (before the app starts)
     out = log or asyncio.subprocess.DEVNULL
     app = await asyncio.create_subprocess_exec(*pin_app, *cmd, env=env, stdout=out, stderr=out)
     base = f"https://127.0.0.1:{port}"
@@ -250,7 +261,10 @@ async def main(args: argparse.Namespace) -> None:
             await ctl.set_phone(f"q{b}x{a}", "answer", answer_after=args.answer_after)
         t0 = time.monotonic()
         cookies = (await sign_in(base, ssl, codes, sessions))[: args.consoles]
-        print(f"{len(codes)} users, {len(cookies)} sessions signed in in {time.monotonic() - t0:.1f} s", flush=True)
+        print(
+            f"{len(codes)} users, {len(cookies)} sessions signed in in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
         await asyncio.sleep(2)
         before = rss_mb(app.pid)
         spec = {"url": f"wss://127.0.0.1:{port}/console/ws", "origin": base, "ca_file": str(tls.cert)}
@@ -298,7 +312,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--paused-share", type=float, default=0.0, help="share of consoles that stop reading")
     p.add_argument("--rate", type=float, default=2.0, help="new calls per second")
     p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--calls", type=int, default=None, help="calls in all (default: rate × seconds)")
+    p.add_argument("--calls", type=int, default=None, help="calls in all (default: rate * seconds)")
     p.add_argument("--answer-after", type=float, default=1.0, help="seconds an admin's phone rings")
     p.add_argument("--talk", type=float, default=3.0, help="seconds until the caller hangs up")
     p.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
