@@ -61,6 +61,12 @@ def parse_message(text: str) -> ClientMessage | str:
     return f"unknown type {str(kind)[:40]!r}: send {MESSAGES}"
 
 
+def numbered(message: str, seq: int) -> str:
+    """``message`` (a serialised JSON object) with ``"seq": seq`` as its last member: the
+    hub serialises a delta once, each socket adds its own number (a few bytes, no re-encoding)."""
+    return f'{message[:-1]}, "seq": {seq}}}'
+
+
 class Console:
     def __init__(
         self,
@@ -76,7 +82,7 @@ class Console:
         self.who = who
         self.seq = 0  # deltas pushed to this socket; a snapshot names the one it is current to
         self.dropped = False
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(limit)
+        self._queue: asyncio.Queue[str] = asyncio.Queue(limit)
         self._cut = cut
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
@@ -84,20 +90,21 @@ class Console:
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write(), name="console-writer")
 
-    def push(self, message: dict[str, Any]) -> None:
-        """A delta: numbered in this socket's sequence and queued (dropping a full browser)."""
+    def push(self, message: str) -> None:
+        """A delta (a JSON object, serialised once for every console): numbered in this
+        socket's sequence and queued (dropping a full browser)."""
         if self.dropped:
             return
         self.seq += 1
-        self._put({**message, "seq": self.seq})
+        self._put(numbered(message, self.seq))
 
     def snapshot(self, calls: list[dict[str, Any]]) -> None:
-        self._put({"type": "snapshot", "seq": self.seq, "calls": calls})
+        self._put(json.dumps({"type": "snapshot", "seq": self.seq, "calls": calls}))
 
     def error(self, error: str, detail: str) -> None:
-        self._put({"type": "error", "error": error, "detail": detail})
+        self._put(json.dumps({"type": "error", "error": error, "detail": detail}))
 
-    def _put(self, message: dict[str, Any]) -> None:
+    def _put(self, message: str) -> None:
         if self.dropped:
             return
         try:
@@ -130,7 +137,7 @@ class Console:
         while True:
             message = await self._queue.get()
             try:
-                await self.ws.send_str(json.dumps(message))
+                await self.ws.send_str(message)
             except (ConnectionError, RuntimeError):  # the browser went away: its handler ends
                 return
 

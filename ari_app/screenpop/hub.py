@@ -11,6 +11,8 @@ goes out with who is calling at once, the card follows as a delta of its own.
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -92,10 +94,14 @@ class ScreenPop:
 
     def send(self, deltas: list[Delta]) -> None:
         for d in deltas:
-            message = {"type": "call", "event": d.event, "admin": d.admin, "call": d.row}
+            # "at": when the hub queued the delta (epoch seconds), so a console (and
+            # bench/screenpop.py) can measure how long the delta took to reach it.
+            message = {"type": "call", "event": d.event, "admin": d.admin, "call": d.row, "at": time.time()}
+            text = json.dumps(message)  # once for every console: each adds only its "seq"
+            branch, admins = d.call.branch, d.call.admins
             for console in list(self.consoles):
-                if d.call.seen_by(console.who):
-                    console.push(message)
+                if console.who.sees_call(branch, admins):
+                    console.push(text)
 
     def _read_card(self, call_id: str) -> None:
         call = self.board.calls.get(call_id)
