@@ -163,6 +163,7 @@ class CallCenterApp:
             places=self.desk.dispatcher.position,
         )
         self.screenpop.subscribe(self.fanout)
+        self.switchboard.before_dial = self.screenpop.before_ring
         # The manager's wallboard: each branch's waiting callers, admins and figures of the day.
         self.wallboard = WallboardHub(settings, clock, presences=self.desk.presences, db=self.db)
         self.wallboard.subscribe(self.fanout)
@@ -338,6 +339,7 @@ class CallCenterApp:
         gauges.tracked_objects.labels("desk_legs").set_function(lambda: self.desk.legs_followed)
         gauges.tracked_objects.labels("screenpop_calls").set_function(lambda: len(self.screenpop.board.calls))
         gauges.tracked_objects.labels("screenpop_reads").set_function(lambda: self.screenpop.card_reads)
+        gauges.tracked_objects.labels("ring_gates").set_function(lambda: len(self.screenpop.ring_gate))
         gauges.tracked_objects.labels("wallboard_calls").set_function(lambda: len(self.wallboard.board.where))
         gauges.tracked_objects.labels("spool_segments").set_function(
             lambda: len(self.spool.closed_segments) + 1

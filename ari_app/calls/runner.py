@@ -25,8 +25,12 @@ class CommandRunner:
         report: Callable[[c.CommandDone | c.CommandFailed], None],
         collect_recording: Callable[[c.CollectRecording], None],
         on_command: Callable[[str, float, bool], None] | None = None,
+        before_dial: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """``before_dial``: awaited with a leg's id before it is dialled (the admin's screen
+        first: ``ari_app.screenpop.ring_gate``); not counted in the dial's own time."""
         self._client = client
+        self._before_dial = before_dial
         self._report = report
         self._collect = collect_recording
         self._on_command = on_command
@@ -52,6 +56,8 @@ class CommandRunner:
         call = self._call_for(cmd)
         if call is None:
             return
+        if isinstance(cmd, c.Dial) and self._before_dial is not None:
+            await self._before_dial(cmd.channel_id)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:

@@ -56,6 +56,8 @@ class Switchboard(PbxSync):
         self._collect = collect_recording
         self._clock = clock
         self._on_command = on_command
+        # Awaited before an admin's leg is dialled (set by the app: the pop on screen first).
+        self.before_dial: Callable[[str], Awaitable[None]] | None = None
         self._is_our_call = is_our_call or _never
         self._calls: dict[str, TrackedCall] = {}  # call_id -> call
         self._index: dict[str, str] = {}  # channel/bridge/playback/recording id -> call_id
@@ -195,7 +197,9 @@ class Switchboard(PbxSync):
     # ------------------------------------------------------------------ per-call task
     async def _work(self, call_id: str, call: TrackedCall, first: c.Step) -> None:
         session = call.session
-        runner = CommandRunner(self._client, call.inbox.put_nowait, self._collect, self._on_command)
+        runner = CommandRunner(
+            self._client, call.inbox.put_nowait, self._collect, self._on_command, self.before_dial
+        )
         log_ = log.bind(call_id=call_id)
         try:
             await self._apply(call_id, call, runner, first)

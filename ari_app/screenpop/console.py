@@ -37,9 +37,19 @@ class SnapshotAsked:
     pass
 
 
-ClientMessage = Heartbeat | SnapshotAsked
+@dataclass(frozen=True)
+class PopShown:
+    """The console shows this call's pop to its admin: their phone may ring now."""
 
-MESSAGES = '{"type": "heartbeat", "visible": true|false} or {"type": "snapshot"}'
+    call_id: str
+
+
+ClientMessage = Heartbeat | SnapshotAsked | PopShown
+
+MESSAGES = (
+    '{"type": "heartbeat", "visible": true|false}, {"type": "snapshot"}'
+    ' or {"type": "shown", "call_id": "..."}'
+)
 
 
 def parse_message(text: str) -> ClientMessage | str:
@@ -58,6 +68,11 @@ def parse_message(text: str) -> ClientMessage | str:
         if not isinstance(visible, bool):
             return "heartbeat: visible must be true or false"
         return Heartbeat(visible)
+    if kind == "shown":
+        call_id = body.get("call_id")
+        if not isinstance(call_id, str) or not 0 < len(call_id) <= 64:
+            return "shown: call_id must be the call's id"
+        return PopShown(call_id)
     return f"unknown type {str(kind)[:40]!r}: send {MESSAGES}"
 
 

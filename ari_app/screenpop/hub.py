@@ -34,6 +34,7 @@ from ari_app.people.views import PatientView
 from ari_app.screenpop.board import Board, Delta, Names, apply, card_read, reposition, snapshot, waiting
 from ari_app.screenpop.cards import card_of
 from ari_app.screenpop.console import Console
+from ari_app.screenpop.ring_gate import RingGate
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +74,7 @@ class ScreenPop:
         self._places = places
         self._card_timeout = card_timeout
         self._reads: set[asyncio.Task[None]] = set()
+        self.ring_gate = RingGate()
 
     @property
     def card_reads(self) -> int:
@@ -84,6 +86,7 @@ class ScreenPop:
 
     # ------------------------------------------------------------------ facts in
     def on_fact(self, fact: Fact) -> None:
+        self._gate_for(fact)
         deltas = apply(self.board, fact, self.names)
         if self._places is not None and isinstance(fact, QUEUE_MOVES):
             places = {call_id: self._places(call_id) for call_id in waiting(self.board)}
@@ -91,6 +94,25 @@ class ScreenPop:
         self.send(deltas)
         if isinstance(fact, CallerIdentified):  # after the "caller" delta: the card follows it
             self._read_card(fact.call_id)
+
+    def _gate_for(self, fact: Fact) -> None:
+        """An admin with a console open: their phone rings once the pop is on their screen."""
+        if isinstance(fact, LegCreated):
+            if any(c.who.admin_login == fact.admin and not c.dropped for c in self.consoles):
+                self.ring_gate.open(fact.leg_id, fact.call_id, fact.admin)
+        elif isinstance(fact, LegEnded):
+            self.ring_gate.leg_over(fact.leg_id)
+        elif isinstance(fact, CallEnded):
+            self.ring_gate.call_over(fact.call_id)
+
+    def shown(self, console: Console, call_id: str) -> None:
+        """The console says it shows ``call_id``'s pop (only an admin's own pop opens a gate)."""
+        if console.who.admin_login is not None:
+            self.ring_gate.shown(call_id, console.who.admin_login)
+
+    async def before_ring(self, leg_id: str) -> None:
+        """Called before an admin's leg is dialled: see ``ari_app.screenpop.ring_gate``."""
+        await self.ring_gate.before_ring(leg_id)
 
     def send(self, deltas: list[Delta]) -> None:
         for d in deltas:

@@ -21,7 +21,7 @@ from ari_app.api.errors import Forbidden
 from ari_app.api.hardening import origin_checked
 from ari_app.auth.sessions import TOUCH_EVERY
 from ari_app.auth.sockets import SessionSockets
-from ari_app.screenpop.console import Console, Heartbeat, parse_message
+from ari_app.screenpop.console import Console, Heartbeat, PopShown, parse_message
 from ari_app.screenpop.hub import ScreenPop
 from ari_app.store import StoreUnavailable
 
@@ -65,6 +65,8 @@ def console_routes(
                     if said.visible and time.monotonic() - touched >= TOUCH_EVERY.total_seconds():
                         touched = time.monotonic()
                         await _activity(sockets, session.id_hash)
+                elif isinstance(said, PopShown):
+                    hub.shown(console, said.call_id)
                 else:
                     hub.resend(console)
         finally:

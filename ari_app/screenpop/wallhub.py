@@ -13,6 +13,7 @@ bounded queue and a writer each, a screen that stops reading is dropped.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -128,7 +129,7 @@ class WallboardHub:
     def _flush(self, branch: str) -> None:
         self._due.pop(branch, None)
         self._last[branch] = asyncio.get_running_loop().time()
-        message = self.state(branch)
+        message = json.dumps(self.state(branch))  # once for every screen of the branch
         for screen in list(self.screens.get(branch, ())):
             screen.push(message)
 
@@ -146,7 +147,7 @@ class WallboardHub:
         self.resend(screen, branch)
 
     def resend(self, screen: Console, branch: str) -> None:
-        screen.push(self.state(branch))
+        screen.push(json.dumps(self.state(branch)))
 
     def leave(self, screen: Console, branch: str) -> None:
         self.screens[branch].discard(screen)

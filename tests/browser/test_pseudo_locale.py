@@ -23,9 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 @pytest.fixture
-async def site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
+async def site(clean_database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     compile_pseudo()
-    async with live_site(database_url, tmp_path, extra=f'\n[i18n]\nlocale = "{PSEUDO}"\n') as s:
+    async with live_site(clean_database_url, tmp_path, extra=f'\n[i18n]\nlocale = "{PSEUDO}"\n') as s:
         yield s
 
 

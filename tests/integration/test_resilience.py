@@ -424,7 +424,7 @@ async def test_soak_memory_stays_flat(world_factory: Any) -> None:
     final = await eventually(held, lambda m: m["clinic_calls_tracked"] == 0, 60, "all calls done")
     await w.quiet(30)
     kinds = ("calls", "index", "timers", "desk_legs", "call_facts", "screenpop_calls", "screenpop_reads")
-    for kind in (*kinds, "wallboard_calls"):
+    for kind in (*kinds, "ring_gates", "wallboard_calls"):
         assert final[f'clinic_tracked_objects{{kind="{kind}"}}'] == 0, kind
 
     async def rows() -> tuple[int, int]:

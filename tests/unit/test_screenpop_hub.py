@@ -60,6 +60,7 @@ class Recorder:
 
     who: Principal
     got: list[str] = field(default_factory=list)
+    dropped: bool = False
 
     def push(self, message: str) -> None:
         self.got.append(message)

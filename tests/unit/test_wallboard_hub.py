@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -36,8 +37,8 @@ class Screen:
     def start(self) -> None:
         pass
 
-    def push(self, message: dict[str, Any]) -> None:
-        self.frames.append(message)
+    def push(self, message: str) -> None:  # serialised once for every screen, as the hub sends
+        self.frames.append(json.loads(message))
 
 
 def started(n: int, branch: str = "north") -> CallStarted:

@@ -66,6 +66,8 @@ class ConsolePage {
     }
     this.calls.render(this.selected);
     if (popChange) this.calls.pop(popChange, (id) => this.select(id));
+    // The pop is drawn: the server holds this admin's phone until it hears so (ring_gate.py).
+    if (popChange === "shown" && this.board.popId) this.socket.send({ type: "shown", call_id: this.board.popId });
   }
 
   /** A new pop takes over the card unless the admin is talking on another call. */
