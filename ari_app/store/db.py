@@ -11,7 +11,13 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from ari_app.private_files import private_dir, private_file, tighten_if_present
 
@@ -36,6 +42,14 @@ class StoreUnavailable(RuntimeError):
         self.login_refused = _login_refused(_sqlstate(cause) or "")
         super().__init__(f"database {url} unavailable: {self.reason}")
 
+
+# The lookup engine's pool (who is calling): a fixed set of connections, opened once and kept.
+# With overflow, a burst of calls opened extra connections, and a lookup that timed out while
+# one was being opened (a new thread and sqlite3 connection, or a server login) left it
+# half-made: neither pooled nor closed, kept until a full garbage collection, which a process
+# tuned for short pauses rarely runs (about 12 KB per call, without end). Waiting for a pooled
+# connection instead is cancelled cleanly.
+LOOKUP_POOL: dict[str, Any] = {"pool_size": 10, "max_overflow": 0}
 
 # The server is there but cannot take a connection now: starting up, shutting down, full.
 NOT_NOW = frozenset({"57P01", "57P02", "57P03", "53300"})
@@ -98,6 +112,7 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.lookup_engine = self._lookups(kwargs)
+        self._reads: set[asyncio.Future[Any]] = set()  # reads running on after their caller left
 
     def _lookups(self, kwargs: dict[str, Any]) -> AsyncEngine:
         """For one-statement reads on a call's path (who is calling): no BEGIN and ROLLBACK
@@ -112,15 +127,31 @@ class Database:
             if make_url(self.url).database in (None, "", ":memory:"):  # one database per connection
                 return self.engine.execution_options(isolation_level="AUTOCOMMIT")
             engine = create_async_engine(
-                self.url, isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True, **kwargs
+                self.url, isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True, **kwargs, **LOOKUP_POOL
             )
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             return engine
-        small = {**kwargs, "pool_size": 5, "max_overflow": 5, "pool_pre_ping": False, "pool_timeout": 1}
+        small = {**kwargs, **LOOKUP_POOL, "pool_pre_ping": False, "pool_timeout": 1}
         return create_async_engine(self.url, isolation_level="AUTOCOMMIT", **small)
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
+
+    async def read(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``query`` on a connection of the lookup engine, for a read its caller may give up on
+        (a timeout): the read runs to its end on its own (shielded), and its connection goes
+        back to the pool. Cancelled half-way (opening the connection, or in the driver), the
+        connection was neither pooled nor closed: left, with its thread and sqlite3 connection
+        or its server login, to a full garbage collection."""
+        task = asyncio.ensure_future(self._read(query))
+        self._reads.add(task)
+        task.add_done_callback(self._reads.discard)
+        task.add_done_callback(_settle_read)
+        return await asyncio.shield(task)
+
+    async def _read(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self.lookup_engine.connect() as conn:
+            return await query(conn)
 
     @contextmanager
     def unavailable_on_connection_errors(self) -> Iterator[None]:
@@ -186,9 +217,16 @@ class Database:
         return None
 
     async def dispose(self) -> None:
+        await asyncio.gather(*self._reads, return_exceptions=True)
         if self.lookup_engine.sync_engine.pool is not self.engine.sync_engine.pool:
             await self.lookup_engine.dispose()
         await self.engine.dispose()
+
+
+def _settle_read(read: asyncio.Future[Any]) -> None:
+    """A read whose caller left: its error is nobody's to report (the caller logged its timeout)."""
+    if not read.cancelled():
+        read.exception()
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -316,9 +316,11 @@ class DirectoryStore:
     async def identify(self, number_e164: str) -> CallerIdentity:
         """Who has the number (already E.164), in one round trip; ``UNKNOWN`` when nobody does."""
         with self.db.unavailable_on_connection_errors():
-            async with self.db.lookup_engine.connect() as conn:
-                rows = (await conn.execute(self._identify, {"n": number_e164})).all()
+            rows = await self.db.read(lambda conn: self._holders(conn, number_e164))
         return identity_of(rows)
+
+    async def _holders(self, conn: AsyncConnection, number_e164: str) -> Sequence[Any]:
+        return (await conn.execute(self._identify, {"n": number_e164})).all()
 
 
 @dataclass(frozen=True)
