@@ -34,6 +34,7 @@ class Console:
     ws: aiohttp.ClientWebSocketResponse
     paused: bool
     lost: bool  # its connection went back to aiohttp's pool at the handshake
+    admin: str | None  # its user's [[admins]] login: the pops it reports shown, as a page does
     frames: int = 0
     latencies: list[float] = field(default_factory=list)
     closed_code: int | None = None
@@ -64,16 +65,22 @@ class Console:
                 self.snapshot.set()
             elif body.get("event") == "offered" and "at" in body:
                 self.latencies.append(now - body["at"])
+                if body.get("admin") == self.admin:  # the admin's phone waits for this
+                    await self.ws.send_str(json.dumps({"type": "shown", "call_id": body["call"]["call_id"]}))
         self.closed_code = self.ws.close_code if self.ws.close_code is not None else -1
         self.closed_why = f"{time.strftime('%H:%M:%S')} {self.ws.exception()!r}"[:200]
 
 
 async def connect(
     http: aiohttp.ClientSession, spec: dict[str, Any], cookie: str, gate: asyncio.Semaphore
-) -> aiohttp.ClientWebSocketResponse:
+) -> tuple[aiohttp.ClientWebSocketResponse, str | None]:
+    """The console's socket, and whose pops it shows (``/auth/session``, as the page asks)."""
     headers = {"Cookie": f"__Host-session={cookie}", "Origin": spec["origin"]}
     async with gate:
-        return await http.ws_connect(spec["url"], headers=headers, autoping=True, max_msg_size=0)
+        async with http.get(f"{spec['origin']}/auth/session", headers=headers) as r:
+            admin = (await r.json())["admin_login"]
+        ws = await http.ws_connect(spec["url"], headers=headers, autoping=True, max_msg_size=0)
+        return ws, admin
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -88,8 +95,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         # pool, which closes it: that console fails on its first pong, "Cannot write to closing
         # transport", about 20 s in. The app did not drop it: counted apart ("lost").
         consoles = [
-            Console(ws, i < spec["paused"], lost=ws._response.connection is None)
-            for i, ws in enumerate(sockets)
+            Console(ws, i < spec["paused"], lost=ws._response.connection is None, admin=admin)
+            for i, (ws, admin) in enumerate(sockets)
         ]
         readers = [loop.create_task(c.read()) for c in consoles]
         await asyncio.wait_for(asyncio.gather(*(c.snapshot.wait() for c in consoles)), 60)
@@ -103,7 +110,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                 c.resume()  # what was buffered, then the close if the app dropped it
         await asyncio.sleep(spec.get("drain", 3.0))
         result = figures(consoles)
-        for ws in sockets:
+        for ws, _ in sockets:
             await ws.close()
         for r in readers:
             r.cancel()
