@@ -476,9 +476,9 @@ async def collect_garbage(interval: float = GC_INTERVAL, collect: Callable[[int]
 
     ``run`` raises the collector's thresholds so that collections do not stall calls; with them
     the middle generation was collected about once in 10,000 calls, and the cycles each call
-    leaves (an exception and its frames) piled up until then. Once a minute costs a few milliseconds (start-up's objects are
-    frozen); after a hundred of these Python collects the oldest generation too, once it has
-    grown by a quarter since its last collection."""
+    leaves (an exception and its frames) piled up until then. Once a minute costs a few
+    milliseconds (start-up's objects are frozen); after a hundred of these Python collects the
+    oldest generation too, once it has grown by a quarter since its last collection."""
     while True:
         await asyncio.sleep(interval)
         collect(1)
