@@ -226,7 +226,31 @@ function fill(select, options, blank) {
   replace(select, items);
 }
 
+// What a refusal means to the person, by the server's stable error id (its own "detail" is
+// English for developers and logs; the page says it in the person's language).
+const REFUSALS = {
+  unauthenticated: () => t("Your session has ended: sign in again."),
+  session_ended: () => t("Your session has ended: sign in again."),
+  csrf_refused: () => t("The page is out of date: reload it and try again."),
+  forbidden: () => t("You may not do this."),
+  call_not_found: () => t("This call is not one you can see."),
+  patient_not_found: () => t("No such patient card."),
+  comment_not_found: () => t("This call has no comment yet."),
+  recording_not_found: () => t("This call has no recording."),
+  recording_missing: () => t("The recording's file is missing: tell the clinic's engineer."),
+  version_conflict: () => t("Someone else changed this comment meanwhile: it was reloaded, check it and save again."),
+  bad_reason: () => t("Pick one of the reasons offered."),
+  bad_state: () => t("That state cannot be chosen here."),
+  not_on_call: () => t("You are not on a call to hand on."),
+  bad_number: () => t("That is not a phone number."),
+  bad_search: () => t("Search for a name, a phone number or a card number (up to 5 words)."),
+  bad_text: () => t("The text is too long or holds characters that cannot be stored."),
+  database_unavailable: () => t("The database is not answering: try again in a moment."),
+};
+
 export function errorText(e) {
-  if (e instanceof ApiError) return t("Not done: {reason}", { reason: e.message });
-  return t("Not done: the server could not be reached.");
+  if (!(e instanceof ApiError)) return t("Not done: the server could not be reached.");
+  const said = REFUSALS[e.id];
+  if (said) return t("Not done: {reason}", { reason: said() });
+  return t("Not done: the server refused it ({code}).", { code: e.id || e.status });
 }
