@@ -59,16 +59,20 @@ class Console:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
             now = time.time()
-            body = json.loads(message.data)
-            self.frames += 1
-            if body.get("type") == "snapshot":
-                self.snapshot.set()
-            elif body.get("event") == "offered" and "at" in body:
-                self.latencies.append(now - body["at"])
-                if body.get("admin") == self.admin:  # the admin's phone waits for this
-                    await self.ws.send_str(json.dumps({"type": "shown", "call_id": body["call"]["call_id"]}))
+            said = json.loads(message.data)  # one message, or a burst the app sent together
+            for body in said if isinstance(said, list) else [said]:
+                await self.took(body, now)
         self.closed_code = self.ws.close_code if self.ws.close_code is not None else -1
         self.closed_why = f"{time.strftime('%H:%M:%S')} {self.ws.exception()!r}"[:200]
+
+    async def took(self, body: dict[str, Any], now: float) -> None:
+        self.frames += 1  # messages: a burst's frame holds several
+        if body.get("type") == "snapshot":
+            self.snapshot.set()
+        elif body.get("event") == "offered" and "at" in body:
+            self.latencies.append(now - body["at"])
+            if body.get("admin") == self.admin:  # the admin's phone waits for this
+                await self.ws.send_str(json.dumps({"type": "shown", "call_id": body["call"]["call_id"]}))
 
 
 async def connect(

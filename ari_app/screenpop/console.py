@@ -24,6 +24,7 @@ log = structlog.get_logger(__name__)
 
 SLOW_CLOSE = 4008  # an application close code: "you fell behind; reconnect for a snapshot"
 SLOW_REASON = b"too slow: messages were not read; reconnect for a snapshot"
+BATCH_MAX = 64  # messages in one frame at most (a frame stays a few tens of kB)
 CLOSE_WAIT = 1.0  # seconds a dropped browser's close frame may take before the connection is cut
 
 
@@ -90,10 +91,13 @@ class Console:
         *,
         limit: int,
         cut: Callable[[], None] | None = None,
+        batch: bool = False,
     ) -> None:
         """``limit``: messages queued before the browser counts as not reading; ``cut``: aborts
-        the connection when even the close frame cannot be written."""
+        the connection when even the close frame cannot be written; ``batch``: messages queued
+        while the writer was busy go out together (``frame``), for a reader that takes arrays."""
         self.ws = ws
+        self._batch = batch
         self.who = who
         self.seq = 0  # deltas pushed to this socket; a snapshot names the one it is current to
         self.dropped = False
@@ -152,9 +156,21 @@ class Console:
         while True:
             message = await self._queue.get()
             try:
-                await self.ws.send_str(message)
+                await self.ws.send_str(self._frame(message) if self._batch else message)
             except (ConnectionError, RuntimeError):  # the browser went away: its handler ends
                 return
+
+    def _frame(self, first: str) -> str:
+        """``first``, alone when nothing else waits (the lowest delay); with what queued behind
+        it (a burst: a call offered to five admins is five deltas to every console of the
+        branch) in one frame, a JSON array in order, up to ``BATCH_MAX``: one send and one TLS
+        record instead of one each, so the last of a burst leaves sooner."""
+        if self._queue.empty():
+            return first
+        batch = [first]
+        while len(batch) < BATCH_MAX and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return "[" + ",".join(batch) + "]"
 
     async def stop(self) -> None:
         """The socket is over: the writer (and a close under way) end with it."""

@@ -47,7 +47,8 @@ def console_routes(
         ws = web.WebSocketResponse(heartbeat=ping_every, max_msg_size=MAX_MESSAGE)
         await ws.prepare(request)
         transport = request.transport
-        console = Console(ws, who, limit=queue_limit, cut=transport.abort if transport else None)
+        cut = transport.abort if transport else None
+        console = Console(ws, who, limit=queue_limit, cut=cut, batch=True)
         sockets.register(session.id_hash, ws)
         hub.join(console)
         touched = -math.inf

@@ -60,7 +60,9 @@ class Reader:
     async def _read(self) -> None:
         async for message in self.ws:
             if message.type is aiohttp.WSMsgType.TEXT:
-                self.got.append((time.time(), json.loads(message.data)))
+                said = json.loads(message.data)  # one message, or a burst sent together
+                for m in said if isinstance(said, list) else [said]:
+                    self.got.append((time.time(), m))
 
     def events(self, call_id: str) -> list[dict[str, Any]]:
         return [m for _, m in self.got if m.get("type") == "call" and m["call"]["call_id"] == call_id]

@@ -1,16 +1,18 @@
 """The admin's phone waits for the pop on their screen, bounded: who opens a gate, what lets the
 dial go (the admin's own console saying it shows the pop, the leg or call ending, the wait
-running out), and what the console may send."""
+running out), what the console may send, and a burst of deltas in one frame."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
 import pytest
+from aiohttp import web
 
 from ari_app.auth.principal import Principal
 from ari_app.facts.types import CallEnded, CallStarted, LegCreated, LegEnded
@@ -123,3 +125,29 @@ async def test_gates_of_one_call_open_together_for_one_admin_only() -> None:
 )
 def test_what_a_console_may_say(text: str, said: object) -> None:
     assert parse_message(text) == said
+
+
+class Wire:
+    """Stands in for the browser's socket: the frames written to it."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    async def send_str(self, text: str) -> None:
+        self.frames.append(text)
+
+
+@pytest.mark.parametrize(("batch", "frames"), [(True, 1), (False, 3)])
+async def test_a_burst_goes_out_in_one_frame_where_the_reader_takes_arrays(batch: bool, frames: int) -> None:
+    wire = Wire()
+    console = Console(cast(web.WebSocketResponse, wire), admin("anna"), limit=10, batch=batch)
+    console.start()
+    for n in range(3):  # one step's deltas: queued before the writer runs
+        console.push(json.dumps({"type": "call", "n": n}))
+    await asyncio.sleep(0.01)
+    await console.stop()
+    said = [json.loads(f) for f in wire.frames]
+    messages = [m for f in said for m in (f if isinstance(f, list) else [f])]
+    assert len(wire.frames) == frames and [(m["n"], m["seq"]) for m in messages] == [(0, 1), (1, 2), (2, 3)]
+    console.push(json.dumps({"type": "call", "n": 3}))  # after the writer stopped: never written
+    assert len(wire.frames) == frames

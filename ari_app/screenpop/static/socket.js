@@ -33,12 +33,18 @@ export class LiveSocket {
   }
 
   receive(text) {
-    let m;
+    let parsed;
     try {
-      m = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       return;
     }
+    // A frame holds one message, or (a burst the server sent together) an array of them in order.
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) this.one(m);
+  }
+
+  one(m) {
+    if (m === null || typeof m !== "object") return;
     if (m.type === "snapshot") {
       this.seq = m.seq;
       this.onState("live");

@@ -45,6 +45,15 @@ test("a gap asks for a snapshot and drops the deltas until it comes", () => {
   assert.equal(seen.snapshots.length, 2);
 });
 
+test("a frame holding a burst is read message by message, in order", () => {
+  const { s, seen } = socket();
+  const burst = [{ type: "snapshot", seq: 2, calls: [] }, ...[3, 4, 5].map((n) => JSON.parse(call(n)))];
+  s.receive(JSON.stringify(burst));
+  s.receive(JSON.stringify([JSON.parse(call(7)), JSON.parse(call(8))])); // 6 went missing
+  assert.deepEqual(seen.deltas, [3, 4, 5]);
+  assert.deepEqual(seen.sent, [{ type: "snapshot" }]);
+});
+
 test("what is not JSON is ignored", () => {
   const { s, seen } = socket();
   s.receive("not json");
