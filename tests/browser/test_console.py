@@ -20,7 +20,13 @@ from ari_app.simctl import SimControl
 from tests.integration.conftest import PASSWORD, until
 from tests.integration.live_site import BEARER, Site, live_site
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+# SQLite only: the browser drives the same pages and sockets on either database; the database
+# side of each step is tested on both by the console's and the wallboard's integration tests.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 MOTHER = "+12025550111"
 CARD = {

@@ -19,7 +19,13 @@ from tests.i18n_check import compile_pseudo, untranslated
 from tests.integration.conftest import until
 from tests.integration.live_site import BEARER, Site, live_site
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+# SQLite only: the browser drives the same pages and sockets on either database; the database
+# side of each step is tested on both by the console's and the wallboard's integration tests.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "screenpop.py"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the bench's own run is the point
 def test_the_screenpop_bench_measures_pops_on_real_consoles(clean_database_url: str) -> None:
     args = ["--consoles", "5", "--users", "5", "--branches", "1", "--calls", "3", "--rate", "3",
             "--paused-share", "0.2", "--no-pin", "--database-url", clean_database_url]  # fmt: skip

