@@ -28,7 +28,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SEEDS = [int(s) for s in os.environ.get("MIX_SEEDS", "11,12,13").split(",")]
-CALLS = int(os.environ.get("MIX_CALLS", "300"))
+CALLS = int(os.environ.get("MIX_CALLS", "200"))
 RATE = float(os.environ.get("MIX_RATE", "5"))
 # The simulated people act this much faster (rings, answers, talk, prompts): more calls end
 # answered, and admins are free for transfers, within the time CI gives the test.

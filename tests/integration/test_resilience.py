@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -388,7 +389,12 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+# SQLite (the embedded default) in CI, for time; SOAK_MEMORY_DATABASES=sqlite,postgresql runs both.
+SOAK_MEMORY_DATABASES = os.environ.get("SOAK_MEMORY_DATABASES", "sqlite").split(",")
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+@pytest.mark.parametrize("database_url", SOAK_MEMORY_DATABASES, indirect=True)
 async def test_soak_memory_stays_flat(world_factory: Any) -> None:
     """A clinic's 8-hour day, compressed: 1,200 calls (about 150 an hour for 8 hours) at 40 a
     second, simulated time running 20x, a share of them with events lost on the way."""

@@ -225,7 +225,7 @@ class TraceReplay:
 
     async def _caught_up(self, due: float) -> None:
         """Wait for the trace's moment, and for the events the recorded app had seen by then."""
-        await asyncio.sleep(max(0.0, due / SCALE - (time.monotonic() - self.start)))
+        await self._until(due)
         seen_then = sum(
             1
             for line in self.trace
@@ -235,6 +235,15 @@ class TraceReplay:
             await self.h.wait_for(
                 lambda _e: sum(1 for e in self.h.events if _counted(e)) >= seen_then, timeout=3
             )
+
+    async def _until(self, due: float) -> None:
+        """The trace's moment ``due`` (seconds into it). Behind it (a loaded machine), the rest
+        of the trace shifts later: its gaps are kept (a recording's length is one), not its clock."""
+        ahead = due / SCALE - (time.monotonic() - self.start)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+        else:
+            self.start -= ahead
 
     async def _settled(self) -> None:
         """Until the last recorded event's counterpart has come (or the world is empty)."""
@@ -249,7 +258,7 @@ class TraceReplay:
         for at, what in ((2.44 - self.t0, "disconnect"), (4.49 - self.t0, "connect")):
             if due > at and what not in self._done:
                 self._done.add(what)
-                await asyncio.sleep(max(0.0, at / SCALE - (time.monotonic() - self.start)))
+                await self._until(at)
                 await (self.h.disconnect() if what == "disconnect" else self.h.connect())
 
 
