@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import structlog
 from aiohttp import WSMsgType, web
@@ -21,7 +22,7 @@ from ari_app.api.errors import Forbidden
 from ari_app.api.hardening import origin_checked
 from ari_app.auth.sessions import TOUCH_EVERY
 from ari_app.auth.sockets import SessionSockets
-from ari_app.screenpop.console import Console, Heartbeat, PopShown, parse_message
+from ari_app.screenpop.console import Console, Heartbeat, PopShown, SnapshotAsked, parse_message
 from ari_app.screenpop.hub import ScreenPop
 from ari_app.store import StoreUnavailable
 
@@ -51,25 +52,15 @@ def console_routes(
         console = Console(ws, who, limit=queue_limit, cut=cut, batch=True)
         sockets.register(session.id_hash, ws)
         hub.join(console)
-        touched = -math.inf
+
+        def answer(said: PopShown | SnapshotAsked) -> None:
+            if isinstance(said, PopShown):
+                hub.shown(console, said.call_id)
+            else:
+                hub.resend(console)
+
         try:
-            async for message in ws:
-                if message.type is not WSMsgType.TEXT:
-                    console.error("bad_message", "send text frames holding JSON")
-                    continue
-                said = parse_message(message.data)
-                if isinstance(said, str):
-                    console.error("bad_message", said)
-                elif isinstance(said, Heartbeat):
-                    # A hidden tab does not keep the session alive; a visible one writes its
-                    # activity at most every TOUCH_EVERY, however often it beats.
-                    if said.visible and time.monotonic() - touched >= TOUCH_EVERY.total_seconds():
-                        touched = time.monotonic()
-                        await _activity(sockets, session.id_hash)
-                elif isinstance(said, PopShown):
-                    hub.shown(console, said.call_id)
-                else:
-                    hub.resend(console)
+            await read_messages(ws, console, sockets, session.id_hash, answer, "console")
         finally:
             hub.leave(console)
             sockets.unregister(session.id_hash, ws)
@@ -79,8 +70,36 @@ def console_routes(
     return [web.get("/console/ws", origin_checked(console_socket))]
 
 
-async def _activity(sockets: SessionSockets, session_hash: str) -> None:
+async def read_messages(
+    ws: web.WebSocketResponse,
+    console: Console,
+    sockets: SessionSockets,
+    session_hash: str,
+    answer: Callable[[PopShown | SnapshotAsked], None],
+    kind: str,
+) -> None:
+    """A console's or a wallboard's messages until its socket closes: what cannot be read gets an
+    error frame (the socket stays open); a visible heartbeat is the session's activity, written at
+    most every TOUCH_EVERY however often it beats (a hidden tab's keeps nothing alive); the rest
+    goes to ``answer``. ``kind`` names the socket in the log."""
+    touched = -math.inf
+    async for message in ws:
+        if message.type is not WSMsgType.TEXT:
+            console.error("bad_message", "send text frames holding JSON")
+            continue
+        said = parse_message(message.data)
+        if isinstance(said, str):
+            console.error("bad_message", said)
+        elif isinstance(said, Heartbeat):
+            if said.visible and time.monotonic() - touched >= TOUCH_EVERY.total_seconds():
+                touched = time.monotonic()
+                await _activity(sockets, session_hash, kind)
+        else:
+            answer(said)
+
+
+async def _activity(sockets: SessionSockets, session_hash: str, kind: str) -> None:
     try:
         await sockets.activity(session_hash)
     except StoreUnavailable as exc:  # the next heartbeat tries again; the socket stays open
-        log.warning("console_activity_failed", reason=exc.reason)
+        log.warning(f"{kind}_activity_failed", reason=exc.reason)

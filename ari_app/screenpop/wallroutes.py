@@ -13,24 +13,19 @@ heartbeat while visible, which keeps its session alive, and may ask for the fram
 
 from __future__ import annotations
 
-import math
-import time
-
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ari_app.api import inputs
 from ari_app.api.auth import Gate, Policy, area, principal_of
 from ari_app.api.errors import ApiError, BadRequest, Forbidden, NotFound
 from ari_app.api.hardening import origin_checked
 from ari_app.auth.principal import Principal
-from ari_app.auth.sessions import TOUCH_EVERY
 from ari_app.auth.sockets import SessionSockets
 from ari_app.i18n.pages import pages_of
-from ari_app.screenpop.console import Console, Heartbeat, parse_message
-from ari_app.screenpop.routes import MAX_MESSAGE, PING_EVERY
+from ari_app.screenpop.console import Console, PopShown, SnapshotAsked
+from ari_app.screenpop.routes import MAX_MESSAGE, PING_EVERY, read_messages
 from ari_app.screenpop.wallhub import WallboardHub
-from ari_app.store import StoreUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -99,23 +94,15 @@ def wallboard_socket_routes(
         screen = Console(ws, who, limit=queue_limit, cut=transport.abort if transport else None)
         sockets.register(session.id_hash, ws)
         hub.join(screen, branch)
-        touched = -math.inf
+
+        def answer(said: PopShown | SnapshotAsked) -> None:
+            if isinstance(said, SnapshotAsked):  # a wallboard shows no pops
+                hub.resend(screen, branch)
+
         try:
-            async for message in ws:
-                if message.type is not WSMsgType.TEXT:
-                    screen.error("bad_message", "send text frames holding JSON")
-                    continue
-                said = parse_message(message.data)
-                if isinstance(said, str):
-                    screen.error("bad_message", said)
-                elif isinstance(said, Heartbeat):
-                    # A wallboard on a screen is watched, not clicked: its visible heartbeat
-                    # keeps the session alive (at most one write every TOUCH_EVERY).
-                    if said.visible and time.monotonic() - touched >= TOUCH_EVERY.total_seconds():
-                        touched = time.monotonic()
-                        await _activity(sockets, session.id_hash)
-                else:
-                    hub.resend(screen, branch)
+            # A wallboard on a screen is watched, not clicked: its visible heartbeat keeps the
+            # session alive.
+            await read_messages(ws, screen, sockets, session.id_hash, answer, "wallboard")
         finally:
             hub.leave(screen, branch)
             sockets.unregister(session.id_hash, ws)
@@ -123,13 +110,6 @@ def wallboard_socket_routes(
         return ws
 
     return [web.get("/wallboard/ws", origin_checked(wallboard_socket))]
-
-
-async def _activity(sockets: SessionSockets, session_hash: str) -> None:
-    try:
-        await sockets.activity(session_hash)
-    except StoreUnavailable as exc:  # the next heartbeat tries again; the socket stays open
-        log.warning("wallboard_activity_failed", reason=exc.reason)
 
 
 def wallboard_page_routes(hub: WallboardHub, gate: Gate) -> list[web.RouteDef]:
