@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from latency import cpu_seconds, pct, rss_mb  # bench/ is on the path when run as a script
+from latency import cpu_seconds, pct, rss_mb, settle  # bench/ is on the path when run as a script
 
 from ari_app.auth.cli import users_command
 from ari_app.config import load_settings
@@ -190,15 +190,6 @@ async def place(ctl: SimControl, n: int, rate: float, branches: int, talk: float
         did = f"557{i % branches:04d}"
         tasks.append(asyncio.create_task(ctl.place_call(f"20256{i:05d}", did, hangup_after=talk)))
     await asyncio.gather(*tasks)
-
-
-async def settle(ctl: SimControl, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = await ctl.state()
-        if not state["channels"] and not state["bridges"]:
-            return
-        await asyncio.sleep(0.5)
 
 
 HEAD = ["consoles", "paused", "calls", "offered pops", "p50", "p95", "p99", "max", "frames", "dropped",
